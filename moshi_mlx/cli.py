@@ -1,0 +1,57 @@
+"""`python -m moshi_mlx` / `moshi-mlx`: one sub-command per module.
+
+Each module named in SUBCOMMANDS provides `configure_parser(parser)` and `main(args) -> int`; it is
+imported only when its sub-command runs, so `--help` stays fast and light.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from .errors import MoshiError
+
+# sub-command -> (module, one-line help)
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "encode": ("moshi_mlx.mimi.cli", "encode a WAV file into Mimi codes (.npy)"),
+    "decode": ("moshi_mlx.mimi.cli", "decode Mimi codes (.npy) into a WAV file"),
+    "chat": ("moshi_mlx.engine.chat_cli", "live full-duplex conversation with mic and speakers"),
+    "run": ("moshi_mlx.engine.run_cli", "run the conversation engine over a recorded WAV file"),
+    "models": ("moshi_mlx.hub_cli", "list known models, their sizes, and what is installed"),
+    "bench": ("moshi_mlx.bench.cli", "benchmarks: codec, lm, end-to-end"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="moshi-mlx", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (_, help_text) in SUBCOMMANDS.items():
+        sub.add_parser(name, help=help_text, add_help=False)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in SUBCOMMANDS:
+        build_parser().parse_args(argv or ["--help"])
+        return 2
+    name, rest = argv[0], argv[1:]
+    module_name, help_text = SUBCOMMANDS[name]
+    module = importlib.import_module(module_name)
+    parser = argparse.ArgumentParser(prog=f"moshi-mlx {name}", description=help_text)
+    module.configure_parser(parser, name) if _takes_name(module) else module.configure_parser(parser)
+    args = parser.parse_args(rest)
+    args.command = name
+    try:
+        return int(module.main(args) or 0)
+    except MoshiError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _takes_name(module) -> bool:
+    # Modules serving several sub-commands (encode/decode) receive the name.
+    return module.configure_parser.__code__.co_argcount >= 2

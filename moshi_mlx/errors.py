@@ -1,0 +1,21 @@
+"""User-facing errors. Their message must name the file, key or device at fault."""
+
+
+class MoshiError(Exception):
+    """Base of all errors shown to users as a message (CLI: no traceback, exit code 2)."""
+
+
+class CheckpointError(MoshiError):
+    """A weights file or model folder is missing, unreadable, or not what it should be."""
+
+
+class ConfigError(MoshiError):
+    """A model configuration has unknown or inconsistent values."""
+
+
+class AudioDeviceError(MoshiError):
+    """An audio device is missing, unusable, disappeared, or access was denied."""
+
+
+class ModelNotAvailableError(MoshiError):
+    """A model is neither present locally nor downloadable (e.g. offline)."""

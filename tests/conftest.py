@@ -1,0 +1,24 @@
+import os
+
+import pytest
+
+from tests.support import virtual_audio
+
+# Qt tests never need a display; the app tests may override with xvfb where they say so.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Tests never touch the network.
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+
+@pytest.fixture(scope="session")
+def virtual_audio_device():
+    """The loopback PulseAudio device (see tests/support/virtual_audio.py). Fails (never skips) when
+    the daemon cannot start: the audio features must be tested."""
+    va = virtual_audio.start()
+    import sounddevice as sd
+
+    # PortAudio enumerates devices once at initialisation: refresh it now that the daemon runs.
+    sd._terminate()
+    sd._initialize()
+    yield va
+    virtual_audio.stop(va)
