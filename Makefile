@@ -21,9 +21,11 @@ $(STAMP):
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e ".[dev,packaging]"
-	# Kyutai's PyTorch `moshi` (the test oracle) and its MLX port (benchmark baseline) declare pins
-	# that conflict with current packages: install them without dependencies.
-	$(BIN)/python -m pip install -q --no-deps "moshi==0.2.13" "moshi-mlx==0.3.0"
+	# Kyutai's PyTorch `moshi` (the test oracle) declares pins that conflict with current packages:
+	# install it without dependencies. Kyutai's MLX port (benchmark baseline) has the import name
+	# `moshi_mlx`, like ours: it goes to its own folder, used only with PYTHONPATH by the benchmarks.
+	$(BIN)/python -m pip install -q --no-deps "moshi==0.2.13"
+	$(BIN)/python -m pip install -q --no-deps --upgrade --target $(VENV)/kyutai-moshi-mlx "moshi-mlx==0.3.0"
 	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP)
 
