@@ -1,0 +1,1 @@
+"""The Moshi desktop app (PySide6), import name moshi_app."""
