@@ -1,0 +1,1 @@
+"""The conversation engine: model loading, the per-frame pipeline, live audio, recording, CLIs."""
