@@ -1,0 +1,200 @@
+"""Checkpoint names: Kyutai's PyTorch release names -> ours (= Kyutai's MLX release names), in one
+place, used by both the runtime loader and the quantization tool; shape and key checks."""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable, Mapping
+
+import mlx.core as mx
+
+from ..errors import CheckpointError, ConfigError
+from .config import LmConfig
+
+# Kyutai's MLX files carry no config.json: their quantization is implied by the file name.
+KNOWN_FILES: dict[str, dict | None] = {
+    "model.q4.safetensors": {"group_size": 32, "bits": 4, "mode": "affine"},
+    "model.q8.safetensors": {"group_size": 64, "bits": 8, "mode": "affine"},
+    "model.safetensors": None,  # bf16: Kyutai's PyTorch or MLX names (told apart by the keys)
+}
+
+_DEP_LAYER = re.compile(r"depformer\.layers\.(\d+)\.(.+)")
+_PT_ONLY = re.compile(r"^(emb\.|depformer_in\.|linears\.|depformer_text_emb\.|depformer_emb\.|"
+                      r"depformer\.layers\.)|\.alpha$|in_proj_weight$|\.in_projs\.|\.out_projs\.")
+
+
+def is_pytorch_name(name: str) -> bool:
+    """True for names only Kyutai's PyTorch checkpoints use (release or state_dict form)."""
+    return bool(_PT_ONLY.search(name))
+
+
+def _slices_using(index: int, table: tuple[int, ...]) -> list[int]:
+    return [k for k, i in enumerate(table) if i == index]
+
+
+def translate_pytorch_tensor(name: str, value: mx.array, config: LmConfig) -> list[tuple[str, mx.array]]:
+    """One tensor of a Kyutai PyTorch checkpoint -> [(our name, array)] (one, several or a split).
+
+    Works one tensor at a time so a converter can stream a 15 GB file. Names that are not
+    PyTorch-only pass through unchanged (a later key check reports any that are unknown)."""
+    if name.endswith(".alpha"):  # RMSNorm [1, 1, D] -> [D]
+        value = value.reshape(-1)
+        name = name[: -len(".alpha")] + ".weight"
+    if name.startswith("emb."):
+        return [("audio_embs." + name[len("emb."):], value)]
+    if name.startswith("transformer."):
+        name = name.replace(".in_proj_weight", ".in_proj.weight")
+        name = name.replace(".in_projs.0.", ".in_proj.").replace(".out_projs.0.", ".out_proj.")
+        return [(name, value)]
+    if m := re.fullmatch(r"depformer_in\.(\d+)\.weight", name):
+        ks = _slices_using(int(m.group(1)), config.depformer_in_index)
+        return [(f"depformer.slices.{k}.linear_in.weight", value) for k in ks]
+    if m := re.fullmatch(r"linears\.(\d+)\.weight", name):
+        return [(f"depformer.slices.{m.group(1)}.linear_out.weight", value)]
+    if name == "depformer_text_emb.weight":
+        return [("depformer.slices.0.emb.weight", value)]
+    if m := re.fullmatch(r"depformer_emb\.(\d+)\.weight", name):
+        return [(f"depformer.slices.{int(m.group(1)) + 1}.emb.weight", value)]
+    if m := _DEP_LAYER.fullmatch(name):
+        return _translate_depformer_layer(int(m.group(1)), m.group(2), value, config)
+    return [(name, value)]
+
+
+def _translate_depformer_layer(layer: int, rest: str, value: mx.array, config: LmConfig):
+    schedule = config.depformer_schedule
+    n_w = config.depformer_num_weights
+
+    def to_slices(suffix: str, arrays: list[mx.array] | mx.array):
+        out = []
+        for k, w in enumerate(schedule):
+            arr = arrays[w] if isinstance(arrays, list) else arrays
+            out.append((f"depformer.slices.{k}.transformer.layers.{layer}.{suffix}", arr))
+        return out
+
+    if rest in ("norm1.weight", "norm2.weight"):  # shared norms: copied into every slice
+        return to_slices(rest, value)
+    if rest in ("self_attn.in_proj_weight", "self_attn.out_proj.weight"):  # weight sets stacked on dim 0
+        if value.shape[0] % n_w:
+            raise CheckpointError(f"depformer.layers.{layer}.{rest}: first dimension {value.shape[0]} "
+                                  f"is not a multiple of {n_w} weight sets")
+        suffix = "self_attn.in_proj.weight" if "in_proj" in rest else "self_attn.out_proj.weight"
+        return to_slices(suffix, mx.split(value, n_w, axis=0))
+    if m := re.fullmatch(r"self_attn\.(in|out)_projs\.(\d+)\.weight", rest):
+        ks = _slices_using(int(m.group(2)), schedule)
+        suffix = f"self_attn.{m.group(1)}_proj.weight"
+        return [(f"depformer.slices.{k}.transformer.layers.{layer}.{suffix}", value) for k in ks]
+    if m := re.fullmatch(r"gating\.(\d+)\.(linear_in|linear_out)\.weight", rest):
+        ks = _slices_using(int(m.group(1)), schedule)
+        return [(f"depformer.slices.{k}.transformer.layers.{layer}.gating.{m.group(2)}.weight", value)
+                for k in ks]
+    if m := re.fullmatch(r"gating\.(linear_in|linear_out)\.weight", rest):  # a single weight set
+        return to_slices(f"gating.{m.group(1)}.weight", value)
+    return [(f"depformer.layers.{layer}.{rest}", value)]
+
+
+def sanitize(weights: Mapping[str, mx.array], config: LmConfig) -> dict[str, mx.array]:
+    """Whole-dict translation to our names; idempotent (our / Kyutai MLX names pass through)."""
+    out: dict[str, mx.array] = {}
+    for name, value in weights.items():
+        pairs = translate_pytorch_tensor(name, value, config) if is_pytorch_name(name) else [(name, value)]
+        for new_name, new_value in pairs:
+            out[new_name] = new_value
+    return out
+
+
+def expected_shapes(config: LmConfig) -> dict[str, tuple[int, ...]]:
+    """Unquantized parameter shapes by our names."""
+    c = config
+    s: dict[str, tuple[int, ...]] = {
+        "text_emb.weight": (c.text_card + 1, c.dim),
+        "text_linear.weight": (c.text_out_vocab, c.dim),
+        "out_norm.weight": (c.dim,),
+    }
+    for i in range(c.n_q):
+        s[f"audio_embs.{i}.weight"] = (c.card + 1, c.dim)
+    _layer_shapes(s, "transformer.layers", c.num_layers, c.dim, c.hidden_dim)
+    for k in range(c.dep_q):
+        p = f"depformer.slices.{k}"
+        in_vocab = c.text_card + 1 if k == 0 else c.card + 1
+        s[f"{p}.emb.weight"] = (in_vocab, c.depformer_dim)
+        s[f"{p}.linear_in.weight"] = (c.depformer_dim, c.dim)
+        s[f"{p}.linear_out.weight"] = (c.card, c.depformer_dim)
+        _layer_shapes(s, f"{p}.transformer.layers", c.depformer_num_layers, c.depformer_dim,
+                      c.depformer_hidden_dim)
+    return s
+
+
+def _layer_shapes(s: dict, prefix: str, n_layers: int, dim: int, hidden: int) -> None:
+    for layer in range(n_layers):
+        p = f"{prefix}.{layer}"
+        s[f"{p}.self_attn.in_proj.weight"] = (3 * dim, dim)
+        s[f"{p}.self_attn.out_proj.weight"] = (dim, dim)
+        s[f"{p}.norm1.weight"] = (dim,)
+        s[f"{p}.norm2.weight"] = (dim,)
+        s[f"{p}.gating.linear_in.weight"] = (2 * hidden, dim)
+        s[f"{p}.gating.linear_out.weight"] = (dim, hidden)
+
+
+def module_quantization(quantization: Mapping | None, module_path: str) -> dict | None:
+    """mlx-lm convention: {"bits", "group_size", "mode"?} defaults plus per-module overrides keyed
+    by module path (a dict, or False for 'left unquantized'). None: not quantized."""
+    if not quantization:
+        return None
+    override = quantization.get(module_path)
+    if override is False:
+        return None
+    params = {"bits": quantization.get("bits"), "group_size": quantization.get("group_size"),
+              "mode": quantization.get("mode", "affine")}
+    if isinstance(override, Mapping):
+        params.update({k: v for k, v in override.items() if k in params})
+    if params["bits"] not in (2, 3, 4, 5, 6, 8) or params["group_size"] not in (32, 64, 128):
+        raise ConfigError(f"quantization of {module_path!r}: unsupported bits/group_size "
+                          f"{params['bits']}/{params['group_size']}")
+    if params["mode"] != "affine":
+        raise ConfigError(f"quantization of {module_path!r}: mode {params['mode']!r} is not supported "
+                          "(affine only)")
+    return params
+
+
+def stored_shapes(config: LmConfig, quantization: Mapping | None) -> dict[str, tuple[int, ...]]:
+    """Shapes as stored in a file: quantized Linear/Embedding weights become uint32 `weight` plus
+    `scales` and `biases` (nn.QuantizedLinear / nn.QuantizedEmbedding layout)."""
+    out = {}
+    for name, shape in expected_shapes(config).items():
+        module = name.rsplit(".", 1)[0]
+        q = module_quantization(quantization, module) if len(shape) == 2 else None
+        if q is None:
+            out[name] = shape
+            continue
+        rows, cols = shape
+        out[name] = (rows, cols * q["bits"] // 32)
+        out[f"{module}.scales"] = (rows, cols // q["group_size"])
+        out[f"{module}.biases"] = (rows, cols // q["group_size"])
+    return out
+
+
+def check_weights(weights: Mapping[str, object], config: LmConfig, quantization: Mapping | None,
+                  source: str) -> None:
+    """Raise CheckpointError naming the missing, unexpected and wrongly shaped keys of `source`.
+    `weights` maps our names to arrays (or anything with a `.shape`)."""
+    expected = stored_shapes(config, quantization)
+    missing = sorted(set(expected) - set(weights))
+    unexpected = sorted(set(weights) - set(expected))
+    wrong = [f"{k}: {tuple(weights[k].shape)} instead of {expected[k]}"
+             for k in sorted(set(expected) & set(weights)) if tuple(weights[k].shape) != expected[k]]
+    problems = []
+    for label, items in (("missing keys", missing), ("unexpected keys", unexpected),
+                         ("wrong shapes", wrong)):
+        if items:
+            shown = ", ".join(items[:8]) + (f", ... ({len(items)} in all)" if len(items) > 8 else "")
+            problems.append(f"{label}: {shown}")
+    if problems:
+        q = "unquantized" if not quantization else \
+            f"quantized {quantization.get('bits')} bits / group {quantization.get('group_size')}"
+        raise CheckpointError(f"{source}: does not match the Moshi LM config "
+                              f"(dim {config.dim}, {config.num_layers} layers, {q}): " + "; ".join(problems))
+
+
+def pytorch_release_names(names: Iterable[str]) -> bool:
+    """True when a set of keys is in Kyutai's PyTorch format (vs MLX names)."""
+    return any(is_pytorch_name(n) for n in names)
