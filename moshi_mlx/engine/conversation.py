@@ -1,0 +1,256 @@
+"""The conversation engine behind `chat` and the desktop app: start, stop, events.
+
+`ConversationEngine.start()` returns at once; one worker thread loads the model (kept for the next
+conversation when model and codec backend are the same), opens the devices and runs frames until
+`stop()`. Everything the caller learns arrives as events (moshi_mlx/engine/events.py), called from
+the worker thread. No Qt and no terminal here; MLX runs only on the worker thread.
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .. import FRAME_RATE
+from ..errors import AudioDeviceError, ModelNotAvailableError, MoshiError
+from .core import FrameEngine, Sampling
+from .events import ErrorEvent, Event, LevelEvent, ProgressEvent, StateEvent, StatsEvent, TextEvent
+
+FRAME_MS = 1000.0 / FRAME_RATE
+SILENT_INPUT_FRAMES = 40  # 3.2 s of exact zeros from the mic: access is probably denied
+WARMUP_FRAMES = 3
+
+
+@dataclass
+class EngineOptions:
+    model: str = "kyutai/moshiko-mlx-q4"  # local folder, HF repo id, or "demo"
+    input_device: int | str | None = None  # None = system default
+    output_device: int | str | None = None
+    aec: bool | None = None  # None = auto: on when both devices are built-in
+    text_temperature: float = 0.7
+    text_top_k: int = 25
+    audio_temperature: float = 0.8
+    audio_top_k: int = 250
+    seed: int | None = None
+    record_dir: str | None = None  # None = do not record
+    codec_backend: str = "mlx"  # or "rustymimi"
+    max_lag_frames: int = 3  # drop input frames when further behind than this
+    cache_dir: str | None = None  # HF cache override
+
+    @property
+    def sampling(self) -> Sampling:
+        return Sampling(self.text_temperature, self.text_top_k, self.audio_temperature,
+                        self.audio_top_k, self.seed)
+
+
+def db(x: np.ndarray) -> float:
+    rms = float(np.sqrt(np.mean(np.square(x, dtype=np.float32)))) if len(x) else 0.0
+    return 20.0 * math.log10(rms) if rms > 1e-10 else -200.0
+
+
+class ModelCache:
+    """The one loaded model, kept while the same model and codec backend are asked for."""
+
+    def __init__(self):
+        self.key = None
+        self.model = None
+
+    def get(self, options: EngineOptions, emit: Callable[[Event], None]):
+        from ..hub import resolve_model
+        from .loader import load_model
+
+        key = (options.model, options.codec_backend, options.cache_dir)
+        if key == self.key:
+            return self.model
+        self.key = self.model = None  # free the old model before loading the next
+        files = resolve_model(options.model, cache_dir=options.cache_dir, allow_download=True,
+                              progress=lambda d, t: emit(ProgressEvent("download", d, t, "bytes")))
+        model = load_model(files, options.codec_backend,
+                           progress=lambda job, d, t: emit(ProgressEvent(job, d, t)))
+        warm = FrameEngine(model, options.sampling)
+        silence = np.zeros(model.codec.frame_size, np.float32)
+        for i in range(WARMUP_FRAMES):
+            warm.step(silence)
+            emit(ProgressEvent("warm-up", i + 1, WARMUP_FRAMES, "frames"))
+        self.key, self.model = key, model
+        return model
+
+
+class ConversationEngine:
+    def __init__(self, listener: Callable[[Event], None]) -> None:
+        self._listener = listener
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._models = ModelCache()
+        self._conversation = 0
+        self._recording_paths: dict[str, Path] | None = None
+
+    def start(self, options: EngineOptions) -> None:
+        """Start a conversation in the background; returns at once. Raises RuntimeError if one runs."""
+        with self._lock:
+            if self.running:
+                raise RuntimeError("a conversation is already running: stop() it first")
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, args=(options,), name="moshi-engine",
+                                            daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the conversation and wait for the worker to finish (files closed). Idempotent."""
+        self._stop.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def recording_paths(self) -> dict[str, Path] | None:
+        return self._recording_paths
+
+    def _emit(self, event: Event) -> None:
+        try:
+            self._listener(event)
+        except Exception:  # a broken listener must not kill the conversation
+            traceback.print_exc()
+
+    def _run(self, options: EngineOptions) -> None:
+        session = None
+        try:
+            self._emit(StateEvent("loading", options.model))
+            model = self._models.get(options, self._emit)
+            if self._stop.is_set():
+                return
+            self._emit(StateEvent("ready", model.files.name))
+            self._conversation += 1
+            session = _LiveSession(model, options, self._conversation, self._emit, self._stop)
+            self._recording_paths = session.recording_paths
+            session.run()
+        except AudioDeviceError as e:
+            self._emit(ErrorEvent(getattr(e, "kind", "no_input_device"), str(e)))
+        except ModelNotAvailableError as e:
+            self._emit(ErrorEvent("download", str(e)))
+        except MemoryError:
+            self._emit(ErrorEvent("out_of_memory", f"not enough memory to run {options.model}: "
+                                  "choose a smaller (4-bit) model or close other applications"))
+        except MoshiError as e:
+            self._emit(ErrorEvent("model_load", str(e)))
+        except Exception as e:
+            self._emit(ErrorEvent("internal", f"{type(e).__name__}: {e}\n{traceback.format_exc()}"))
+        finally:
+            if session is not None:
+                session.close()
+            self._emit(StateEvent("stopped"))
+
+
+class _LiveSession:
+    """One conversation: devices, AEC, recorder and the frame loop."""
+
+    def __init__(self, model, options: EngineOptions, conversation: int, emit, stop: threading.Event):
+        from .live import LiveAudio
+
+        self.emit, self.stop, self.conversation = emit, stop, conversation
+        self.options = options
+        self.core = FrameEngine(model, options.sampling)
+        self.audio = LiveAudio(options.input_device, options.output_device, options.max_lag_frames)
+        self.aec = self._make_aec(options.aec)
+        self.recorder = None
+        self.recording_paths = None
+        if options.record_dir:
+            from .recorder import Recorder
+
+            note = "demo model: random weights, the audio is noise" if model.files.is_demo else ""
+            self.recorder = Recorder(options.record_dir, note=note)
+            self.recording_paths = dict(self.recorder.paths)
+
+    def _make_aec(self, wanted: bool | None):
+        if wanted is None:
+            wanted = self.audio.input.is_builtin and self.audio.output.is_builtin
+        if not wanted:
+            return None
+        try:
+            from .aec import EchoCanceller
+        except ImportError as e:
+            self.emit(ErrorEvent("internal", f"echo cancellation is not available ({e}); "
+                                 "continuing without it", fatal=False))
+            return None
+        return EchoCanceller(sample_rate=24000, frame_size=self.core.model.codec.frame_size)
+
+    def run(self) -> None:
+        audio, core, emit = self.audio, self.core, self.emit
+        audio.start()
+        emit(StateEvent("running", f"input {audio.input.name!r} at {audio.in_rate} Hz, output "
+                        f"{audio.output.name!r} at {audio.out_rate} Hz, echo cancellation "
+                        f"{'on' if self.aec else 'off'}"))
+        far = np.zeros(core.model.codec.frame_size, np.float32)
+        step_ms = collections.deque(maxlen=int(FRAME_RATE * 5))
+        latency = collections.deque(maxlen=int(FRAME_RATE))
+        aec_ms, zero_frames, warned_silent = 0.0, 0, False
+        next_stats = time.monotonic() + 1.0
+        frame_index = 0
+        while True:
+            mic = audio.read_frame(self.stop)
+            if mic is None:
+                if audio.lost:
+                    emit(ErrorEvent("device_lost", f"audio input {audio.input.name!r} stopped "
+                                    "delivering sound (device unplugged or lost); conversation "
+                                    "stopped" + (", recording kept" if self.recorder else "")))
+                break
+            t0 = time.perf_counter()
+            lag_after = audio.lag_frames
+            if not np.isfinite(mic).all():
+                mic = np.nan_to_num(mic, nan=0.0, posinf=0.0, neginf=0.0)
+            near = mic
+            if self.aec is not None:
+                near = self.aec.process(mic, far)
+                aec_ms = float(self.aec.cpu_ms_per_frame)
+            result = core.step(near)
+            audio.write_frame(result.pcm)
+            far = result.pcm
+            elapsed_ms = (time.perf_counter() - t0) * 1e3
+            step_ms.append(elapsed_ms)
+            latency.append(audio.input_latency_s * 1e3 + FRAME_MS + lag_after * FRAME_MS + elapsed_ms
+                           + (audio.queued_output_s + audio.output_latency_s) * 1e3)
+            time_s = frame_index / FRAME_RATE
+            if result.text:
+                emit(TextEvent(result.text, time_s, self.conversation))
+            if self.recorder is not None:
+                self.recorder.write_frame(mic, result.pcm)
+                self.recorder.write_text(result.text, time_s)
+            emit(LevelEvent(db(mic), db(result.pcm)))
+            frame_index += 1
+            zero_frames = zero_frames + 1 if not mic.any() else 0
+            if zero_frames >= SILENT_INPUT_FRAMES and not warned_silent:
+                warned_silent = True
+                from .live import MIC_PERMISSION_HELP
+
+                emit(ErrorEvent("mic_permission", f"input {audio.input.name!r}: {MIC_PERMISSION_HELP}",
+                                fatal=False))
+            if time.monotonic() >= next_stats:
+                next_stats += 1.0
+                if self.aec is not None:
+                    self.aec.set_delay_ms((audio.input_latency_s + audio.output_latency_s
+                                           + audio.queued_output_s) * 1e3)
+                emit(StatsEvent(frames=frame_index,
+                                real_time_factor=float(np.mean(step_ms)) / FRAME_MS,
+                                latency_ms=float(np.mean(latency)),
+                                step_ms=float(np.median(step_ms)),
+                                dropped_frames=audio.dropped_frames, underruns=audio.underruns,
+                                aec_ms=aec_ms))
+        self.emit(StateEvent("stopping"))
+
+    def close(self) -> None:
+        self.audio.close()
+        if self.recorder is not None:
+            self.recorder.close()

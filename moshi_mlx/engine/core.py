@@ -1,0 +1,85 @@
+"""One 80 ms frame through the whole model: Mimi encode -> LM step -> Mimi decode -> text.
+
+The same `FrameEngine` serves the live conversation, the file mode, the benchmark and the self-test.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import FRAME_SIZE
+from ..text import Detokenizer
+from .loader import LoadedModel
+
+
+@dataclass(frozen=True)
+class Sampling:
+    text_temperature: float = 0.7
+    text_top_k: int = 25
+    audio_temperature: float = 0.8
+    audio_top_k: int = 250
+    seed: int | None = None
+
+    @classmethod
+    def greedy(cls, seed: int | None = None) -> "Sampling":
+        return cls(0.0, 1, 0.0, 1, seed)
+
+
+@dataclass
+class FrameResult:
+    pcm: np.ndarray  # (1920,) float32, Moshi's audio (silence while the delays fill)
+    text: str  # text to append ("" for padding)
+    text_token: int | None  # None while the delays fill
+    audio_codes: np.ndarray | None  # (8,) int32
+    encode_ms: float
+    lm_ms: float
+    decode_ms: float
+
+    @property
+    def total_ms(self) -> float:
+        return self.encode_ms + self.lm_ms + self.decode_ms
+
+
+class FrameEngine:
+    """Streaming state for one conversation at a time; `reset()` starts a clean one."""
+
+    def __init__(self, model: LoadedModel, sampling: Sampling = Sampling()):
+        from ..lm import LmGen, make_sampler
+
+        self.model = model
+        self.sampling = sampling
+        self._make_gen = lambda: LmGen(
+            model.lm,
+            text_sampler=make_sampler(sampling.text_temperature, top_k=sampling.text_top_k),
+            audio_sampler=make_sampler(sampling.audio_temperature, top_k=sampling.audio_top_k),
+            seed=sampling.seed)
+        self.gen = self._make_gen()
+        self.detok = Detokenizer(model.tokenizer)
+        self._silence = np.zeros(FRAME_SIZE, np.float32)
+        self.reset()
+
+    def reset(self) -> None:
+        """Clean state: new generator (LM caches, sampler RNG from the seed), codec, detokenizer."""
+        self.gen = self._make_gen()
+        self.model.codec.reset()
+        self.detok.reset()
+        self.frames = 0
+
+    def step(self, pcm: np.ndarray) -> FrameResult:
+        t0 = time.perf_counter()
+        codes = self.model.codec.encode_frame(np.ascontiguousarray(pcm, dtype=np.float32))
+        t1 = time.perf_counter()
+        out = self.gen.step(codes)
+        t2 = time.perf_counter()
+        self.frames += 1
+        if out is None:
+            return FrameResult(self._silence.copy(), "", None, None,
+                               (t1 - t0) * 1e3, (t2 - t1) * 1e3, 0.0)
+        audio = np.asarray(out.audio_codes, dtype=np.int32)
+        pcm_out = self.model.codec.decode_frame(audio)
+        t3 = time.perf_counter()
+        return FrameResult(np.asarray(pcm_out, np.float32).reshape(-1), self.detok.push(int(out.text_token)),
+                           int(out.text_token), audio, (t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3)

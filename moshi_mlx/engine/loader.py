@@ -1,0 +1,72 @@
+"""Loading a resolved model (LM, Mimi codec, tokenizer) once, for many conversations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from ..errors import CheckpointError, MoshiError
+from ..hub import ModelFiles
+
+
+@dataclass
+class LoadedModel:
+    files: ModelFiles
+    lm: Any  # moshi_mlx.lm.Lm
+    codec: Any  # StreamingCodec: reset() before each conversation
+    tokenizer: Any  # sentencepiece.SentencePieceProcessor
+    codec_backend: str
+
+    @property
+    def num_codebooks(self) -> int:
+        return self.codec.num_codebooks
+
+
+def _lm_source(files: ModelFiles):
+    """Our folder form is loaded as a folder (config.json drives it); Kyutai's forms by file."""
+    named = files.config.get("model_file") or files.config.get("moshi_name")
+    if files.config and named and files.lm_path.name == named:
+        return files.lm_path.parent
+    return files.lm_path
+
+
+def _mimi_config(files: ModelFiles):
+    cfg = files.config.get("mimi_config")
+    if cfg is None:
+        return None
+    from ..mimi import MimiConfig
+
+    return MimiConfig.from_dict(cfg)
+
+
+def load_model(files: ModelFiles, codec_backend: str = "mlx",
+               progress: Callable[[str, int, int], None] | None = None) -> LoadedModel:
+    """Load LM, codec and tokenizer; `progress(job, done, total)` after each of the three."""
+    import sentencepiece
+
+    from ..lm import load_lm
+    from ..mimi import open_codec
+
+    report = progress or (lambda job, done, total: None)
+    if codec_backend not in ("mlx", "rustymimi"):
+        raise CheckpointError(f"codec backend {codec_backend!r}: use 'mlx' or 'rustymimi'")
+    try:
+        report("load model", 0, 3)
+        lm = load_lm(_lm_source(files))
+        report("load model", 1, 3)
+        num_codebooks = int(getattr(lm.config, "dep_q", 8))
+        codec = open_codec(files.mimi_path, backend=codec_backend, num_codebooks=num_codebooks,
+                           config=_mimi_config(files))
+        report("load model", 2, 3)
+        tokenizer = sentencepiece.SentencePieceProcessor(model_file=str(files.tokenizer_path))
+        report("load model", 3, 3)
+    except (MoshiError, MemoryError):
+        raise
+    except Exception as e:
+        raise CheckpointError(f"cannot load model {files.name} ({files.lm_path.parent}): "
+                              f"{type(e).__name__}: {e}") from e
+    text_card = getattr(lm.config, "text_card", None)
+    if text_card is not None and tokenizer.get_piece_size() > text_card:
+        raise CheckpointError(f"{files.tokenizer_path}: {tokenizer.get_piece_size()} pieces, more than "
+                              f"the LM's text vocabulary ({text_card})")
+    return LoadedModel(files, lm, codec, tokenizer, codec_backend)
