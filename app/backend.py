@@ -1,0 +1,64 @@
+"""The engine-side services the app uses, in one place (and one seam tests can replace).
+
+Everything here is imported lazily: opening the window does not load MLX or the engine. These calls
+never run on the UI thread except the quick ones (listing devices and known models, is_installed).
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Callable
+
+
+class Backend:
+    """Thin access to moshi_mlx (engine, devices, hub, self-test) and moshi_quantize (convert)."""
+
+    # -- devices --------------------------------------------------------------------------
+    def list_devices(self, refresh: bool = False) -> list:
+        from moshi_mlx.engine.devices import list_devices
+
+        return list_devices(refresh=refresh)
+
+    # -- conversation engine --------------------------------------------------------------
+    def make_engine(self, listener: Callable):
+        from moshi_mlx.engine.conversation import ConversationEngine
+
+        return ConversationEngine(listener)
+
+    def make_options(self, **kwargs):
+        from moshi_mlx.engine.conversation import EngineOptions
+
+        return EngineOptions(**kwargs)
+
+    # -- models ---------------------------------------------------------------------------
+    @property
+    def hub(self):
+        from moshi_mlx import hub
+
+        return hub
+
+    def known_models(self) -> list:
+        return list(self.hub.KNOWN_MODELS)
+
+    def demo_spec(self) -> str:
+        return self.hub.DEMO
+
+    def is_installed(self, repo_id: str, cache_dir: str | None = None) -> bool:
+        return bool(self.hub.is_installed(repo_id, cache_dir=cache_dir))
+
+    def recommend(self, known, total_memory_bytes: int | None) -> tuple[str, str]:
+        return self.hub.recommend(known, total_memory_bytes=total_memory_bytes)
+
+    def download(self, repo_id: str, cache_dir: str | None, progress, cancel: threading.Event) -> Path:
+        return self.hub.download(repo_id, cache_dir=cache_dir, progress=progress, cancel=cancel)
+
+    def check_local_model(self, folder: str) -> Path:
+        """Raises a MoshiError naming what is missing when `folder` is not a usable model."""
+        return Path(self.hub.resolve_model(folder, allow_download=False))
+
+    def convert(self, source: str, output: str, bits: int | None, progress,
+                cancel: threading.Event):
+        from moshi_quantize.convert import convert
+
+        return convert(source, output, bits=bits, progress=progress, cancel=cancel)

@@ -1,0 +1,1 @@
+"""Wiring between the views, the settings and the engine-side services."""

@@ -1,0 +1,1 @@
+"""Layout only: widgets and how they are arranged. Wiring lives in moshi_app.controllers."""
