@@ -1,0 +1,129 @@
+"""Load a Moshi LM from any of the three checkpoint forms; quantize one in memory.
+
+(a) Kyutai's PyTorch release file (`model.safetensors`, PyTorch names, bf16), translated at load;
+(b) Kyutai's MLX repos (`model.q4.safetensors`, `model.q8.safetensors`, `model.safetensors`, MLX
+    names, no config.json: the Moshi 7B config, quantization implied by the file name);
+(c) our folders: config.json (Kyutai lm_kwargs names + mlx-lm style "quantization") + weights."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Mapping
+
+import mlx.core as mx
+import mlx.nn as nn
+
+from ..device import activation_dtype
+from ..errors import CheckpointError
+from .config import LmConfig
+from .model import Lm
+from .transformer import RMSNorm
+from .weights import KNOWN_FILES, check_weights, module_quantization, sanitize
+
+
+def resolve_checkpoint(path: str | Path, config: LmConfig | None = None
+                       ) -> tuple[list[Path], LmConfig, dict | None]:
+    """(weight files, config, quantization) for a file or a folder."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"{path}: no such file or folder")
+    folder = path if path.is_dir() else path.parent
+    config_file = folder / "config.json"
+    quantization = None
+    if config_file.is_file():  # form (c)
+        raw = _read_json(config_file)
+        quantization = raw.get("quantization") or None
+        if config is None:
+            config = LmConfig.from_dict(raw, source=str(config_file))
+        if path.is_dir():
+            name = raw.get("moshi_name")
+            files = [folder / name] if name else sorted(folder.glob("model*.safetensors"))
+        else:
+            files = [path]
+    else:  # forms (a) and (b): the Moshi 7B unless told otherwise
+        config = config or LmConfig.moshi_7b()
+        if path.is_dir():
+            found = [folder / n for n in KNOWN_FILES if (folder / n).is_file()]
+            if len(found) > 1:
+                raise CheckpointError(f"{folder}: several model files ({', '.join(f.name for f in found)}); "
+                                      "pass the one to load")
+            files = found
+        else:
+            files = [path]
+        quantization = KNOWN_FILES.get(files[0].name) if files else None
+    if not files or not all(f.is_file() for f in files):
+        raise CheckpointError(f"{path}: no model weights found (expected config.json + model*.safetensors, "
+                              f"or one of {', '.join(KNOWN_FILES)})")
+    return files, config, quantization
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise CheckpointError(f"{path}: unreadable config ({e})") from None
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{path}: expected a JSON object")
+    return data
+
+
+def load_weight_files(files: list[Path]) -> dict[str, mx.array]:
+    """Lazy: mx.load reads a tensor's bytes only when it is evaluated."""
+    weights: dict[str, mx.array] = {}
+    for f in files:
+        try:
+            part = mx.load(str(f))
+        except Exception as e:  # MLX raises plain runtime errors on malformed files
+            raise CheckpointError(f"{f}: not a readable safetensors file ({e})") from None
+        weights.update(part)
+    return weights
+
+
+def load_lm(path: str | Path, config: LmConfig | None = None, dtype: mx.Dtype | None = None) -> Lm:
+    """Load a Moshi LM from a file or a folder (any of the three forms), checking every key and
+    shape. Floating weights are cast to `dtype` (default: the device's activation dtype)."""
+    files, config, quantization = resolve_checkpoint(path, config)
+    dtype = dtype or activation_dtype()
+    weights = sanitize(load_weight_files(files), config)
+    source = str(files[0] if len(files) == 1 else files[0].parent)
+    if not quantization and any(k.endswith(".scales") for k in weights):
+        raise CheckpointError(f"{source}: holds quantized weights but no quantization is recorded "
+                              "(config.json 'quantization' or a known file name such as model.q4.safetensors)")
+    check_weights(weights, config, quantization, source)
+    model = Lm(config)
+    if quantization:
+        nn.quantize(model, class_predicate=lambda p, m: _predicate(quantization, p, m))
+    weights = {k: (v if v.dtype == mx.uint32 else v.astype(dtype)) for k, v in weights.items()}
+    model.load_weights(list(weights.items()), strict=True)
+    mx.eval(model.parameters())
+    return model
+
+
+def _predicate(quantization: Mapping, path: str, module: nn.Module):
+    if not hasattr(module, "to_quantized"):
+        return False
+    q = module_quantization(quantization, path)
+    return False if q is None else q
+
+
+def quantize_lm(model: Lm, bits: int, group_size: int, overrides: Mapping | None = None) -> dict:
+    """Quantize every Linear and Embedding of `model` in place (per-module `overrides` keyed by
+    module path: a {"bits", "group_size"} dict or False). Evaluates module by module, so a lazily
+    created full-precision model is never materialized whole. Returns the config.json
+    "quantization" entry."""
+    quantization = {"group_size": group_size, "bits": bits, "mode": "affine", **dict(overrides or {})}
+
+    def predicate(path: str, module: nn.Module):
+        q = _predicate(quantization, path, module)
+        if q and module.weight.shape[-1] % q["group_size"]:
+            quantization[path] = False  # an input width the group size does not divide
+            return False
+        return q
+
+    nn.quantize(model, class_predicate=predicate)
+    leaves = (nn.QuantizedLinear, nn.QuantizedEmbedding, nn.Linear, nn.Embedding, RMSNorm)
+    for _, module in model.named_modules():
+        if isinstance(module, leaves):
+            mx.eval(module.parameters())
+    return quantization
