@@ -55,7 +55,12 @@ class Backend:
 
     def check_local_model(self, folder: str) -> Path:
         """Raises a MoshiError naming what is missing when `folder` is not a usable model."""
-        return Path(self.hub.resolve_model(folder, allow_download=False))
+        if not Path(folder).expanduser().is_dir():
+            from moshi_mlx.errors import CheckpointError
+
+            raise CheckpointError(f"{folder} is not a folder")
+        self.hub.resolve_model(str(folder), allow_download=False)  # raises naming the missing file
+        return Path(folder).expanduser()
 
     def convert(self, source: str, output: str, bits: int | None, progress,
                 cancel: threading.Event):

@@ -79,7 +79,8 @@ class EngineBridge(QObject):
         if self._engine is not None:
             try:
                 self._engine.stop()
-                paths = [str(p) for p in (getattr(self._engine, "recording_paths", None) or [])]
+                found = getattr(self._engine, "recording_paths", None) or {}
+                paths = [str(p) for p in (found.values() if isinstance(found, dict) else found)]
             except BaseException as e:
                 self.start_failed.emit("internal", f"stopping the engine failed: {e}")
         self.stopped.emit(paths)

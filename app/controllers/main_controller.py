@@ -39,6 +39,7 @@ class MainController(QObject):
         self.bridge = EngineBridge(self.backend, self)
         self.models = ModelsController(self)
         self.running = False  # a conversation is on (or starting)
+        self._stop_requested = False  # one stop per conversation: its `stopped` ends it
         self.last_recordings: list[str] = []
         self.last_conversation: int | None = None
         self.devices: list = []
@@ -46,7 +47,7 @@ class MainController(QObject):
         self._closed = False
         w = window
         w.start_button.clicked.connect(self.toggle_conversation)
-        w.refresh_button.clicked.connect(self.refresh_devices)
+        w.refresh_button.clicked.connect(lambda: self.refresh_devices(refresh=True))
         w.input_combo.activated.connect(self._devices_chosen)
         w.output_combo.activated.connect(self._devices_chosen)
         w.aec_check.toggled.connect(self._aec_toggled)
@@ -105,7 +106,6 @@ class MainController(QObject):
                                    "No model yet: open Models… to get one")
 
     # -- devices ------------------------------------------------------------------------------
-    @Slot()
     def refresh_devices(self, refresh: bool = True) -> None:
         """Re-read the audio devices (while no conversation runs); keeps the current choices."""
         if self.running:
@@ -179,6 +179,7 @@ class MainController(QObject):
         if record:
             Path(s.record_dir).expanduser().mkdir(parents=True, exist_ok=True)
         self.running = True
+        self._stop_requested = False
         self.last_recordings = []
         self.window.reset_stats()
         self.window.set_running(True, busy=True)
@@ -196,7 +197,12 @@ class MainController(QObject):
             return
         self.window.set_running(True, busy=True)
         self.window.set_state_text("Stopping…")
-        self.bridge.stop()
+        self._request_stop()
+
+    def _request_stop(self) -> None:
+        if self.running and not self._stop_requested:
+            self._stop_requested = True
+            self.bridge.stop()
 
     @Slot(object)
     def on_event(self, event) -> None:
@@ -221,10 +227,12 @@ class MainController(QObject):
             self._on_state(event)
         elif isinstance(event, ErrorEvent):
             self.messages.show(for_error(event.kind, event.message))
-            if event.fatal and self.running:
-                self.bridge.stop()  # makes sure the engine is down; `stopped` resets the window
+            if event.fatal:
+                self._request_stop()  # makes sure the engine is down; `stopped` resets the window
 
     def _on_state(self, event) -> None:
+        if event.state == "stopped":
+            self._request_stop()  # ended on its own (error, device lost): collect it, reset the window
         text = _STATE_TEXT.get(event.state, event.state)
         if event.state == "running":
             self.window.set_running(True, busy=False)
@@ -235,7 +243,7 @@ class MainController(QObject):
     @Slot(str, str)
     def on_start_failed(self, kind: str, message: str) -> None:
         self.messages.show(for_error(kind, message))
-        self.bridge.stop()
+        self._request_stop()
 
     @Slot(list)
     def on_stopped(self, paths: list) -> None:

@@ -1,0 +1,149 @@
+"""Fixtures for the app tests: settings in a temporary INI file, a scripted engine, a fake hub."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from moshi_app.backend import Backend
+from moshi_mlx.engine.devices import AudioDevice
+from moshi_mlx.engine.events import (ErrorEvent, LevelEvent, StateEvent, StatsEvent, TextEvent)
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+def device(index, name, inputs, outputs, default_in=False, default_out=False, builtin=False):
+    return AudioDevice(index, name, inputs, outputs, 48000.0, default_in, default_out, builtin)
+
+
+DEFAULT_DEVICES = [
+    device(0, "MacBook Pro Microphone", 1, 0, default_in=True, builtin=True),
+    device(1, "MacBook Pro Speakers", 0, 2, default_out=True, builtin=True),
+    device(2, "USB Headset", 1, 2),
+]
+
+
+class ScriptedEngine:
+    """Same API as moshi_mlx.engine.conversation.ConversationEngine; plays a script of events on its
+    own worker thread (used where the test is about the app's wiring, not the model)."""
+
+    def __init__(self, backend: "FakeBackend", listener) -> None:
+        self.backend = backend
+        self._listener = listener
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self.conversation = 0
+        self.recording_paths = None
+        backend.calls.append(("init", threading.current_thread().name))
+
+    def start(self, options) -> None:
+        self.backend.calls.append(("start", threading.current_thread().name))
+        self.backend.options.append(options)
+        if self.backend.start_error is not None:
+            raise self.backend.start_error
+        self._stop.clear()
+        self.conversation += 1
+        self._thread = threading.Thread(target=self._run, args=(options, self.conversation),
+                                        name="scripted-engine", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.backend.calls.append(("stop", threading.current_thread().name))
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _run(self, options, conversation: int) -> None:
+        emit = self._listener
+        emit(StateEvent("loading", options.model))
+        emit(StateEvent("ready", options.model))
+        if options.record_dir:
+            from moshi_mlx.audio_io import write_wav
+
+            path = Path(options.record_dir) / f"conversation-{conversation}-moshi.wav"
+            write_wav(path, np.zeros(2400, np.float32))
+            self.recording_paths = {"moshi": path}
+        emit(StateEvent("running", "scripted"))
+        words = self.backend.words
+        i = 0
+        while not self._stop.wait(0.02):
+            t = i * 0.08
+            emit(LevelEvent(-20.0 - (i % 5), -12.0 - (i % 3)))
+            if i < len(words) * 3 and i % 3 == 0:
+                emit(TextEvent(words[i // 3], t, conversation))
+            if i % 10 == 9:
+                emit(StatsEvent(frames=i + 1, real_time_factor=0.5, latency_ms=180.0, step_ms=40.0,
+                                dropped_frames=2, underruns=1))
+            if self.backend.error_after is not None and i == 5:
+                kind, fatal = self.backend.error_after
+                emit(ErrorEvent(kind, f"scripted {kind} failure", fatal=fatal))
+                if fatal:
+                    break
+            i += 1
+        emit(StateEvent("stopping"))
+        emit(StateEvent("stopped"))
+
+
+class FakeBackend(Backend):
+    """The real hub and devices API shapes; scripted engine and device list."""
+
+    def __init__(self, devices=None) -> None:
+        self.devices = list(DEFAULT_DEVICES if devices is None else devices)
+        self.calls: list[tuple[str, str]] = []
+        self.options: list = []
+        self.start_error: BaseException | None = None
+        self.error_after: tuple[str, bool] | None = None
+        self.words = [" Hello", " there,", " how", " are", " you?", " Fine", " thanks."]
+        self.refreshes = 0
+        self.convert_fn = None
+
+    def list_devices(self, refresh: bool = False) -> list:
+        self.refreshes += int(refresh)
+        return list(self.devices)
+
+    def make_engine(self, listener):
+        return ScriptedEngine(self, listener)
+
+    def convert(self, source, output, bits, progress, cancel):
+        return self.convert_fn(source, output, bits, progress, cancel)
+
+
+@pytest.fixture
+def settings_path(tmp_path) -> str:
+    return str(tmp_path / "settings.ini")
+
+
+@pytest.fixture
+def make_app(qtbot, settings_path, tmp_path, monkeypatch):
+    """make_app(backend=None, **initial_settings) -> MainController with a shown window."""
+    from moshi_app.application import build
+    from moshi_app.settings import SettingsStore
+
+    monkeypatch.setenv("MOSHI_MLX_HOME", str(tmp_path / "home"))
+    made = []
+
+    def factory(backend=None, **initial):
+        if initial:
+            store = SettingsStore(settings_path)
+            store.save(store.load().replace(**initial))
+        controller = build(settings_path, backend)
+        qtbot.addWidget(controller.window)
+        controller.window.show()
+        made.append(controller)
+        return controller
+
+    yield factory
+    for c in made:
+        c.window.close()
+
+
+def wait_for(qtbot, condition, timeout_ms=10_000):
+    qtbot.waitUntil(condition, timeout=timeout_ms)
