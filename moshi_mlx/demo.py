@@ -1,0 +1,125 @@
+"""The `demo` model: a tiny random-weight LM, a tiny random Mimi and a tiny tokenizer, made locally.
+
+Nothing is downloaded, so the whole pipeline (devices, codec, LM, transcript, recording) runs on any
+machine in tests and smoke runs. Its weights are random: it produces noise and random words.
+The folder is created once, atomically (built beside its final place, then renamed), with a fixed
+seed, in our model-folder form (config.json + LM + Mimi in release format + tokenizer).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+DEMO_VERSION = 1
+DEMO_NOTE = "demo model: random weights, it produces noise and random words, not speech"
+SEED = 20241
+LM_FILE = "model.safetensors"
+MIMI_FILE = "tokenizer-demo-mimi.safetensors"
+TOKENIZER_FILE = "tokenizer-demo.model"
+
+_CORPUS = (
+    "hello how are you today", "i am fine thank you and you", "what would you like to talk about",
+    "the weather is nice this morning", "let us talk about music and films",
+    "this is a demo model with random weights", "it only makes noise and random words",
+    "download a real model to have a conversation", "moshi listens and speaks at the same time",
+    "one two three four five six seven eight nine ten", "good morning good evening good night",
+    "where do you live and what do you do", "i like reading books about science and history",
+)
+
+
+def default_home() -> Path:
+    """Where the project keeps its own files (the demo model): $MOSHI_MLX_HOME or ~/.cache/moshi-mlx."""
+    env = os.environ.get("MOSHI_MLX_HOME")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "moshi-mlx"
+
+
+def demo_model_dir(cache_dir: str | os.PathLike | None = None) -> Path:
+    """The demo model's folder, created on first use (random weights, fixed seed)."""
+    root = Path(cache_dir).expanduser() if cache_dir else default_home()
+    final = root / f"moshi-demo-v{DEMO_VERSION}"
+    if (final / "config.json").is_file():
+        return final
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".moshi-demo-", dir=root))
+    try:
+        _build(tmp)
+        try:
+            os.rename(tmp, final)
+        except OSError:  # another process finished first: keep theirs
+            if not (final / "config.json").is_file():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return final
+
+
+def _train_tokenizer(path: Path, vocab_size: int) -> int:
+    """A unigram sentencepiece model with Moshi's special ids (0 unk/EPAD, 3 pad/PAD)."""
+    import io
+
+    import sentencepiece as spm
+
+    sentences = [s for _ in range(20) for s in _CORPUS]
+    model = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(sentences), model_writer=model, vocab_size=vocab_size,
+        model_type="unigram", character_coverage=1.0, hard_vocab_limit=False,
+        unk_id=0, bos_id=1, eos_id=2, pad_id=3, num_threads=1,
+        minloglevel=2)
+    path.write_bytes(model.getvalue())
+    return spm.SentencePieceProcessor(model_file=str(path)).get_piece_size()
+
+
+def demo_configs():
+    """(LmConfig, MimiConfig) of the demo: the LM's audio vocabulary is the codec's codebook size."""
+    from .lm import LmConfig
+    from .mimi import MimiConfig
+
+    mimi = MimiConfig.tiny()
+    lm = LmConfig.tiny(card=mimi.codebook_size)
+    return lm, mimi
+
+
+def _randomize_mimi(mimi) -> None:
+    """A fresh Mimi is all zeros (every frame would encode to code 0 and decode to silence): give
+    the demo random weights, scaled by fan-in, so that it makes audible noise."""
+    import math
+
+    import mlx.core as mx
+    from mlx.utils import tree_map
+
+    def fill(w):
+        if not isinstance(w, mx.array) or w.ndim < 2:
+            return w
+        return mx.random.normal(w.shape) / math.sqrt(math.prod(w.shape[1:]))
+
+    mimi.update(tree_map(fill, mimi.parameters()))
+
+
+def _build(folder: Path) -> None:
+    import mlx.core as mx
+    from mlx.utils import tree_flatten
+
+    from .lm import Lm
+    from .mimi import Mimi
+    from .mimi.weights import export_release_format
+
+    lm_cfg, mimi_cfg = demo_configs()
+    pieces = _train_tokenizer(folder / TOKENIZER_FILE, lm_cfg.text_card)
+    if pieces > lm_cfg.text_card:
+        raise RuntimeError(f"demo tokenizer has {pieces} pieces, more than the LM's {lm_cfg.text_card}")
+    mx.random.seed(SEED)
+    lm = Lm(lm_cfg)
+    mx.save_safetensors(str(folder / LM_FILE), dict(tree_flatten(lm.parameters())))
+    mimi = Mimi(mimi_cfg)
+    _randomize_mimi(mimi)
+    mx.save_safetensors(str(folder / MIMI_FILE), export_release_format(mimi))
+    config = lm_cfg.to_dict()
+    config.update(moshi_name=LM_FILE, mimi_name=MIMI_FILE, tokenizer_name=TOKENIZER_FILE,
+                  mimi_config=mimi_cfg.to_dict())
+    (folder / "README.txt").write_text(DEMO_NOTE + "\n")
+    (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n")  # last: marks complete

@@ -1,0 +1,102 @@
+"""`python -m moshi_mlx chat`: a live conversation in the terminal (mic and speakers)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+
+from .options_cli import add_model_options, add_sampling_options
+
+
+def configure_parser(p: argparse.ArgumentParser) -> None:
+    add_model_options(p)
+    p.add_argument("--list-devices", action="store_true", help="list audio devices and exit")
+    p.add_argument("--input-device", default=None, help="input device index or name (default: system's)")
+    p.add_argument("--output-device", default=None, help="output device index or name (default: system's)")
+    p.add_argument("--aec", action=argparse.BooleanOptionalAction, default=None,
+                   help="echo cancellation (default: on when both devices are built-in)")
+    add_sampling_options(p)
+    p.add_argument("--record", metavar="DIR", default=None,
+                   help="save the conversation: WAV (you, Moshi) + timestamped transcript")
+    p.add_argument("--max-lag-frames", type=int, default=3,
+                   help="drop input frames when processing falls this many 80 ms frames behind")
+    p.add_argument("--duration", type=float, default=None,
+                   help="stop after this many seconds (default: run until Ctrl+C)")
+    p.add_argument("--no-stats", action="store_true", help="do not show the status line")
+
+
+class TerminalView:
+    """Prints Moshi's words on stdout and status/errors on stderr."""
+
+    def __init__(self, show_stats: bool = True):
+        self.show_stats = show_stats
+        self.stopped = threading.Event()
+        self.fatal_error = False
+        self._at_line_start = True
+
+    def __call__(self, event) -> None:
+        from .events import ErrorEvent, ProgressEvent, StateEvent, StatsEvent, TextEvent
+
+        if isinstance(event, TextEvent):
+            sys.stdout.write(event.text.lstrip() if self._at_line_start else event.text)
+            sys.stdout.flush()
+            self._at_line_start = False
+        elif isinstance(event, StatsEvent) and self.show_stats:
+            sys.stderr.write(f"\r[{event.frames / 12.5:7.1f} s  RTF {event.real_time_factor:.2f}  "
+                             f"latency {event.latency_ms:4.0f} ms  dropped {event.dropped_frames}  "
+                             f"underruns {event.underruns}"
+                             + (f"  aec {event.aec_ms:.1f} ms" if event.aec_ms else "") + "]  ")
+            sys.stderr.flush()
+        elif isinstance(event, ProgressEvent):
+            total = f"/{event.total:.0f}" if event.total else ""
+            if event.unit == "bytes":
+                pct = f" {100 * event.done / event.total:5.1f}%" if event.total else ""
+                sys.stderr.write(f"\rdownloading {event.done / 1e9:.2f}{total and f'/{event.total / 1e9:.2f}'}"
+                                 f" GB{pct}   ")
+            else:
+                sys.stderr.write(f"\r{event.job}: {event.done:.0f}{total} {event.unit}   ")
+            sys.stderr.flush()
+        elif isinstance(event, ErrorEvent):
+            self.fatal_error |= event.fatal
+            sys.stderr.write(f"\n{'error' if event.fatal else 'warning'} ({event.kind}): {event.message}\n")
+        elif isinstance(event, StateEvent):
+            if event.state == "running":
+                sys.stderr.write(f"\nconversation started: {event.detail}. Speak! (Ctrl+C to stop)\n")
+            elif event.state == "ready":
+                sys.stderr.write(f"\nmodel ready: {event.detail}\n")
+            elif event.state == "stopped":
+                self.stopped.set()
+
+
+def main(args: argparse.Namespace) -> int:
+    from .devices import format_devices, list_devices
+
+    if args.list_devices:
+        print(format_devices(list_devices()))
+        return 0
+    from ..hub import DEMO
+    from .conversation import ConversationEngine, EngineOptions
+
+    if args.model == DEMO:
+        print("note: the demo model has random weights: you will hear noise and see random words",
+              file=sys.stderr)
+    options = EngineOptions(
+        model=args.model, input_device=args.input_device, output_device=args.output_device,
+        aec=args.aec, text_temperature=args.text_temperature, text_top_k=args.text_top_k,
+        audio_temperature=args.audio_temperature, audio_top_k=args.audio_top_k, seed=args.seed,
+        record_dir=args.record, codec_backend=args.codec_backend,
+        max_lag_frames=args.max_lag_frames, cache_dir=args.cache_dir)
+    view = TerminalView(show_stats=not args.no_stats)
+    engine = ConversationEngine(view)
+    engine.start(options)
+    try:
+        view.stopped.wait(args.duration)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        engine.stop()
+    sys.stdout.write("\n")
+    if engine.recording_paths:
+        print("recorded: " + ", ".join(str(p) for p in engine.recording_paths.values()), file=sys.stderr)
+    return 1 if view.fatal_error else 0
