@@ -61,3 +61,17 @@ def run_canceller(canceller, near: np.ndarray, far: np.ndarray) -> np.ndarray:
     out = [canceller.process(near[i:i + FRAME], far[i:i + FRAME])
            for i in range(0, len(near) - FRAME + 1, FRAME)]
     return np.concatenate(out)
+
+
+def room_echo(far: np.ndarray, delay_s: float, gain_db: float, seed: int = 0) -> np.ndarray:
+    """far through a small room: direct path + early reflections + a decaying diffuse tail."""
+    rng = np.random.default_rng(seed)
+    n = int(0.15 * RATE)
+    ir = rng.standard_normal(n) * np.exp(-np.arange(n) / (0.03 * RATE)) * 0.05
+    ir[0] += 1.0
+    ir[int(0.004 * RATE)] += 0.5
+    ir[int(0.011 * RATE)] -= 0.3
+    ir *= 10 ** (gain_db / 20) / np.sqrt(np.sum(ir ** 2))
+    wet = np.convolve(far, ir)[:len(far)]
+    d = int(delay_s * RATE)
+    return np.concatenate([np.zeros(d), wet[:len(far) - d]]).astype(np.float32)

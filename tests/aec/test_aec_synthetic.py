@@ -8,21 +8,7 @@ import pytest
 
 from moshi_mlx.engine.aec import DELAY_MARGIN_MS, EchoCanceller, is_builtin_device
 from moshi_mlx.errors import ConfigError
-from tests.aec.signals import FRAME, RATE, ratio_db, run_canceller
-
-
-def room_echo(far: np.ndarray, delay_s: float, gain_db: float, seed: int = 0) -> np.ndarray:
-    """far through a small room: direct path + early reflections + a decaying diffuse tail."""
-    rng = np.random.default_rng(seed)
-    n = int(0.15 * RATE)
-    ir = rng.standard_normal(n) * np.exp(-np.arange(n) / (0.03 * RATE)) * 0.05
-    ir[0] += 1.0
-    ir[int(0.004 * RATE)] += 0.5
-    ir[int(0.011 * RATE)] -= 0.3
-    ir *= 10 ** (gain_db / 20) / np.sqrt(np.sum(ir ** 2))
-    wet = np.convolve(far, ir)[:len(far)]
-    d = int(delay_s * RATE)
-    return np.concatenate([np.zeros(d), wet[:len(far) - d]]).astype(np.float32)
+from tests.aec.signals import FRAME, RATE, ratio_db, room_echo, run_canceller
 
 
 class Scene:
