@@ -93,6 +93,7 @@ class ConversationEngine:
         self._models = ModelCache()
         self._conversation = 0
         self._recording_paths: dict[str, Path] | None = None
+        self._session: _LiveSession | None = None  # the current one (tests look inside)
 
     def start(self, options: EngineOptions) -> None:
         """Start a conversation in the background; returns at once. Raises RuntimeError if one runs."""
@@ -134,7 +135,8 @@ class ConversationEngine:
                 return
             self._emit(StateEvent("ready", model.files.name))
             self._conversation += 1
-            session = _LiveSession(model, options, self._conversation, self._emit, self._stop)
+            session = self._session = _LiveSession(model, options, self._conversation, self._emit,
+                                                   self._stop)
             self._recording_paths = session.recording_paths
             session.run()
         except AudioDeviceError as e:
@@ -194,6 +196,8 @@ class _LiveSession:
                         f"{audio.output.name!r} at {audio.out_rate} Hz, echo cancellation "
                         f"{'on' if self.aec else 'off'}"))
         far = np.zeros(core.model.codec.frame_size, np.float32)
+        if self.aec is not None:
+            self.aec.set_delay_ms((audio.input_latency_s + audio.output_latency_s) * 1e3)
         step_ms = collections.deque(maxlen=int(FRAME_RATE * 5))
         latency = collections.deque(maxlen=int(FRAME_RATE))
         aec_ms, zero_frames, warned_silent = 0.0, 0, False
