@@ -190,9 +190,8 @@ class LmConfig:
     @classmethod
     def hibiki_1b(cls) -> "LmConfig":
         """The 1B class (dim 2048, 16 layers, text vocab 48000, acoustic delay 2)."""
-        return cls(dim=2048, num_heads=16, num_layers=16, hidden_scale=4.0, max_period=100_000,
-                   text_card=48000, delays=(0,) + ((0,) + (2,) * 7) * 2,
-                   depformer_dim_feedforward=4 * 1024)
+        return cls(dim=2048, num_heads=16, num_layers=16, max_period=100_000, text_card=48000,
+                   delays=(0,) + ((0,) + (2,) * 7) * 2)
 
     @classmethod
     def tiny(cls, **overrides) -> "LmConfig":

@@ -88,19 +88,24 @@ def ring_step(layers: list[Layer], x: mx.array, kv: list[mx.array], offset: mx.a
     (kv = [k0, v0, k1, v1, ...], each [B, H, C, Dh]). The position `offset` (which grows without
     bound) goes to slot offset % C; slots not written yet are masked. Attention thus covers the
     last C positions, like PyTorch's RingKVCache with capacity = context."""
-    capacity = kv[0].shape[2]
-    slot = mx.remainder(offset, capacity).reshape(1)
-    mask = mx.arange(capacity) <= offset
     new_kv = []
     for i, layer in enumerate(layers):
         attn = layer.self_attn
         q, k, v = attn.qkv(layer.norm1(x), offset)
-        keys = mx.slice_update(kv[2 * i], k.astype(kv[2 * i].dtype), slot, axes=(2,))
-        values = mx.slice_update(kv[2 * i + 1], v.astype(kv[2 * i + 1].dtype), slot, axes=(2,))
+        keys, values, mask = ring_update(kv[2 * i], kv[2 * i + 1], k, v, offset)
         new_kv += [keys, values]
         x = x + attn.attend(q, keys, values, mask)
         x = x + layer.gating(layer.norm2(x))
     return x, new_kv
+
+
+def ring_update(keys: mx.array, values: mx.array, k: mx.array, v: mx.array, offset: mx.array):
+    """Write position `offset` into slot offset % C; returns (keys, values, valid-slot mask)."""
+    capacity = keys.shape[2]
+    slot = mx.remainder(offset, capacity).reshape(1)
+    keys = mx.slice_update(keys, k.astype(keys.dtype), slot, axes=(2,))
+    values = mx.slice_update(values, v.astype(values.dtype), slot, axes=(2,))
+    return keys, values, mx.arange(capacity) <= offset
 
 
 def make_ring_cache(num_layers: int, batch: int, num_heads: int, head_dim: int, capacity: int,
