@@ -22,6 +22,8 @@ def classify_exception(e: BaseException) -> str:
     if isinstance(e, MemoryError):
         return "out_of_memory"
     if isinstance(e, AudioDeviceError):
+        if getattr(e, "kind", None):
+            return e.kind
         if "permission" in text or "denied" in text or "not authorized" in text:
             return "mic_permission"
         if "no input" in text or "microphone" in text:

@@ -51,7 +51,7 @@ class ModelsController(QObject):
         self.refresh()
         mem = total_memory_bytes()
         self.dialog.set_memory_text(
-            (f"This computer has {format_bytes(mem)} of memory. " if mem else "")
+            (f"This computer has {mem / 2**30:.0f} GB of memory. " if mem else "")
             + "Models are stored in " + str(hf_cache_dir(self.main.settings.cache_dir or None))
             + "; once downloaded, they work offline.")
         self.dialog.show()

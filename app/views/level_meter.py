@@ -44,7 +44,9 @@ class LevelMeter(QWidget):
         r = QRectF(self.rect()).adjusted(0.5, 0.5, -0.5, -0.5)
         pal = self.palette()
         p.setPen(Qt.PenStyle.NoPen)
-        p.setBrush(pal.color(QPalette.ColorRole.AlternateBase))
+        track = pal.color(QPalette.ColorRole.Text)
+        track.setAlpha(28)  # a faint track on light and dark backgrounds alike
+        p.setBrush(track)
         p.drawRoundedRect(r, 4, 4)
         frac = self.fraction()
         if frac > 0:

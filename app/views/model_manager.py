@@ -32,7 +32,7 @@ class ModelManagerDialog(QDialog):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Models")
-        self.resize(820, 480)
+        self.resize(900, 480)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(18, 16, 18, 14)
         layout.setSpacing(10)
@@ -48,8 +48,8 @@ class ModelManagerDialog(QDialog):
         self.table.verticalHeader().setVisible(False)
         self.table.setAlternatingRowColors(True)
         self.table.setWordWrap(False)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
         layout.addWidget(self.table, 1)
 
@@ -105,8 +105,8 @@ class ModelManagerDialog(QDialog):
                 if c == 4 and row.fit in _FIT_COLORS:
                     item.setForeground(_FIT_COLORS[row.fit])
                 self.table.setItem(r, c, item)
-        self.table.resizeColumnsToContents()
-        self.table.horizontalHeader().setStretchLastSection(True)
+        for c in range(len(COLUMNS) - 1):
+            self.table.resizeColumnToContents(c)
         if selected:
             self.select_spec(selected)
 

@@ -221,3 +221,27 @@ def test_record_and_export(qtbot, make_app, tmp_path):
     assert any(f.endswith("conversation-1-moshi.wav") for f in files)
     text = next((tmp_path / "export").glob("*-transcript.txt")).read_text()
     assert "--- Conversation 1" in text and "[0:00] Hello there, how are you?" in text
+
+
+def test_transcript_colours_follow_a_palette_change(qtbot, make_app):
+    """Dark/light switches re-read the palette: the transcript is drawn again in the new colours."""
+    from PySide6.QtGui import QColor, QPalette, QTextCursor
+
+    c = make_app(FakeBackend(), model="demo")
+    _start(qtbot, c)
+    wait_for(qtbot, lambda: "thanks." in c.window.transcript_text())
+    _stop(qtbot, c)
+
+    def stamp_colour():
+        doc = c.window.transcript_view.document()
+        cursor = QTextCursor(doc.findBlockByNumber(1))
+        cursor.movePosition(QTextCursor.MoveOperation.Right)
+        return cursor.charFormat().foreground().color().name()
+
+    before = stamp_colour()
+    dark = QPalette(c.window.palette())
+    dark.setColor(QPalette.ColorRole.PlaceholderText, QColor("#8899aa"))
+    c.window.setPalette(dark)
+    c._color_scheme_changed()
+    assert before != "#8899aa" and stamp_colour() == "#8899aa"
+    assert c.window.transcript_text().count("Conversation 1") == 1
