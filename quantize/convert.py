@@ -2,7 +2,7 @@
 
 Output folder: `model.q4.safetensors` / `model.q8.safetensors` / `model.safetensors` with Kyutai's
 MLX names (quantized modules as `weight` uint32, `scales`, `biases`), `config.json` (Kyutai lm_kwargs
-names + "quantization" in mlx-lm's convention + file names), the Mimi weights and the text tokenizer
+names + "quantization" in mlx-lm's convention + moshi_name/mimi_name/tokenizer_name), the Mimi weights and the text tokenizer
 copied unchanged, and `manifest.json` (size and sha256 of every file).
 """
 
@@ -117,7 +117,9 @@ def convert(source: str | None, output: str | Path, *, bits: int | None = None,
             out_config = config.to_dict(with_extra=False)
             if quantization is not None:
                 out_config["quantization"] = quantization
-            out_config.update(model_file=model_file, moshi_name=model_file, mimi_name=src.mimi.name,
+            # the weights file goes under Kyutai's own key, moshi_name, which LmConfig (and Kyutai's
+            # loaders) read; a "model_file" key would be rejected by LmConfig.from_dict
+            out_config.update(moshi_name=model_file, mimi_name=src.mimi.name,
                               tokenizer_name=src.tokenizer.name, dtype=dtype)
             files["config.json"] = write_json(tmp / "config.json", out_config)
             write_manifest(tmp, files, TOOL)

@@ -72,13 +72,8 @@ def load_original(source: str | None, lm_file=None, config_file=None, dtype: mx.
 
 
 def load_converted(folder: str | Path, dtype: mx.Dtype | None = None) -> Lm:
-    import json
-
-    folder = Path(folder)
-    raw = json.loads((folder / "config.json").read_text())
-    config = LmConfig.from_dict({k: v for k, v in raw.items() if k != "model_file"},
-                                source=str(folder / "config.json"))
-    return load_lm(folder / raw["model_file"], config=config, dtype=dtype)
+    """A converted folder, loaded the way the engine loads it."""
+    return load_lm(Path(folder), dtype=dtype)
 
 
 def compare(original: Lm, converted: Lm, frames: int = 16, seed: int = 1234) -> VerifyReport:

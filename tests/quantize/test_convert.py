@@ -48,7 +48,7 @@ def test_quantized_layout_and_values(release_folder, out_parent, bits, group):
     out = mx.load(str(folder / summary.model_file))
     config = json.loads((folder / "config.json").read_text())
     assert config["quantization"] == {"group_size": group, "bits": bits, "mode": "affine"}
-    assert config["model_file"] == summary.model_file
+    assert config["moshi_name"] == summary.model_file
     assert config["mimi_name"] == MIMI_NAME and config["tokenizer_name"] == TOKENIZER_NAME
     assert {k: tuple(v.shape) for k, v in out.items()} == stored_shapes(tiny_config(), config["quantization"])
     ref = _source_weights(src)
@@ -71,8 +71,7 @@ def test_quantized_layout_and_values(release_folder, out_parent, bits, group):
     assert summary.quantized_tensors == n_quantized
     assert summary.bits_per_weight == pytest.approx(5.0 if bits == 4 else 8.5, abs=0.1)
     # config.json reads back into the same architecture
-    arch = {k: v for k, v in config.items() if k not in ("model_file",)}
-    assert LmConfig.from_dict(arch) == LmConfig.from_dict(json.loads((src / "config.json").read_text()))
+    assert LmConfig.from_dict(config) == LmConfig.from_dict(json.loads((src / "config.json").read_text()))
 
 
 def test_copies_mimi_and_tokenizer_and_writes_manifest(release_folder, out_parent):
