@@ -3,10 +3,13 @@
 `--model` takes a local folder (our form with config.json, Kyutai's MLX form, or Kyutai's PyTorch
 form), a Hugging Face repo id, or `demo`. Once a model is in the cache nothing touches the network.
 
-Downloads go through `hf_hub_download` one file at a time with our own `tqdm_class`: the library
-calls its `update()` after every chunk it writes, which gives byte progress for free and is the one
-place where a cancel flag can be checked between chunks without threads or polling. Raising there
-leaves the `.incomplete` file in the cache, so the next download resumes where this one stopped.
+Downloads: huggingface_hub asks the hub for each file's metadata (size, commit, ETag = sha256 for
+LFS files), then we stream the file ourselves through huggingface_hub's HTTP session into the
+standard cache layout. We do the transfer ourselves because huggingface_hub 2.x deletes partial
+files on any interruption (no resume), while a 5-15 GB model must survive a cancel or a dropped
+connection: our `blobs/<etag>.partial` is resumed with a Range request. The cancel flag is checked
+between 1 MiB chunks on the downloading thread (no polling, no extra thread); progress is reported
+after every chunk; each file is verified (size, and sha256 against the ETag) before it is moved in.
 """
 
 from __future__ import annotations
@@ -15,12 +18,11 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
-
-from tqdm.auto import tqdm as _base_tqdm
 
 from .errors import CheckpointError, ModelNotAvailableError, MoshiError
 
@@ -31,6 +33,7 @@ _MIMI_BYTES = 384_600_000
 _TOKENIZER_BYTES = 553_000
 _LM_FILES = ("model.q4.safetensors", "model.q8.safetensors", "model.safetensors")
 GB = 1_000_000_000
+CHUNK_BYTES = 1 << 20  # cancel is checked and progress reported after each chunk
 
 
 class DownloadCancelled(MoshiError):
@@ -120,30 +123,6 @@ def is_installed(repo_id: str, cache_dir: str | None = None) -> bool:
 
 # ---- downloads ----
 
-def _progress_bar_class(state: dict, progress, cancel):
-    """A tqdm class that adds each chunk to the overall count, reports it, and honours `cancel`."""
-
-    class _Bar(_base_tqdm):
-        def __init__(self, *args, **kwargs):
-            kwargs["disable"] = progress is not None or kwargs.get("disable", False)
-            super().__init__(*args, **kwargs)
-            if kwargs.get("initial"):  # resumed: these bytes were already on disk
-                self._report(kwargs["initial"])
-
-        def _report(self, n):
-            state["done"] += n
-            if progress is not None:
-                progress(int(state["done"]), int(state["total"]))
-
-        def update(self, n=1):
-            if cancel is not None and cancel.is_set():
-                raise DownloadCancelled("download cancelled; it will resume where it stopped")
-            self._report(n or 0)
-            return super().update(n)
-
-    return _Bar
-
-
 def _repo_files(repo_id: str) -> tuple[str, ...]:
     known = known_model(repo_id)
     if known is not None:
@@ -157,21 +136,81 @@ def _repo_files(repo_id: str) -> tuple[str, ...]:
     return tuple(files)
 
 
-def _verify(path: Path, size: int | None, etag: str | None, repo_id: str, filename: str) -> None:
+def _normalize_etag(etag: str | None) -> str:
+    return (etag or "").removeprefix("W/").strip('"')
+
+
+def _verify(path: Path, size: int | None, etag: str, repo_id: str, filename: str) -> None:
     """Size always; content too when the ETag is an LFS sha256 (64 hex digits)."""
     actual = path.stat().st_size
     if size is not None and actual != size:
-        raise CheckpointError(f"{repo_id}/{filename}: {actual} bytes on disk, expected {size}; "
-                              "download it again")
-    if etag and re.fullmatch(r"[0-9a-f]{64}", etag.strip('"')):
+        path.unlink(missing_ok=True)
+        raise CheckpointError(f"{repo_id}/{filename}: {actual} bytes downloaded, expected {size}; "
+                              "the partial file was deleted, download it again")
+    if re.fullmatch(r"[0-9a-f]{64}", etag):
         digest = hashlib.sha256()
         with open(path, "rb") as f:
             for block in iter(lambda: f.read(1 << 22), b""):
                 digest.update(block)
-        if digest.hexdigest() != etag.strip('"'):
-            Path(os.path.realpath(path)).unlink(missing_ok=True)
+        if digest.hexdigest() != etag:
+            path.unlink(missing_ok=True)
             raise CheckpointError(f"{repo_id}/{filename}: sha256 does not match the hub's; the file was "
                                   "deleted, download it again")
+
+
+def _repo_cache(repo_id: str, cache_dir: str | None) -> Path:
+    from huggingface_hub import constants
+
+    return Path(cache_dir or constants.HF_HUB_CACHE) / ("models--" + repo_id.replace("/", "--"))
+
+
+def _fetch(repo_id: str, filename: str, meta, cache_dir: str | None, report, cancel) -> None:
+    """Download one file into the hub cache layout (blobs/<etag>, snapshots/<commit>/<name>,
+    refs/main), resuming `blobs/<etag>.partial` with an HTTP Range request."""
+    from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
+
+    root = _repo_cache(repo_id, cache_dir)
+    etag = _normalize_etag(meta.etag)
+    if not etag or not meta.commit_hash:
+        raise ModelNotAvailableError(f"{repo_id}/{filename}: the hub sent no ETag/commit for it")
+    blob = root / "blobs" / etag
+    blob.parent.mkdir(parents=True, exist_ok=True)
+    if not blob.exists():
+        part = blob.with_name(etag + ".partial")
+        start = part.stat().st_size if part.exists() else 0
+        if meta.size is not None and start > meta.size:
+            start = 0
+        headers = build_hf_headers()
+        if start:
+            headers["Range"] = f"bytes={start}-"
+        with get_session().stream("GET", meta.location, headers=headers, follow_redirects=True,
+                                  timeout=30) as response:
+            hf_raise_for_status(response)
+            if start and response.status_code != 206:  # the server ignored the Range: start over
+                start = 0
+            if start:
+                report(start)
+            with open(part, "ab" if start else "wb") as f:
+                for chunk in response.iter_bytes(CHUNK_BYTES):
+                    if cancel is not None and cancel.is_set():
+                        raise DownloadCancelled(f"download of {repo_id} cancelled; it will resume "
+                                                "where it stopped")
+                    f.write(chunk)
+                    report(len(chunk))
+        _verify(part, meta.size, etag, repo_id, filename)
+        os.replace(part, blob)
+    snap = root / "snapshots" / meta.commit_hash / filename
+    snap.parent.mkdir(parents=True, exist_ok=True)
+    if not snap.exists():
+        try:
+            snap.symlink_to(os.path.relpath(blob, snap.parent))
+        except OSError:  # no symlinks (some Windows setups): copy, as huggingface_hub does
+            shutil.copyfile(blob, snap)
+    ref = root / "refs" / "main"
+    ref.parent.mkdir(parents=True, exist_ok=True)
+    tmp = ref.with_name(".main.tmp")
+    tmp.write_text(meta.commit_hash)
+    os.replace(tmp, ref)
 
 
 def download(repo_id: str, cache_dir: str | None = None,
@@ -183,21 +222,23 @@ def download(repo_id: str, cache_dir: str | None = None,
         return _snapshot_folder(repo_id, cache_dir)
     if is_offline():
         raise ModelNotAvailableError(_offline_message(repo_id))
-    from huggingface_hub import get_hf_file_metadata, hf_hub_download, hf_hub_url
+    from huggingface_hub import get_hf_file_metadata, hf_hub_url
 
     try:
         files = _repo_files(repo_id)
         metas = {f: get_hf_file_metadata(hf_hub_url(repo_id, f)) for f in files
                  if _cached_file(repo_id, f, cache_dir) is None}
-        state = {"done": 0, "total": sum(m.size or 0 for m in metas.values())}
-        if progress is not None:
-            progress(0, state["total"])
-        bar = _progress_bar_class(state, progress, cancel)
+        done, total = 0, sum(m.size or 0 for m in metas.values())
+
+        def report(n: int) -> None:
+            nonlocal done
+            done += n
+            if progress is not None:
+                progress(done, total)
+
+        report(0)
         for f, meta in metas.items():
-            if cancel is not None and cancel.is_set():
-                raise DownloadCancelled("download cancelled")
-            path = Path(hf_hub_download(repo_id, f, cache_dir=cache_dir, tqdm_class=bar))
-            _verify(path, meta.size, meta.etag, repo_id, f)
+            _fetch(repo_id, f, meta, cache_dir, report, cancel)
     except MoshiError:
         raise
     except Exception as e:  # network, HTTP and hub errors all become one readable message

@@ -1,0 +1,80 @@
+"""A Hugging Face hub stand-in on 127.0.0.1: answers huggingface_hub's HEAD/GET for file downloads
+(X-Repo-Commit, ETag = LFS sha256, Content-Length, Range requests for resuming)."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import re
+import threading
+
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+class FakeHub:
+    def __init__(self, repos: dict[str, dict[str, bytes]]):
+        self.repos = repos
+        self.requests: list[tuple[str, str, str | None]] = []  # (method, path, Range header)
+        self.corrupt: set[str] = set()  # filenames whose ETag will not match their content
+        hub = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def _lookup(self):
+                m = re.fullmatch(r"/(.+?)/resolve/([^/]+)/(.+)", self.path.split("?")[0])
+                if not m or m.group(1) not in hub.repos or m.group(3) not in hub.repos[m.group(1)]:
+                    return None, None
+                return m.group(3), hub.repos[m.group(1)][m.group(3)]
+
+            def _headers(self, name, data, status=200, start=0):
+                etag = hashlib.sha256(data + (b"x" if name in hub.corrupt else b"")).hexdigest()
+                self.send_response(status)
+                self.send_header("X-Repo-Commit", COMMIT)
+                self.send_header("ETag", f'"{etag}"')
+                self.send_header("X-Linked-Etag", f'"{etag}"')
+                self.send_header("X-Linked-Size", str(len(data)))
+                self.send_header("Content-Length", str(len(data) - start))
+                if status == 206:
+                    self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+                self.end_headers()
+
+            def do_HEAD(self):
+                hub.requests.append(("HEAD", self.path, self.headers.get("Range")))
+                name, data = self._lookup()
+                if data is None:
+                    self.send_response(404)
+                    self.send_header("X-Error-Code", "EntryNotFound")
+                    self.end_headers()
+                    return
+                self._headers(name, data)
+
+            def do_GET(self):
+                rng = self.headers.get("Range")
+                hub.requests.append(("GET", self.path, rng))
+                name, data = self._lookup()
+                if data is None:
+                    self.send_response(404)
+                    self.end_headers()
+                    return
+                start = int(re.match(r"bytes=(\d+)-", rng).group(1)) if rng else 0
+                self._headers(name, data, 206 if rng else 200, start)
+                try:
+                    for i in range(start, len(data), 65536):
+                        self.wfile.write(data[i:i + 65536])
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
