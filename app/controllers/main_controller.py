@@ -157,7 +157,7 @@ class MainController(QObject):
 
     def start(self, confirmed: bool = False) -> bool:
         """Start a conversation with the current settings. Returns False when it did not start
-        (no model, no microphone, or waiting for the user to accept a memory warning)."""
+        (no model, model not downloaded, no microphone, or a memory warning awaiting the user)."""
         if self.running:
             return False
         if not self.settings.model:
@@ -166,8 +166,13 @@ class MainController(QObject):
         if not self.input_devices():
             self.messages.show(for_error("no_input_device", ""))
             return False
+        known = self.models.known_model(self.settings.model)
+        if known is not None and not self.backend.is_installed(known.repo_id, self.settings.cache_dir or None):
+            # Downloads belong in the model manager (disk check, progress, cancel), not in Start.
+            self.models.open().select_spec(known.repo_id)
+            self.window.set_state_text(f"{known.label} is not downloaded yet: download it in Models")
+            return False
         if not confirmed:
-            known = self.models.known_model(self.settings.model)
             if known is not None:
                 level, sentence = self.backend.recommend(known, total_memory_bytes())
                 if level == "too_big":

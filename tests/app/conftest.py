@@ -104,6 +104,12 @@ class FakeBackend(Backend):
         self.words = [" Hello", " there,", " how", " are", " you?", " Fine", " thanks."]
         self.refreshes = 0
         self.convert_fn = None
+        self.installed: set[str] | None = None  # None: ask the real hub cache
+
+    def is_installed(self, repo_id: str, cache_dir: str | None = None) -> bool:
+        if self.installed is None:
+            return super().is_installed(repo_id, cache_dir)
+        return repo_id in self.installed
 
     def list_devices(self, refresh: bool = False) -> list:
         self.refreshes += int(refresh)
@@ -113,6 +119,8 @@ class FakeBackend(Backend):
         return ScriptedEngine(self, listener)
 
     def convert(self, source, output, bits, progress, cancel):
+        if self.convert_fn is None:  # the real moshi_quantize conversion
+            return super().convert(source, output, bits, progress, cancel)
         return self.convert_fn(source, output, bits, progress, cancel)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
@@ -36,11 +37,20 @@ def test_start_stop_with_the_demo_model_through_virtual_audio(qtbot, make_app, v
     qtbot.mouseClick(w.start_button, Qt.MouseButton.LeftButton)
     wait_for(qtbot, lambda: not c.running and w.start_button.text() == "Start conversation", 30_000)
     assert not any(t.name.startswith("moshi-engine") and t.is_alive() for t in threading.enumerate())
-    assert c.last_recordings and all((tmp_path / "recs") in __import__("pathlib").Path(p).parents
-                                     for p in c.last_recordings)
+    assert c.last_recordings and all((tmp_path / "recs") in Path(p).parents for p in c.last_recordings)
     # Export: WAV files and transcript land in the chosen folder.
     job = c.export(str(tmp_path / "export"))
     with qtbot.waitSignal(job.finished, timeout=30_000):
         pass
     names = [p.name for p in (tmp_path / "export").iterdir()]
     assert any(n.endswith(".wav") for n in names) and any(n.endswith("-transcript.txt") for n in names)
+
+    # A second conversation (model kept loaded), closed with the window: everything stops.
+    qtbot.mouseClick(w.start_button, Qt.MouseButton.LeftButton)
+    wait_for(qtbot, lambda: w.start_button.text() == "Stop conversation" and w.start_button.isEnabled(),
+             timeout_ms=120_000)
+    wait_for(qtbot, lambda: "Conversation 2" in w.transcript_text(), timeout_ms=90_000)
+    w.close()
+    assert not c.running
+    assert not any(t.name.startswith("moshi-engine") and t.is_alive() for t in threading.enumerate())
+    assert len(list((tmp_path / "recs").iterdir())) >= 2

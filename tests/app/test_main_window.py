@@ -176,6 +176,7 @@ def test_out_of_memory_risk_asks_before_loading(qtbot, make_app, monkeypatch):
 
     monkeypatch.setattr(mc, "total_memory_bytes", lambda: 8 * 2**30)
     backend = FakeBackend()
+    backend.installed = {"kyutai/moshiko-mlx-bf16"}
     c = make_app(backend, model="kyutai/moshiko-mlx-bf16")
     qtbot.mouseClick(c.window.start_button, Qt.MouseButton.LeftButton)
     box = c.messages.last_box
@@ -245,3 +246,14 @@ def test_transcript_colours_follow_a_palette_change(qtbot, make_app):
     c._color_scheme_changed()
     assert before != "#8899aa" and stamp_colour() == "#8899aa"
     assert c.window.transcript_text().count("Conversation 1") == 1
+
+
+def test_start_with_a_model_not_downloaded_leads_to_the_model_manager(qtbot, make_app, tmp_path):
+    backend = FakeBackend()
+    backend.installed = set()
+    c = make_app(backend, model="kyutai/moshika-mlx-q4", cache_dir=str(tmp_path / "hf"))
+    qtbot.mouseClick(c.window.start_button, Qt.MouseButton.LeftButton)
+    assert not c.running and not backend.options
+    assert c.models.dialog.isVisible() and c.models.dialog.selected_spec() == "kyutai/moshika-mlx-q4"
+    assert c.models.dialog.download_button.isEnabled()
+    assert "not downloaded" in c.window.state_label.text()

@@ -95,6 +95,11 @@ def test_download_shows_progress_and_can_be_cancelled_then_completes(qtbot, make
     assert c.settings.model == TINY_REPO  # first model: chosen for the user
     assert "downloaded" in d.job_label.text()
     assert any(m == "HEAD" for m, _ in fake_hub.requests) and any(m == "GET" for m, _ in fake_hub.requests)
+    # Offline from now on: the manager still knows what is installed, without asking the hub.
+    fake_hub.stop()
+    asked = len(fake_hub.requests)
+    c.models.refresh()
+    assert _row(d, TINY_REPO).status == "Installed" and len(fake_hub.requests) == asked
 
 
 def test_download_failure_is_shown(qtbot, make_app, tmp_path, fake_hub):
@@ -178,3 +183,34 @@ def test_convert_runs_in_the_background_with_progress_and_cancel(qtbot, make_app
     assert job.outcome == "succeeded"
     assert str(tmp_path / "out2") in c.settings.local_models
     assert "Converted into" in d.job_label.text()
+
+
+def test_convert_a_pytorch_checkpoint_for_real(qtbot, make_app, tmp_path):
+    """A tiny random PyTorch release folder converted to 4 bits by moshi_quantize from the app; the
+    result is a model folder the engine's resolver accepts."""
+    from tests.quantize.checkpoints import tiny_config, write_release_folder
+
+    source = tmp_path / "pytorch"
+    write_release_folder(source, tiny_config())
+    c = make_app(FakeBackend())
+    job = c.models.convert(str(source), str(tmp_path / "converted"), bits=4)
+    with qtbot.waitSignal(job.finished, timeout=120_000):
+        pass
+    assert job.outcome == "succeeded", c.messages.history
+    assert job.total > 0 and job.done == job.total
+    assert str(tmp_path / "converted") in c.settings.local_models
+    assert _row(c.models.dialog, str(tmp_path / "converted")).status == "Local folder"
+    hub.resolve_model(str(tmp_path / "converted"), allow_download=False)
+
+
+def test_convert_failure_is_shown(qtbot, make_app, tmp_path):
+    bad = tmp_path / "broken.safetensors"
+    bad.write_bytes(b"not a checkpoint")
+    c = make_app(FakeBackend())
+    job = c.models.convert(str(bad), str(tmp_path / "out"), bits=4)
+    with qtbot.waitSignal(job.finished, timeout=60_000):
+        pass
+    assert job.outcome == "failed"
+    box = c.messages.last_box
+    assert box.windowTitle() == "Conversion failed" and "broken.safetensors" in box.text()
+    assert not (tmp_path / "out").exists()

@@ -128,3 +128,12 @@ def test_smoke_run_opens_the_window_and_quits(tmp_path):
                        env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert shot.stat().st_size > 1000
+
+
+def test_real_self_test_exits_zero(tmp_path):
+    env = dict(__import__("os").environ, MOSHI_MLX_HOME=str(tmp_path / "home"))
+    env.pop("QT_QPA_PLATFORM", None)  # no Qt object may be created: no display needed
+    r = subprocess.run([sys.executable, "-m", "moshi_app", "--self-test"], env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "self-test OK" in r.stdout + r.stderr
