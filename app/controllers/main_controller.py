@@ -25,6 +25,7 @@ from .models_controller import ModelsController, model_display_name
 
 _STATE_TEXT = {"loading": "Loading the model…", "ready": "Model loaded", "running": "Conversation on",
                "stopping": "Stopping…", "stopped": "Ready"}
+_JOB_TEXT = {"download": "Downloading the model", "load model": "Loading the model", "warm-up": "Warming up"}
 
 
 class MainController(QObject):
@@ -226,8 +227,8 @@ class MainController(QObject):
         elif isinstance(event, StatsEvent):
             w.set_stats(event.real_time_factor, event.latency_ms, event.dropped_frames, event.underruns)
         elif isinstance(event, ProgressEvent):
-            pct = f" {100 * event.done / event.total:.0f}%" if event.total else ""
-            w.set_state_text(f"{event.job.capitalize()}{pct}")
+            pct = f" {100 * event.done / event.total:.0f}%" if event.total else "…"
+            w.set_state_text(_JOB_TEXT.get(event.job, event.job.capitalize()) + pct)
         elif isinstance(event, StateEvent):
             self._on_state(event)
         elif isinstance(event, ErrorEvent):

@@ -257,3 +257,17 @@ def test_start_with_a_model_not_downloaded_leads_to_the_model_manager(qtbot, mak
     assert c.models.dialog.isVisible() and c.models.dialog.selected_spec() == "kyutai/moshika-mlx-q4"
     assert c.models.dialog.download_button.isEnabled()
     assert "not downloaded" in c.window.state_label.text()
+
+
+def test_loading_progress_is_shown_in_the_status_line(qtbot, make_app):
+    from moshi_mlx.engine.events import ProgressEvent, StateEvent
+
+    c = make_app(FakeBackend(), model="demo")
+    c.on_event(StateEvent("loading", "demo"))
+    assert c.window.state_label.text().startswith("Loading the model")
+    c.on_event(ProgressEvent("download", 2_500_000, 10_000_000, "bytes"))
+    assert c.window.state_label.text() == "Downloading the model 25%"
+    c.on_event(ProgressEvent("load model", 1, 3))
+    assert c.window.state_label.text() == "Loading the model 33%"
+    c.on_event(ProgressEvent("warm-up", 3, 3, "frames"))
+    assert c.window.state_label.text() == "Warming up 100%"

@@ -71,7 +71,7 @@ def test_download_shows_progress_and_can_be_cancelled_then_completes(qtbot, make
     c = make_app(FakeBackend(), cache_dir=cache)
     d = c.models.open()
     assert d.select_spec(TINY_REPO) and d.download_button.isEnabled()
-    fake_hub.chunk_delay_s = 0.01  # ~3 MB/s: slow enough to watch and cancel
+    fake_hub.chunk_delay_s = 0.03  # ~1 MB/s: slow enough to watch and cancel
     qtbot.mouseClick(d.download_button, Qt.MouseButton.LeftButton)
     job = c.models.job
     assert job is not None and d.progress.isVisibleTo(d) and d.cancel_button.isVisibleTo(d)
