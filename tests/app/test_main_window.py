@@ -115,6 +115,9 @@ def test_first_launch_guides_to_a_model(qtbot, make_app):
     c = make_app(backend)
     assert c.window.guide.isVisible()
     assert "No model" in c.window.model_label.text()
+    qtbot.mouseClick(c.window.guide_models_button, Qt.MouseButton.LeftButton)
+    assert c.models.dialog is not None and c.models.dialog.isVisible()
+    c.models.dialog.close()
     qtbot.mouseClick(c.window.start_button, Qt.MouseButton.LeftButton)
     assert c.models.dialog is not None and c.models.dialog.isVisible()  # Start leads to the models
     assert not backend.options

@@ -137,3 +137,18 @@ def test_real_self_test_exits_zero(tmp_path):
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "self-test OK" in r.stdout + r.stderr
+
+
+def test_real_x11_window_under_xvfb(tmp_path):
+    """The same smoke run on a real X server (xcb platform plugin, as on a Linux desktop)."""
+    import shutil
+
+    assert shutil.which("xvfb-run"), "xvfb-run missing: run scripts/install_system_deps.sh"
+    shot = tmp_path / "x11.png"
+    env = dict(__import__("os").environ, MOSHI_MLX_HOME=str(tmp_path / "home"))
+    env.pop("QT_QPA_PLATFORM", None)
+    r = subprocess.run(["xvfb-run", "-a", sys.executable, "-m", "moshi_app", "--settings",
+                        str(tmp_path / "s.ini"), "--quit-after", "1.5", "--screenshot", str(shot)],
+                       env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert shot.stat().st_size > 1000
