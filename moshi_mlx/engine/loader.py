@@ -22,14 +22,6 @@ class LoadedModel:
         return self.codec.num_codebooks
 
 
-def _lm_source(files: ModelFiles):
-    """Our folder form is loaded as a folder (config.json drives it); Kyutai's forms by file."""
-    named = files.config.get("model_file") or files.config.get("moshi_name")
-    if files.config and named and files.lm_path.name == named:
-        return files.lm_path.parent
-    return files.lm_path
-
-
 def _mimi_config(files: ModelFiles):
     cfg = files.config.get("mimi_config")
     if cfg is None:
@@ -52,7 +44,7 @@ def load_model(files: ModelFiles, codec_backend: str = "mlx",
         raise CheckpointError(f"codec backend {codec_backend!r}: use 'mlx' or 'rustymimi'")
     try:
         report("load model", 0, 3)
-        lm = load_lm(_lm_source(files))
+        lm = load_lm(files.lm_path)  # reads config.json beside it when there is one
         report("load model", 1, 3)
         num_codebooks = int(getattr(lm.config, "dep_q", 8))
         codec = open_codec(files.mimi_path, backend=codec_backend, num_codebooks=num_codebooks,
