@@ -135,6 +135,8 @@ class EchoCanceller:
                               f"10 ms ({sample_rate // 100} samples at {sample_rate} Hz)")
         if apm_rate is not None and apm_rate not in APM_RATES:
             raise ConfigError(f"echo canceller: apm_rate {apm_rate} is not one of {APM_RATES}")
+        if not 0 <= max_delay_ms <= 10_000:
+            raise ConfigError(f"echo canceller: max_delay_ms {max_delay_ms} is not in 0-10000 ms")
         self.sample_rate = sample_rate
         self.frame_size = frame_size
         self.noise_suppression = noise_suppression
@@ -144,7 +146,6 @@ class EchoCanceller:
         self._delay_line = _DelayLine(frame_size, int(max_delay_ms * sample_rate / 1000))
         self._near = np.zeros(frame_size, np.float32)
         self._far = np.zeros(frame_size, np.float32)
-        self._out = np.zeros(frame_size, np.float32)
         if self.apm_rate != sample_rate:
             self._setup_resampling()
         self.delay_ms = 0.0
@@ -161,8 +162,8 @@ class EchoCanceller:
         # soxr withholds up to ~1 frame at a time: room for several frames is plenty.
         self._near_q, self._far_q = _Fifo(8 * apm_frame), _Fifo(8 * apm_frame)
         self._out_q = _Fifo(8 * self.frame_size)
-        self._apm_near = np.zeros(4 * apm_frame, np.float32)
-        self._apm_far = np.zeros(4 * apm_frame, np.float32)
+        self._apm_near = np.zeros(8 * apm_frame, np.float32)
+        self._apm_far = np.zeros(8 * apm_frame, np.float32)
 
     @property
     def cpu_ms_per_frame(self) -> float:
@@ -181,7 +182,7 @@ class EchoCanceller:
         max_pre = (len(self._delay_line._buf) - self.frame_size) * 1000 / self.sample_rate
         pre_ms = min(max(0.0, ms - DELAY_MARGIN_MS), max_pre)
         current = self._delay_line.delay * 1000 / self.sample_rate
-        if abs(pre_ms - current) >= DELAY_HYSTERESIS_MS or (pre_ms == 0.0) != (current == 0.0):
+        if abs(pre_ms - current) >= DELAY_HYSTERESIS_MS:
             self._delay_line.delay = round(pre_ms * self.sample_rate / 1000)
         self.delay_ms = float(ms)
 

@@ -153,6 +153,11 @@ def test_set_delay_pre_delays_the_reference():
     assert canceller.delay_ms == DELAY_MARGIN_MS + 380.0
     canceller.set_delay_ms(DELAY_MARGIN_MS + 450.0)
     assert canceller.pre_delay_ms == pytest.approx(450.0)
+    canceller.set_delay_ms(DELAY_MARGIN_MS + 20.0)
+    assert canceller.pre_delay_ms == pytest.approx(20.0)
+    for jitter_ms in (0.0, DELAY_MARGIN_MS + 60.0):  # no toggling around the margin
+        canceller.set_delay_ms(jitter_ms)
+        assert canceller.pre_delay_ms == pytest.approx(20.0)
     canceller.set_delay_ms(10_000.0)  # capped by max_delay_ms
     assert canceller.pre_delay_ms == pytest.approx(2000.0)
     with pytest.raises(ValueError, match="delay"):
@@ -168,6 +173,8 @@ def test_bad_arguments():
         EchoCanceller(sample_rate=22050)
     with pytest.raises(ConfigError, match="apm_rate"):
         EchoCanceller(apm_rate=44100)
+    with pytest.raises(ConfigError, match="max_delay_ms"):
+        EchoCanceller(max_delay_ms=-1.0)
     canceller = EchoCanceller()
     with pytest.raises(ValueError, match="far must have shape"):
         canceller.process(np.zeros(FRAME, np.float32), np.zeros(FRAME - 1, np.float32))
