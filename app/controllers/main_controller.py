@@ -43,6 +43,7 @@ class MainController(QObject):
         self._stop_requested = False  # one stop per conversation: its `stopped` ends it
         self.last_recordings: list[str] = []
         self.last_conversation: int | None = None
+        self.last_running_detail = ""
         self.devices: list = []
         self._export_job: Job | None = None
         self._closed = False
@@ -241,6 +242,8 @@ class MainController(QObject):
             self._request_stop()  # ended on its own (error, device lost): collect it, reset the window
         text = _STATE_TEXT.get(event.state, event.state)
         if event.state == "running":
+            self.last_running_detail = event.detail  # devices, rates, echo cancellation
+            self.window.state_label.setToolTip(event.detail)
             self.window.set_running(True, busy=False)
             devices = f"{self.window.input_combo.currentText()} → {self.window.output_combo.currentText()}"
             text = f"Conversation on · {devices}"

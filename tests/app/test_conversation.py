@@ -45,11 +45,14 @@ def test_start_stop_with_the_demo_model_through_virtual_audio(qtbot, make_app, v
     names = [p.name for p in (tmp_path / "export").iterdir()]
     assert any(n.endswith(".wav") for n in names) and any(n.endswith("-transcript.txt") for n in names)
 
-    # A second conversation (model kept loaded), closed with the window: everything stops.
+    # A second conversation (model kept loaded) with echo cancellation on, closed with the window.
+    w.aec_check.setChecked(True)
     qtbot.mouseClick(w.start_button, Qt.MouseButton.LeftButton)
     wait_for(qtbot, lambda: w.start_button.text() == "Stop conversation" and w.start_button.isEnabled(),
              timeout_ms=120_000)
     wait_for(qtbot, lambda: "Conversation 2" in w.transcript_text(), timeout_ms=90_000)
+    assert "echo cancellation on" in c.last_running_detail
+    assert not c.messages.history, c.messages.history
     w.close()
     assert not c.running
     assert not any(t.name.startswith("moshi-engine") and t.is_alive() for t in threading.enumerate())
