@@ -114,7 +114,8 @@ def meta_release_shapes(config: LmConfig) -> dict[str, tuple[int, ...]]:
 
 
 def write_random_bf16_safetensors(path: Path, shapes: dict[str, tuple[int, ...]], seed: int = 0) -> int:
-    """A large random bf16 safetensors file written tensor by tensor (never all in memory)."""
+    """A large random bf16 safetensors file written tensor by tensor (never all in memory). One
+    random block is drawn once and written at shifting offsets: fast, and still not constant."""
     header, offset = {}, 0
     for name, shape in shapes.items():
         n = math.prod(shape) * 2
@@ -122,12 +123,15 @@ def write_random_bf16_safetensors(path: Path, shapes: dict[str, tuple[int, ...]]
         offset += n
     raw = json.dumps(header).encode()
     raw += b" " * (-len(raw) % 8)
-    rng = np.random.default_rng(seed)
+    block = np.random.default_rng(seed).standard_normal(1 << 22, dtype=np.float32) * 0.02
+    block = np.tile((block.view(np.uint32) >> 16).astype(np.uint16), 2)  # bf16 bits, twice
+    shift = 0
     with open(path, "wb") as f:
         f.write(struct.pack("<Q", len(raw)) + raw)
-        for name, shape in shapes.items():
+        for shape in shapes.values():
             count = math.prod(shape)
-            for start in range(0, count, 1 << 24):
-                chunk = rng.standard_normal(min(1 << 24, count - start), dtype=np.float32) * 0.02
-                f.write((chunk.view(np.uint32) >> 16).astype(np.uint16).tobytes())
+            for start in range(0, count, 1 << 22):
+                n = min(1 << 22, count - start)
+                shift = (shift + 7919) % (1 << 22)
+                f.write(block[shift:shift + n].tobytes())
     return 8 + len(raw) + offset
