@@ -37,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
         build_parser().parse_args(argv or ["--help"])
         return 2
     name, rest = argv[0], argv[1:]
+    if name == "bench" and rest and rest[0].startswith("-") and rest[0] not in ("-h", "--help"):
+        rest = ["e2e", *rest]  # `bench --model X` = `bench e2e --model X`
     module_name, help_text = SUBCOMMANDS[name]
     module = importlib.import_module(module_name)
     parser = argparse.ArgumentParser(prog=f"moshi-mlx {name}", description=help_text)
