@@ -80,8 +80,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     from .verify import Thresholds, verify
 
-    report = verify(summary.output, args.source, frames=args.verify_frames, lm_file=args.lm,
-                    config_file=args.config)
+    report = verify(summary.output, summary.source_lm, frames=args.verify_frames)
     thresholds = Thresholds(args.min_text_agreement, args.min_audio_agreement, args.max_text_kl)
     print(report.format(thresholds))
     return 0 if report.passes(thresholds) else 1

@@ -34,6 +34,7 @@ _MIMI_PREFIXES = ("encoder.", "decoder.", "quantizer.")
 class ConversionSummary:
     output: Path
     model_file: str
+    source_lm: Path  # the LM weights file that was converted
     bits: int | None
     group_size: int | None
     dtype: str
@@ -129,7 +130,7 @@ def convert(source: str | None, output: str | Path, *, bits: int | None = None,
     finally:
         reader.close()
     return ConversionSummary(
-        output=output, model_file=model_file, bits=plan.default.bits if plan.default else None,
+        output=output, model_file=model_file, source_lm=src.lm, bits=plan.default.bits if plan.default else None,
         group_size=plan.default.group_size if plan.default else None, dtype=dtype,
         quantization=quantization, input_bytes=total, output_bytes=output_bytes,
         lm_input_bytes=stats.input_bytes, lm_output_bytes=files[model_file][0],

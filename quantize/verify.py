@@ -18,7 +18,6 @@ from moshi_mlx.errors import ConfigError
 from moshi_mlx.lm import Lm, LmConfig, LmGen, load_lm, make_sampler, translate_pytorch_tensor
 
 from .readers import open_reader
-from .sources import resolve
 
 
 @dataclass(frozen=True)
@@ -48,16 +47,10 @@ class VerifyReport:
                 f"{self.text_kl_max:.4f} nats (max {t.max_text_kl}): {verdict}")
 
 
-def load_original(source: str | None, lm_file=None, config_file=None, dtype: mx.Dtype | None = None
-                  ) -> Lm:
+def load_original(lm_path: str | Path, config: LmConfig, dtype: mx.Dtype | None = None) -> Lm:
     """The unconverted model straight from the PyTorch checkpoint (safetensors or pickle)."""
-    src = resolve(source, lm=lm_file, config=config_file, mimi=None, tokenizer=None) \
-        if source is not None else None
-    lm_path = src.lm if src is not None else Path(lm_file)
-    raw = src.config if src is not None else None
-    config = LmConfig.from_dict(raw, source=f"config of {source}") if raw else LmConfig.moshi_7b()
     dtype = dtype or activation_dtype()
-    reader = open_reader(lm_path)
+    reader = open_reader(Path(lm_path))
     weights = {}
     try:
         for key in reader.tensors:
@@ -116,11 +109,10 @@ def compare(original: Lm, converted: Lm, frames: int = 16, seed: int = 1234) -> 
                         float(np.mean(kls)), float(np.max(kls)))
 
 
-def verify(output: str | Path, source: str | None, frames: int = 16, lm_file=None, config_file=None,
-           seed: int = 1234) -> VerifyReport:
-    """Loads the original (from `source` / `lm_file`) and the converted folder, and compares them."""
-    original = load_original(source, lm_file=lm_file, config_file=config_file)
+def verify(output: str | Path, original_lm: str | Path, frames: int = 16, seed: int = 1234) -> VerifyReport:
+    """Loads the converted folder and the original LM file it came from, and compares them."""
     converted = load_converted(output)
+    original = load_original(original_lm, converted.config)
     return compare(original, converted, frames=frames, seed=seed)
 
 

@@ -65,3 +65,10 @@ def test_repo_id_offline_is_a_clear_error(monkeypatch):
 
     monkeypatch.setattr(huggingface_hub, "snapshot_download", offline)
     assert cli.main(["kyutai/moshika-pytorch-bf16", "-o", "/tmp/never-written-moshi-out"]) == 2
+
+
+def test_verify_from_explicit_files(release_folder, out_parent):
+    src, _ = release_folder
+    assert cli.main(["--lm", str(src / "model.safetensors"), "--mimi", str(src / MIMI_NAME),
+                     "--tokenizer", str(src / TOKENIZER_NAME), "--config", str(src / "config.json"),
+                     "-o", str(out_parent / "o"), "--verify", "--verify-frames", "4", "--no-progress"]) == 0

@@ -54,3 +54,20 @@ def test_quantized_outputs_load_and_run(release_folder, out_parent, bits, group)
     c = model.config
     assert len(tokens) == 10 - c.max_delay
     assert all(0 <= t < c.text_out_vocab and all(0 <= x < c.card for x in codes) for t, codes in tokens)
+
+
+def test_widths_the_group_size_does_not_divide_stay_float(tmp_path, out_parent):
+    from moshi_mlx.lm import LmConfig
+    from tests.quantize.checkpoints import write_release_folder
+
+    config = LmConfig.tiny()  # gated hidden 176 (temporal) and 88 (depformer): not multiples of 32
+    src = tmp_path / "tiny"
+    write_release_folder(src, config)
+    summary = convert(str(src), out_parent / "q4", bits=4)
+    q = summary.quantization
+    assert q["transformer.layers.0.gating.linear_out"] is False
+    assert q["depformer.slices.5.transformer.layers.1.gating.linear_out"] is False
+    assert "transformer.layers.0.gating.linear_in" not in q  # its input width (dim 64) divides
+    assert summary.float_weights == config.num_layers + config.dep_q * config.depformer_num_layers
+    model = load_lm(out_parent / "q4")
+    assert len(_run(model, frames=4)) == 4 - config.max_delay
