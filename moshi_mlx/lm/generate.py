@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from functools import partial
 
 import mlx.core as mx
 import numpy as np
@@ -42,7 +43,9 @@ class LmGen:
         self._delays = np.array(c.delays, dtype=np.int64)
         self._initial = np.array([c.text_initial_token] + [c.audio_initial_token] * c.n_q, np.int64)
         self._ct = c.max_delay + 2  # delay buffer length, as in LMGen
-        self._frame = mx.compile(self._frame_fn)
+        # Before the ring wraps, attend to a prefix of it: a few compiled variants (C/8 .. C).
+        self._lengths = sorted({max(1, c.context // d) for d in (8, 4, 2)} | {c.context})
+        self._frames = {n: mx.compile(partial(self._frame_fn, n)) for n in self._lengths}
         self.reset(seed)
 
     def reset(self, seed: int | None = None) -> None:
@@ -59,10 +62,10 @@ class LmGen:
         """Frames processed since the last reset."""
         return self._offset
 
-    def _frame_fn(self, tokens, offset, key, *kv):
+    def _frame_fn(self, length, tokens, offset, key, *kv):
         dep_q = self.config.dep_q
         keys = mx.random.split(key, dep_q + 2)
-        out, text_logits, kv = self.model.temporal(tokens, list(kv), offset, self.dtype)
+        out, text_logits, kv = self.model.temporal(tokens, list(kv), offset, self.dtype, length)
         text = self.text_sampler(text_logits, keys[0])
         parts = [text[:, None]]
         if dep_q:
@@ -91,7 +94,8 @@ class LmGen:
         if self._pending is not None:
             raise RuntimeError("collect() the previous frame before submitting another")
         inputs = self.frame_input(user_codes)
-        tokens, self._key, *self._kv = self._frame(
+        length = next(n for n in self._lengths if n > self._offset or n == self._lengths[-1])
+        tokens, self._key, *self._kv = self._frames[length](
             mx.array(inputs[None], dtype=mx.int32), mx.array(self._offset, dtype=mx.int32),
             self._key, *self._kv)
         mx.async_eval(tokens, self._key, *self._kv)

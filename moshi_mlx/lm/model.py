@@ -95,10 +95,11 @@ class Lm(nn.Module):
         return x[:, None].astype(dtype)
 
     def temporal(self, tokens: mx.array, kv: list[mx.array], offset: mx.array,
-                 dtype: mx.Dtype = mx.float32) -> tuple[mx.array, mx.array, list[mx.array]]:
-        """One frame through the temporal transformer at position `offset`.
-        Returns (normed output [B, 1, dim], text logits [B, text_out_vocab], new kv)."""
-        x, kv = ring_step(self.transformer.layers, self.embed_frame(tokens, dtype), kv, offset)
+                 dtype: mx.Dtype = mx.float32, length: int | None = None,
+                 ) -> tuple[mx.array, mx.array, list[mx.array]]:
+        """One frame through the temporal transformer at position `offset` (see ring_step for
+        `length`). Returns (normed output [B, 1, dim], text logits [B, text_out_vocab], new kv)."""
+        x, kv = ring_step(self.transformer.layers, self.embed_frame(tokens, dtype), kv, offset, length)
         out = self.out_norm(x)
         return out, self.text_linear(out)[:, 0], kv
 

@@ -83,17 +83,21 @@ class Transformer(nn.Module):
 
 
 def ring_step(layers: list[Layer], x: mx.array, kv: list[mx.array], offset: mx.array,
-              ) -> tuple[mx.array, list[mx.array]]:
+              length: int | None = None) -> tuple[mx.array, list[mx.array]]:
     """One new position through `layers` with a ring KV cache of fixed capacity C per layer
     (kv = [k0, v0, k1, v1, ...], each [B, H, C, Dh]). The position `offset` (which grows without
     bound) goes to slot offset % C; slots not written yet are masked. Attention thus covers the
-    last C positions, like PyTorch's RingKVCache with capacity = context."""
+    last C positions, like PyTorch's RingKVCache with capacity = context.
+    `length` < C (only while offset < length, before the ring wraps): attend to the first
+    `length` slots only, which saves work early in a conversation."""
     new_kv = []
     for i, layer in enumerate(layers):
         attn = layer.self_attn
         q, k, v = attn.qkv(layer.norm1(x), offset)
         keys, values, mask = ring_update(kv[2 * i], kv[2 * i + 1], k, v, offset)
         new_kv += [keys, values]
+        if length is not None and length < keys.shape[2]:
+            keys, values, mask = keys[:, :, :length], values[:, :, :length], mask[:length]
         x = x + attn.attend(q, keys, values, mask)
         x = x + layer.gating(layer.norm2(x))
     return x, new_kv

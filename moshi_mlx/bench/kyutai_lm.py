@@ -1,0 +1,53 @@
+"""Baseline runner: Kyutai's moshi_mlx 0.3.0 generator on random weights, timed per step.
+
+Run as a script with PYTHONPATH=<repo>/.venv/kyutai-moshi-mlx (Kyutai's package has our import name,
+so this file imports nothing of ours). Reads a JSON job on argv[1], prints one JSON line."""
+
+import json
+import sys
+import time
+
+import mlx.core as mx
+import mlx.nn as nn
+import numpy as np
+from moshi_mlx import models, utils
+
+
+def main() -> None:
+    job = json.loads(sys.argv[1])
+    mx.random.seed(0)
+    cfg = models.LmConfig.from_config_dict(job["lm_kwargs"])
+    model = models.Lm(cfg)
+    if job["bits"] < 16:
+        nn.quantize(model, bits=job["bits"], group_size=job["group_size"])
+    if job["dtype"] != "float32":
+        model.set_dtype(getattr(mx, job["dtype"]))
+    for _, module in model.named_modules():  # bf16 scales and biases, as in Kyutai's q4/q8 files
+        if isinstance(module, (nn.QuantizedLinear, nn.QuantizedEmbedding)):
+            module.scales = module.scales.astype(mx.bfloat16)
+            module.biases = module.biases.astype(mx.bfloat16)
+    # materialize module by module (the lazily created random weights never exist all at once)
+    for _, module in model.named_modules():
+        if not module.children():
+            mx.eval(module.parameters())
+    steps, warmup = job["steps"], job["warmup"]
+    gen = models.LmGen(model=model, max_steps=steps + warmup + 5,
+                       text_sampler=utils.Sampler(temp=0.7, top_k=25),
+                       audio_sampler=utils.Sampler(temp=0.8, top_k=250), check=False)
+    rng = np.random.default_rng(0)
+    times = []
+    for i in range(steps + warmup):
+        user = mx.array(rng.integers(0, 2048, (1, 8)), dtype=mx.int32)
+        t0 = time.perf_counter()
+        text = gen.step(user)[0].item()
+        audio = gen.last_audio_tokens()
+        if audio is not None:
+            audio = np.array(audio)
+        if i >= warmup:
+            times.append(time.perf_counter() - t0)
+        del text
+    print(json.dumps({"step_ms": [1000 * t for t in times], "peak_memory": mx.get_peak_memory()}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,207 @@
+"""`moshi-mlx bench lm`: LM step time on random weights, split into temporal transformer, depformer
+and sampling; real-time factor against 80 ms; memory; optionally Kyutai's moshi_mlx side by side."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+FRAME_MS = 80.0
+
+
+def configure_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", default="7b", help="7b | 1b | a config.json in Kyutai's lm_kwargs format")
+    p.add_argument("--bits", type=int, default=4, choices=(4, 8, 16), help="16: unquantized")
+    p.add_argument("--group-size", type=int, default=None, help="default: 32 for 4 bits, 64 for 8")
+    p.add_argument("--dim", type=int, default=None,
+                   help="override the width (temporal and depformer), e.g. 128 for the overhead-bound test")
+    p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--dtype", default=None, help="activations: bf16 | fp32 (default: per device)")
+    p.add_argument("--no-split", action="store_true", help="skip the temporal/depformer/sampling split")
+    p.add_argument("--compare-kyutai", action="store_true",
+                   help="also time Kyutai's moshi_mlx 0.3.0 generator on the same config (subprocess)")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+
+
+def bench_config(args):
+    from ..lm import LmConfig
+
+    if args.config == "7b":
+        config = LmConfig.moshi_7b()
+    elif args.config == "1b":
+        config = LmConfig.hibiki_1b()
+    else:
+        config = LmConfig.from_json(args.config)
+    if args.dim:
+        heads = max(1, args.dim // 32)  # head dim 32 at tiny widths
+        config = LmConfig.from_dict(config.to_dict(with_extra=False) | dict(
+            dim=args.dim, num_heads=heads, depformer_dim=args.dim, depformer_num_heads=heads,
+            depformer_dim_feedforward=int(config.hidden_scale * args.dim)))
+    return config
+
+
+def _stats(ms: list[float]) -> dict:
+    import numpy as np
+
+    a = np.asarray(ms)
+    return {"median": float(np.median(a)), "p95": float(np.percentile(a, 95)), "n": len(ms)}
+
+
+def _build_model(config, bits: int, group: int, dtype):
+    """Random weights, never materializing the whole full-precision model (module by module)."""
+    import mlx.core as mx
+    import mlx.nn as nn
+    from mlx.utils import tree_map
+
+    from ..lm import Lm, quantize_lm
+    from ..lm.transformer import RMSNorm
+
+    mx.random.seed(0)
+    model = Lm(config)
+    if bits < 16:
+        quantize_lm(model, bits, group)
+    quantized = (nn.QuantizedLinear, nn.QuantizedEmbedding)
+    for _, module in model.named_modules():
+        if isinstance(module, quantized):  # bf16 scales and biases, as in Kyutai's q4/q8 files
+            module.scales = module.scales.astype(mx.bfloat16)
+            module.biases = module.biases.astype(mx.bfloat16)
+        elif isinstance(module, (nn.Linear, nn.Embedding, RMSNorm)):
+            module.update(tree_map(lambda p: p.astype(dtype), module.parameters()))
+        else:
+            continue
+        mx.eval(module.parameters())
+    return model
+
+
+def _time_split(model, config, dtype, steps: int, warmup: int, gen) -> dict:
+    """Each part compiled and evaluated on its own (so the parts include their own sync)."""
+    import mlx.core as mx
+
+    def temporal_fn(tok, off, *kv):
+        out, text_logits, kv = model.temporal(tok, list(kv), off, dtype)
+        return (out, text_logits, *kv)
+
+    temporal = mx.compile(temporal_fn)
+    depformer = mx.compile(lambda out, text: model.depformer_sample(
+        out, text, lambda logits, key: mx.argmax(logits, axis=-1).astype(mx.int32),
+        mx.zeros((config.dep_q, 2), dtype=mx.uint32)))
+
+    def sample_all(text_logits, audio_logits, key):
+        keys = mx.random.split(key, config.dep_q + 1)
+        tokens = [gen.text_sampler(text_logits, keys[0])]
+        tokens += [gen.audio_sampler(audio_logits[:, k], keys[k + 1]) for k in range(config.dep_q)]
+        return mx.stack(tokens, axis=1)
+
+    sampling = mx.compile(sample_all)
+    kv = model.make_cache(1, dtype)
+    tokens = mx.zeros((1, config.num_codebooks), dtype=mx.int32)
+    audio_logits = mx.random.normal((1, config.dep_q, config.card)).astype(dtype)
+    times = {"temporal": [], "depformer": [], "sampling": []}
+    key = mx.random.key(0)
+    for i in range(steps + warmup):
+        t0 = time.perf_counter()
+        out, text_logits, *kv = temporal(tokens, mx.array(i, dtype=mx.int32), *kv)
+        mx.eval(out, text_logits, *kv)
+        t1 = time.perf_counter()
+        text = mx.zeros((1,), dtype=mx.int32)
+        mx.eval(depformer(out, text))
+        t2 = time.perf_counter()
+        key = mx.random.split(key, 1)[0]
+        mx.eval(sampling(text_logits, audio_logits, key))
+        t3 = time.perf_counter()
+        if i >= warmup:
+            for name, dt in zip(times, (t1 - t0, t2 - t1, t3 - t2)):
+                times[name].append(1000 * dt)
+    return {name: _stats(v) for name, v in times.items()}
+
+
+def run_kyutai(config, bits: int, group: int, dtype_name: str, steps: int, warmup: int) -> dict:
+    """Kyutai's moshi_mlx generator in a subprocess (its package shares our import name)."""
+    repo = Path(__file__).resolve().parents[2]
+    target = Path(os.environ.get("KYUTAI_MOSHI_MLX", repo / ".venv" / "kyutai-moshi-mlx"))
+    if not (target / "moshi_mlx").is_dir():
+        from ..errors import MoshiError
+        raise MoshiError(f"Kyutai's moshi-mlx is not installed in {target} (run `make setup`)")
+    job = {"lm_kwargs": config.pytorch_kwargs(), "bits": bits, "group_size": group,
+           "dtype": dtype_name, "steps": steps, "warmup": warmup}
+    env = dict(os.environ, PYTHONPATH=str(target))
+    proc = subprocess.run([sys.executable, str(Path(__file__).with_name("kyutai_lm.py")), json.dumps(job)],
+                          env=env, capture_output=True, text=True, cwd=str(target))
+    if proc.returncode:
+        raise RuntimeError(f"Kyutai's generator failed:\n{proc.stderr[-3000:]}")
+    data = json.loads(proc.stdout.strip().splitlines()[-1])
+    return {"step_ms": _stats(data["step_ms"]), "peak_memory_bytes": data["peak_memory"]}
+
+
+def main(args: argparse.Namespace) -> int:
+    import mlx.core as mx
+    import numpy as np
+    from mlx.utils import tree_flatten
+
+    from ..device import activation_dtype, parse_dtype
+    from ..lm import LmGen
+
+    config = bench_config(args)
+    group = args.group_size or (32 if args.bits == 4 else 64)
+    dtype = parse_dtype(args.dtype) or activation_dtype()
+    dtype_name = {mx.float32: "float32", mx.bfloat16: "bfloat16", mx.float16: "float16"}[dtype]
+    t0 = time.perf_counter()
+    model = _build_model(config, args.bits, group, dtype)
+    build_s = time.perf_counter() - t0
+    weight_bytes = sum(v.nbytes for _, v in tree_flatten(model.parameters()))
+    mx.reset_peak_memory()
+    gen = LmGen(model, seed=0, dtype=dtype)
+    kv_bytes = sum(a.nbytes for a in gen._kv)  # the ring is allocated at full context up front
+    rng = np.random.default_rng(0)
+    step_ms = []
+    for i in range(args.steps + args.warmup):
+        user = rng.integers(0, config.card, config.user_codebooks)
+        t = time.perf_counter()
+        gen.step(user)
+        if i >= args.warmup:
+            step_ms.append(1000 * (time.perf_counter() - t))
+    result = {
+        "config": args.config, "dim": config.dim, "layers": config.num_layers, "bits": args.bits,
+        "group_size": group if args.bits < 16 else None, "activations": dtype_name,
+        "device": str(mx.default_device()), "steps": args.steps, "build_s": round(build_s, 1),
+        "step_ms": _stats(step_ms), "rtf": float(np.median(step_ms)) / FRAME_MS,
+        "memory": {"weights_bytes": weight_bytes, "kv_cache_full_context_bytes": kv_bytes,
+                   "mlx_peak_bytes": mx.get_peak_memory(),
+                   "process_peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024},
+    }
+    if not args.no_split:
+        result["split_ms"] = _time_split(model, config, dtype, args.steps, args.warmup, gen)
+    if args.compare_kyutai:
+        del gen, model
+        kyutai = run_kyutai(config, args.bits, group, dtype_name, args.steps, args.warmup)
+        result["kyutai"] = kyutai
+        result["ratio_vs_kyutai"] = result["step_ms"]["median"] / kyutai["step_ms"]["median"]
+    print(json.dumps(result, indent=2) if args.json else _table(result))
+    return 0
+
+
+def _table(r: dict) -> str:
+    gib = 1024 ** 3
+    q = f"q{r['bits']}/g{r['group_size']}" if r["bits"] < 16 else "unquantized"
+    lines = [f"LM bench: config {r['config']} (dim {r['dim']}, {r['layers']} layers), {q}, "
+             f"{r['activations']} activations, {r['device']}, {r['steps']} steps",
+             f"  step      median {r['step_ms']['median']:9.1f} ms   p95 {r['step_ms']['p95']:9.1f} ms"
+             f"   real-time factor {r['rtf']:.2f} (vs 80 ms)"]
+    for name, s in r.get("split_ms", {}).items():
+        lines.append(f"  {name:<9} median {s['median']:9.1f} ms   p95 {s['p95']:9.1f} ms")
+    m = r["memory"]
+    lines.append(f"  memory    weights {m['weights_bytes'] / gib:.2f} GiB, KV cache at full context "
+                 f"{m['kv_cache_full_context_bytes'] / gib:.2f} GiB, MLX peak {m['mlx_peak_bytes'] / gib:.2f} GiB, "
+                 f"process peak RSS {m['process_peak_rss_bytes'] / gib:.2f} GiB")
+    if "kyutai" in r:
+        k = r["kyutai"]["step_ms"]
+        lines.append(f"  Kyutai moshi_mlx 0.3.0: median {k['median']:.1f} ms, p95 {k['p95']:.1f} ms; "
+                     f"ours / Kyutai = {r['ratio_vs_kyutai']:.2f}")
+    return "\n".join(lines)
