@@ -34,7 +34,7 @@ class OutputTensor:
 
 @dataclass
 class LmStats:
-    parameters: int = 0  # of the unquantized model
+    parameters: int = 0  # in the input checkpoint
     quantized: int = 0  # tensors quantized
     kept_float: int = 0  # 2-D weights (Linear/Embedding) written unquantized
     input_bytes: int = 0
@@ -84,9 +84,9 @@ def plan_outputs(reader: SafetensorsReader | PickleReader, config: LmConfig, pla
         raise CheckpointError(f"{path}: missing weights for the config (dim {config.dim}, "
                               f"{config.num_layers} layers): {shown}")
     planned: list[PlannedTensor] = []
-    for outs in by_input.values():
+    for key, outs in by_input.items():
+        stats.parameters += _numel(reader.tensors[key].shape)
         for t in outs:
-            stats.parameters += _numel(t.shape)
             planned.extend(_stored(t, reader.tensors[origin[t.name]].dtype, dtype))
             if t.precision is not None:
                 stats.quantized += 1
