@@ -92,16 +92,18 @@ def entitlements() -> dict:
 
 
 def mlx_min_macos() -> str | None:
-    """The lowest macOS of the installed mlx wheel's platform tags (None off macOS / unknown)."""
-    try:
-        wheel = metadata.distribution("mlx").read_text("WHEEL") or ""
-    except metadata.PackageNotFoundError:
-        return None
-    versions = [
-        (int(major), int(minor))
-        for major, minor in re.findall(r"^Tag: .*-macosx_(\d+)_(\d+)_\w+$", wheel, flags=re.M)
-    ]
-    return "%d.%d" % min(versions) if versions else None
+    """The macOS the installed MLX needs: for each of its wheels (mlx, and mlx-metal holding libmlx
+    and mlx.metallib) the lowest macOS tag; the highest of those. None off macOS."""
+    needs = []
+    for dist in ("mlx", "mlx-metal"):
+        try:
+            wheel = metadata.distribution(dist).read_text("WHEEL") or ""
+        except metadata.PackageNotFoundError:
+            continue
+        tags = re.findall(r"^Tag: .*-macosx_(\d+)_(\d+)_\w+$", wheel, flags=re.M)
+        if tags:
+            needs.append(min((int(major), int(minor)) for major, minor in tags))
+    return "%d.%d" % max(needs) if needs else None
 
 
 def check_min_macos() -> None:

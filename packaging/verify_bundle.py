@@ -91,6 +91,8 @@ def check(app: str | os.PathLike, platform: str = sys.platform) -> Report:
             problem(f"mlx: {metallib} missing: Metal kernels would not load")
     if not any(f.startswith("rustymimi/rustymimi.") for f in files):
         problem("rustymimi: extension missing")
+    if "sentencepiece/package_data/nmt_nfkc.bin" not in files:
+        problem("sentencepiece/package_data missing: the demo tokenizer cannot be trained")
     if "assets/icon.svg" not in files:
         problem("assets/icon.svg missing (the window icon)")
 

@@ -64,7 +64,7 @@ def test_version_must_be_read_from_pyproject(tmp_path):
     assert bundle_info.info_plist("2.3.4")["CFBundleVersion"] == "2.3.4"
 
 
-def test_minimum_macos_follows_the_mlx_wheel(monkeypatch):
+def test_minimum_macos_follows_the_mlx_wheels(monkeypatch):
     class FakeDist:
         def __init__(self, tags):
             self.tags = tags
@@ -73,14 +73,22 @@ def test_minimum_macos_follows_the_mlx_wheel(monkeypatch):
             assert name == "WHEEL"
             return "Wheel-Version: 1.0\n" + "".join(f"Tag: {t}\n" for t in self.tags)
 
-    wheel = ["cp311-cp311-macosx_15_0_arm64", "cp311-cp311-macosx_14_0_arm64"]
-    monkeypatch.setattr(metadata, "distribution", lambda name: FakeDist(wheel))
+    def installed(wheels):
+        def distribution(name):
+            if name not in wheels:
+                raise metadata.PackageNotFoundError(name)
+            return FakeDist(wheels[name])
+        monkeypatch.setattr(metadata, "distribution", distribution)
+
+    installed({"mlx": ["cp311-cp311-macosx_15_0_arm64", "cp311-cp311-macosx_14_0_arm64"],
+               "mlx-metal": ["py3-none-macosx_14_0_arm64"]})
     assert bundle_info.mlx_min_macos() == "14.0"
     bundle_info.check_min_macos()
-    monkeypatch.setattr(metadata, "distribution", lambda name: FakeDist(["cp311-cp311-macosx_15_0_arm64"]))
+    installed({"mlx": ["cp311-cp311-macosx_14_0_arm64"], "mlx-metal": ["py3-none-macosx_15_0_arm64"]})
+    assert bundle_info.mlx_min_macos() == "15.0"
     with pytest.raises(MoshiError, match="macOS 15.0"):
         bundle_info.check_min_macos()
-    monkeypatch.setattr(metadata, "distribution", lambda name: FakeDist(["cp311-cp311-manylinux_2_35_x86_64"]))
+    installed({"mlx": ["cp311-cp311-manylinux_2_35_x86_64"]})
     assert bundle_info.mlx_min_macos() is None
 
 
