@@ -115,7 +115,8 @@ def convert(source: str | None, output: str | Path, *, bits: int | None = None,
                 files[path.name] = copy_file(path, tmp / path.name, advance, cancel)
             check_cancel(cancel)
             quantization = plan.config_entry()
-            out_config = config.to_dict(with_extra=False)
+            out_config = config.to_dict()  # metadata such as lm_gen_config or mimi_config kept
+            out_config.pop("quantization", None)
             if quantization is not None:
                 out_config["quantization"] = quantization
             # the weights file goes under Kyutai's own key, moshi_name, which LmConfig (and Kyutai's
@@ -130,8 +131,8 @@ def convert(source: str | None, output: str | Path, *, bits: int | None = None,
     finally:
         reader.close()
     return ConversionSummary(
-        output=output, model_file=model_file, source_lm=src.lm, bits=plan.default.bits if plan.default else None,
-        group_size=plan.default.group_size if plan.default else None, dtype=dtype,
+        output=output, model_file=model_file, source_lm=src.lm,
+        bits=plan.default.bits if plan.default else None, group_size=plan.default.group_size if plan.default else None, dtype=dtype,
         quantization=quantization, input_bytes=total, output_bytes=output_bytes,
         lm_input_bytes=stats.input_bytes, lm_output_bytes=files[model_file][0],
         parameters=stats.parameters, quantized_tensors=stats.quantized,

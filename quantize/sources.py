@@ -29,9 +29,6 @@ class Sources:
     config: dict | None  # the raw config.json (Kyutai lm_kwargs names), None for Moshi 7B repos
     origin: str  # what the user named: folder or repo id
 
-    def files(self) -> tuple[Path, ...]:
-        return (self.lm, self.mimi, self.tokenizer)
-
 
 def resolve(source: str | Path | None, *, lm: str | Path | None = None, mimi: str | Path | None = None,
             tokenizer: str | Path | None = None, config: str | Path | None = None) -> Sources:

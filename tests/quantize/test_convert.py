@@ -182,3 +182,18 @@ def test_pickle_checkpoint_via_weights_only(release_folder, tmp_path, out_parent
     a = mx.load(str(out_parent / "from-pkg" / "model.q4.safetensors"))
     b = mx.load(str(out_parent / "from-st" / "model.q4.safetensors"))
     assert set(a) == set(b) and all(mx.array_equal(a[k], b[k]).item() for k in a)
+
+
+def test_source_metadata_is_kept(release_folder, tmp_path, out_parent):
+    import shutil
+
+    src, _ = release_folder
+    folder = tmp_path / "meta"
+    shutil.copytree(src, folder)
+    cfg = json.loads((folder / "config.json").read_text())
+    cfg.update(lm_gen_config={"temp": 0.6}, model_type="moshi", moshi_name="model.safetensors")
+    (folder / "config.json").write_text(json.dumps(cfg))
+    convert(str(folder), out_parent / "o", bits=8)
+    out = json.loads((out_parent / "o" / "config.json").read_text())
+    assert out["lm_gen_config"] == {"temp": 0.6} and out["model_type"] == "moshi"
+    assert out["moshi_name"] == "model.q8.safetensors"
