@@ -87,7 +87,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="moshi-quantize", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="moshi-quantize", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Convert a Kyutai PyTorch checkpoint into an MLX checkpoint folder "
+                    "(optionally 4/8-bit quantized).",
+        epilog="examples:\n"
+               "  moshi-quantize kyutai/moshiko-pytorch-bf16 -o moshiko-q4 --bits 4\n"
+               "  moshi-quantize kyutai/moshika-pytorch-bf16 -o moshika-q8 --bits 8 --verify\n"
+               "  moshi-quantize ./pytorch-folder -o mixed --bits 4 --keep embeddings,heads")
     configure_parser(parser)
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     try:
