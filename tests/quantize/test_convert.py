@@ -182,6 +182,12 @@ def test_pickle_checkpoint_via_weights_only(release_folder, tmp_path, out_parent
     a = mx.load(str(out_parent / "from-pkg" / "model.q4.safetensors"))
     b = mx.load(str(out_parent / "from-st" / "model.q4.safetensors"))
     assert set(a) == set(b) and all(mx.array_equal(a[k], b[k]).item() for k in a)
+    # the legacy (non-zip) pickle format cannot be memory-mapped: read whole, still weights_only
+    (folder / "model.pt").unlink()
+    torch.save(state, folder / "model.bin", _use_new_zipfile_serialization=False)
+    convert(str(folder), out_parent / "from-legacy", bits=4)
+    c = mx.load(str(out_parent / "from-legacy" / "model.q4.safetensors"))
+    assert all(mx.array_equal(c[k], b[k]).item() for k in b)
 
 
 def test_source_metadata_is_kept(release_folder, tmp_path, out_parent):
