@@ -76,3 +76,26 @@ def test_run_bad_input_names_the_file(tmp_path, demo_home):
                         str(demo_home), "--input", str(bad), "--output", str(tmp_path / "o.wav")],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "nope.wav" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_bench_e2e_demo_json(demo_home):
+    import json
+
+    r = subprocess.run([sys.executable, "-m", "moshi_mlx", "bench", "--model", "demo", "--cache-dir",
+                        str(demo_home), "--frames", "8", "--warmup", "2", "--json"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["frames"] == 8
+    for key in ("encode_ms", "lm_ms", "decode_ms", "total_ms"):
+        assert out[key]["median"] > 0 and out[key]["p95"] >= out[key]["median"]
+    assert abs(out["real_time_factor"] - out["total_ms"]["median"] / 80) < 1e-9
+    assert "real time" in out["verdict"] and "demo" in out["verdict"]
+
+
+def test_bench_verdict_sentences():
+    from moshi_mlx.bench.e2e import verdict
+
+    assert "CAN run" in verdict("m", 40, 60)
+    assert "BARELY" in verdict("m", 75, 90)
+    assert "CANNOT" in verdict("m", 120, 130)
