@@ -75,3 +75,18 @@ def room_echo(far: np.ndarray, delay_s: float, gain_db: float, seed: int = 0) ->
     wet = np.convolve(far, ir)[:len(far)]
     d = int(delay_s * RATE)
     return np.concatenate([np.zeros(d), wet[:len(far) - d]]).astype(np.float32)
+
+
+def delay_track(near: np.ndarray, far: np.ndarray, start: int, stop: int,
+                window: int = RATE // 2, max_lag: int = RATE) -> list[int]:
+    """The echo delay (samples) in successive windows of near[start:stop] that carry echo: a
+    device path that changed during a recording shows up as a jump."""
+    lags = []
+    for s in range(max(start, max_lag), stop - window + 1, window):
+        w = near[s:s + window]
+        if np.sqrt(np.mean(w ** 2)) < 1e-3:
+            continue
+        ref = far[s - max_lag:s + window]
+        corr = np.correlate(ref, w, mode="valid")  # corr[j] = sum w[t] * ref[j + t]
+        lags.append(max_lag - int(np.argmax(np.abs(corr))))
+    return lags

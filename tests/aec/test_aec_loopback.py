@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 from moshi_mlx.engine.aec import EchoCanceller
-from tests.aec.signals import FRAME, RATE, estimate_delay, ratio_db, room_echo, run_canceller
+from tests.aec.signals import (FRAME, RATE, delay_track, estimate_delay, ratio_db, room_echo,
+                               run_canceller)
 
 pytestmark = pytest.mark.audio
 
@@ -84,11 +85,18 @@ def test_echo_cancelled_through_loopback_device(virtual_audio_device, speech):
     m0 = int(LEAD_S * RATE)
     play = np.zeros(m0 + len(moshi), np.float32)
     play[m0:] = moshi
-    for attempt in range(2):  # one run in many returns NaN garbage after an underrun
+    for attempt in range(3):
         captured, played, latency, statuses = play_and_record(play, extra_s=len(user) / RATE)
-        if np.isfinite(captured).all():
+        # Re-record when the device misbehaved: NaN garbage after an underrun (seen once), or an
+        # echo path that jumped mid-recording (a loaded machine); the scene needs a fixed path.
+        if not np.isfinite(captured).all():
+            print(f"\nattempt {attempt + 1}: the loopback device returned NaN/inf")
+            continue
+        lags = delay_track(captured, played, m0, m0 + len(moshi))
+        if lags and max(lags) - min(lags) <= RATE // 1000:
             break
-    assert np.isfinite(captured).all(), "the loopback device returned NaN/inf twice"
+        print(f"\nattempt {attempt + 1}: the echo path changed while recording: {lags}")
+    assert np.isfinite(captured).all(), "the loopback device returned NaN/inf three times"
     assert np.max(np.abs(captured)) > 0.01, "nothing came back from the loopback device"
 
     delay = estimate_delay(captured, played, max_lag=RATE)
@@ -116,3 +124,67 @@ def test_echo_cancelled_through_loopback_device(virtual_audio_device, speech):
         assert m["erle"] >= 20.0
         assert abs(m["user_only"]) <= 3.0
         assert m["double_talk"] > -10.0  # ducked while both talk, never muted
+
+
+def test_engine_live_audio_path(virtual_audio_device, speech):
+    """The engine's own live audio (separate input and output streams with rings) and its loop:
+    far = the frame written for playback one step earlier; the delay (device latencies, then
+    queued output too) re-reported every second. The user is mixed into the mic frames after
+    Moshi's echo has died out."""
+    import threading
+
+    from moshi_mlx.engine.live import LiveAudio
+
+    moshi, user = speech
+    lead, tail = 2 * RATE, len(user) + RATE
+    play = np.concatenate([np.zeros(lead, np.float32), moshi, np.zeros(tail, np.float32)])
+    u0 = (lead + len(moshi) + RATE) // FRAME * FRAME  # 1 s after Moshi stops
+    clean_user = np.zeros_like(play)
+    clean_user[u0:u0 + len(user)] = user
+    audio = LiveAudio(None, None, 3)
+    canceller = EchoCanceller()
+    mics, outs = [], []
+    try:
+        audio.start()
+        # 160 ms of cushion in the output ring: an underrun inserts silence into the playback, and
+        # the echo path is then longer than the reference says until AEC3 finds it again.
+        audio.write_frame(np.zeros(2 * FRAME, np.float32))
+        canceller.set_delay_ms((audio.input_latency_s + audio.output_latency_s) * 1e3)
+        far = np.zeros(FRAME, np.float32)
+        stop = threading.Event()
+        for k in range(len(play) // FRAME):
+            mic = audio.read_frame(stop)
+            assert mic is not None, "the loopback input stopped"
+            mic = np.nan_to_num(mic) + clean_user[k * FRAME:(k + 1) * FRAME]
+            outs.append(canceller.process(mic, far))
+            mics.append(mic)
+            far = play[k * FRAME:(k + 1) * FRAME]
+            audio.write_frame(far)
+            if k % 12 == 11:
+                canceller.set_delay_ms((audio.input_latency_s + audio.output_latency_s
+                                        + audio.queued_output_s) * 1e3)
+    finally:
+        audio.close()
+    mic, out = np.concatenate(mics), np.concatenate(outs)
+    echo = np.flatnonzero(np.abs(mic[:u0]) > 1e-3)
+    assert len(echo), "no echo came back through the loopback device"
+    echo_only = slice(echo[0], echo[-1])
+    user_only = slice(u0, u0 + len(user))
+    erle = ratio_db(mic[echo_only], out[echo_only])
+    user_db = ratio_db(out[user_only], clean_user[user_only])
+    print(f"\nengine live audio: echo from {echo[0] / RATE:.2f} s (Moshi from {lead / RATE:.2f} s), "
+          f"reported delay {canceller.delay_ms:.0f} ms, ERLE {erle:.1f} dB, user-only "
+          f"{user_db:+.2f} dB, {audio.dropped_frames} dropped frames, {audio.underruns} underruns")
+    # Here the echo path may jump while recording (separate streams on a loaded machine: seen
+    # 200 -> 240 ms once in a few runs); AEC3 then leaks echo for ~0.5-1 s while it finds the new
+    # delay. Judged per half second, with the jumps printed.
+    half = RATE // 2
+    windows = [ratio_db(mic[i:i + half], out[i:i + half])
+               for i in range(echo_only.start, echo_only.stop - half + 1, half)
+               if np.sqrt(np.mean(mic[i:i + half] ** 2)) > 1e-3]
+    lags = delay_track(mic, play, echo_only.start, echo_only.stop)
+    print(f"  ERLE per 0.5 s: {' '.join(f'{w:.0f}' for w in windows)} dB; echo delay per 0.5 s: "
+          f"{sorted(set(round(x / RATE * 1000) for x in lags))} ms")
+    assert np.median(windows) >= 20.0
+    assert np.mean(np.array(windows) >= 20.0) >= 0.75
+    assert abs(user_db) <= 3.0
