@@ -145,3 +145,60 @@ def test_missing_input_device_is_an_error_event(virtual_audio_device, demo_home,
     assert event_log.wait_for(lambda e: isinstance(e, StateEvent) and e.state == "stopped", 120)
     errors = event_log.of(ErrorEvent)
     assert errors and errors[0].kind == "no_input_device" and "no such microphone 1234" in errors[0].message
+
+
+def test_live_chat_with_echo_cancellation(virtual_audio_device, demo_home, event_log):
+    engine = ConversationEngine(event_log)
+    engine.start(_options(demo_home, aec=True))
+    assert event_log.wait_for(lambda e: isinstance(e, StatsEvent) and e.frames >= 30, 120), \
+        event_log.events[-5:]
+    engine.stop()
+    running = [e for e in event_log.of(StateEvent) if e.state == "running"][0]
+    assert "echo cancellation on" in running.detail
+    stats = event_log.of(StatsEvent)[-1]
+    assert 0 < stats.aec_ms < 80 and stats.real_time_factor < 1.0
+
+
+def test_devices_opened_at_another_rate_are_resampled(virtual_audio_device, demo_home, event_log,
+                                                      monkeypatch):
+    """A device without 24 kHz: 48 kHz streams, soxr both ways, stereo input mixed down."""
+    from moshi_mlx.engine import live
+
+    monkeypatch.setattr(live, "pick_samplerate", lambda device, kind, channels: 48000)
+    engine = ConversationEngine(event_log)
+    engine.start(_options(demo_home, aec=False))
+    assert event_log.wait_for(lambda e: isinstance(e, StatsEvent) and e.frames >= 40, 120), \
+        event_log.events[-5:]
+    audio = engine._session.audio
+    assert audio.in_rate == audio.out_rate == 48000 and audio.in_channels == 2
+    engine.stop()
+    levels = event_log.of(LevelEvent)
+    assert max(l.output_db for l in levels) > -40 and max(l.input_db for l in levels) > -60
+    last = event_log.of(StatsEvent)[-1]
+    assert 12.5 * 2.5 <= last.frames and last.real_time_factor < 1.0
+
+
+def test_chat_list_devices(virtual_audio_device):
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "moshi_mlx", "chat", "--list-devices"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "default" in r.stdout or "pulse" in r.stdout
+    assert "< default input" in r.stdout
+
+
+def test_device_list_and_lookup(virtual_audio_device):
+    from moshi_mlx.engine.devices import find_device, list_devices, pick_samplerate
+
+    devices = list_devices(refresh=True)
+    assert any(d.is_default_input for d in devices) and any(d.is_default_output for d in devices)
+    default_in = find_device(None, "input")
+    assert default_in.is_default_input and default_in.max_input_channels > 0
+    assert find_device(default_in.index, "input") == default_in
+    assert find_device(str(default_in.index), "input") == default_in
+    assert pick_samplerate(default_in, "input", 1) == 24000
+    from moshi_mlx.errors import AudioDeviceError
+
+    with pytest.raises(AudioDeviceError, match="9999"):
+        find_device(9999, "output")
