@@ -307,8 +307,10 @@ def folder_files(folder: str | os.PathLike, name: str | None = None, is_demo: bo
 
 
 def resolve_model(spec: str, cache_dir: str | None = None, allow_download: bool = True,
-                  progress: Callable[[int, int], None] | None = None) -> ModelFiles:
-    """`demo`, a local folder (or LM file inside one), or a HF repo id -> ModelFiles."""
+                  progress: Callable[[int, int], None] | None = None,
+                  cancel: threading.Event | None = None) -> ModelFiles:
+    """`demo`, a local folder (or LM file inside one), or a HF repo id -> ModelFiles. A repo not
+    in the cache is downloaded (unless offline or `allow_download` is False)."""
     if spec == DEMO:
         from .demo import demo_model_dir
 
@@ -328,7 +330,7 @@ def resolve_model(spec: str, cache_dir: str | None = None, allow_download: bool 
         return folder_files(_snapshot_folder(spec, cache_dir), name=spec)
     if not allow_download or is_offline():
         raise ModelNotAvailableError(_offline_message(spec))
-    return folder_files(download(spec, cache_dir, progress), name=spec)
+    return folder_files(download(spec, cache_dir, progress, cancel), name=spec)
 
 
 def total_memory() -> int | None:

@@ -21,6 +21,7 @@ import numpy as np
 
 from .. import FRAME_RATE
 from ..errors import AudioDeviceError, ModelNotAvailableError, MoshiError
+from ..hub import DownloadCancelled
 from .core import FrameEngine, Sampling
 from .events import ErrorEvent, Event, LevelEvent, ProgressEvent, StateEvent, StatsEvent, TextEvent
 
@@ -63,7 +64,7 @@ class ModelCache:
         self.key = None
         self.model = None
 
-    def get(self, options: EngineOptions, emit: Callable[[Event], None]):
+    def get(self, options: EngineOptions, emit: Callable[[Event], None], cancel: threading.Event):
         from ..hub import resolve_model
         from .loader import load_model
 
@@ -72,7 +73,8 @@ class ModelCache:
             return self.model
         self.key = self.model = None  # free the old model before loading the next
         files = resolve_model(options.model, cache_dir=options.cache_dir, allow_download=True,
-                              progress=lambda d, t: emit(ProgressEvent("download", d, t, "bytes")))
+                              progress=lambda d, t: emit(ProgressEvent("download", d, t, "bytes")),
+                              cancel=cancel)
         model = load_model(files, options.codec_backend,
                            progress=lambda job, d, t: emit(ProgressEvent(job, d, t)))
         warm = FrameEngine(model, options.sampling)
@@ -130,7 +132,7 @@ class ConversationEngine:
         session = None
         try:
             self._emit(StateEvent("loading", options.model))
-            model = self._models.get(options, self._emit)
+            model = self._models.get(options, self._emit, self._stop)
             if self._stop.is_set():
                 return
             self._emit(StateEvent("ready", model.files.name))
@@ -141,6 +143,8 @@ class ConversationEngine:
             session.run()
         except AudioDeviceError as e:
             self._emit(ErrorEvent(getattr(e, "kind", "no_input_device"), str(e)))
+        except DownloadCancelled:
+            pass  # stop() during a download: the partial file stays for next time
         except ModelNotAvailableError as e:
             self._emit(ErrorEvent("download", str(e)))
         except MemoryError:

@@ -168,3 +168,24 @@ def test_bad_model_spec_names_it(tmp_path):
     empty.mkdir()
     with pytest.raises(CheckpointError, match="empty"):
         hub.resolve_model(str(empty))
+
+
+def test_engine_downloads_with_progress_then_reports_load_failure(fake_hub, tmp_path):
+    """The engine fetches a missing model (ProgressEvent in bytes); these fake files are not a
+    model, which must arrive as a 'model_load' ErrorEvent naming the model, then 'stopped'."""
+    from moshi_mlx.engine.conversation import ConversationEngine, EngineOptions
+    from moshi_mlx.engine.events import ErrorEvent, ProgressEvent, StateEvent
+    from tests.engine.conftest import EventLog
+
+    log = EventLog()
+    engine = ConversationEngine(log)
+    engine.start(EngineOptions(model=REPO, cache_dir=str(tmp_path)))
+    assert log.wait_for(lambda e: isinstance(e, StateEvent) and e.state == "stopped", 120)
+    engine.stop()
+    progress = [e for e in log.of(ProgressEvent) if e.job == "download"]
+    total = sum(len(v) for v in fake_hub.repos[REPO].values())
+    assert progress and progress[-1].done == progress[-1].total == total and progress[-1].unit == "bytes"
+    errors = log.of(ErrorEvent)
+    assert len(errors) == 1 and errors[0].kind == "model_load" and errors[0].fatal
+    assert "model.q4.safetensors" in errors[0].message or REPO in errors[0].message
+    assert hub.is_installed(REPO, str(tmp_path))
