@@ -5,6 +5,7 @@ outputs, whatever the size of the checkpoint."""
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ from moshi_mlx.lm.weights import check_weights, expected_shapes, translate_pytor
 
 from .outdir import check_cancel
 from .plan import Precision, QuantPlan
-from .readers import SafetensorsReader, PickleReader
+from .readers import PickleReader, SafetensorsReader
 from .safetensors_io import PlannedTensor, StreamingWriter
 
 _MIMI_PREFIXES = ("encoder.", "decoder.", "quantizer.", "encoder_transformer.", "downsample.")
@@ -85,7 +86,7 @@ def plan_outputs(reader: SafetensorsReader | PickleReader, config: LmConfig, pla
                               f"{config.num_layers} layers): {shown}")
     planned: list[PlannedTensor] = []
     for key, outs in by_input.items():
-        stats.parameters += _numel(reader.tensors[key].shape)
+        stats.parameters += math.prod(reader.tensors[key].shape)
         for t in outs:
             planned.extend(_stored(t, reader.tensors[origin[t.name]].dtype, dtype))
             if t.precision is not None:
@@ -159,10 +160,3 @@ def _check_is_moshi(reader) -> None:
 
 def _is_float(dtype: mx.Dtype) -> bool:
     return dtype in (mx.bfloat16, mx.float16, mx.float32)
-
-
-def _numel(shape) -> int:
-    n = 1
-    for d in shape:
-        n *= d
-    return n

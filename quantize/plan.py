@@ -3,7 +3,7 @@
 Like Kyutai's MLX releases, every Linear and every Embedding is quantized (in these checkpoints,
 exactly the 2-D `*.weight` tensors) and norms stay in the float dtype. The user may keep chosen
 parts at a higher precision: `keep={"embeddings": 8, "heads": None}` (None = unquantized), or a
-list of parts all kept at 8 bits. A part is a name from PARTS or a glob over module paths
+list of parts all kept at 8 bits; the first rule matching a module wins. A part is a name from PARTS or a glob over module paths
 (`transformer.layers.0.*`). The record follows mlx-lm: global bits/group_size/mode plus one entry
 per module that differs, `{"bits": 8, "group_size": 64}` or `false` (not quantized).
 """

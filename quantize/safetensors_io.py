@@ -207,4 +207,4 @@ def _to_bytes(value: mx.array) -> memoryview:
     mx.eval(value)
     if value.dtype == mx.bfloat16:
         value = value.view(mx.uint16)
-    return memoryview(np.ascontiguousarray(np.array(value, copy=False))).cast("B")
+    return memoryview(np.ascontiguousarray(np.asarray(value))).cast("B")
