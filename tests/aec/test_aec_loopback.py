@@ -19,7 +19,7 @@ from moshi_mlx.engine.aec import EchoCanceller
 from tests.aec.signals import (FRAME, RATE, delay_track, estimate_delay, ratio_db, room_echo,
                                run_canceller)
 
-pytestmark = pytest.mark.audio
+pytestmark = [pytest.mark.audio, pytest.mark.slow]
 
 LEAD_S = 2.0  # silence first: the loopback delivers data after ~1-1.5 s
 DOUBLE_TALK_S = 1.5
