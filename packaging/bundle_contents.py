@@ -21,7 +21,7 @@ QT_PLUGINS: dict[str, dict[str, tuple[str, ...]]] = {
         "styles": ("libqmacstyle",),
         "imageformats": ("libqsvg",),
         "iconengines": ("libqsvgicon",),
-        # QMicrophonePermission (Qt >= 6.5) asks macOS through this plugin.
+        # QMicrophonePermission's backend, for Qt builds that ship it as a plugin (6.12's wheel does not).
         "permissions": ("libqdarwinmicrophonepermission",),
     },
     # Linux builds exist to test the spec (CI) and for X11 desktops.
