@@ -11,7 +11,7 @@ BUILD = REPO / "packaging" / "build.sh"
 
 def _run(**env):
     full = {k: v for k, v in os.environ.items() if not k.startswith("MOSHI_")}
-    full.update(MOSHI_PYTHON=sys.executable, **env)
+    full.update({"MOSHI_PYTHON": sys.executable, **env})
     return subprocess.run(["bash", str(BUILD)], cwd=REPO, env=full, capture_output=True, text=True,
                           timeout=60)
 
