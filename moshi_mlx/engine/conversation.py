@@ -211,9 +211,9 @@ class _LiveSession:
             mic = audio.read_frame(self.stop)
             if mic is None:
                 if audio.lost:
-                    emit(ErrorEvent("device_lost", f"audio input {audio.input.name!r} stopped "
-                                    "delivering sound (device unplugged or lost); conversation "
-                                    "stopped" + (", recording kept" if self.recorder else "")))
+                    emit(ErrorEvent("device_lost", f"audio device {audio.lost_device!r} stopped "
+                                    "working (unplugged or lost); conversation stopped"
+                                    + (", recording kept" if self.recorder else "")))
                 break
             t0 = time.perf_counter()
             lag_after = audio.lag_frames

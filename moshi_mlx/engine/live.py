@@ -81,6 +81,7 @@ class LiveAudio:
         self.dropped_frames = 0
         self.output_overflow_samples = 0
         self.lost = False
+        self.lost_device = ""
         self._streams: list = []
         self._started_at = 0.0
         self._last_blocks = 0
@@ -157,14 +158,20 @@ class LiveAudio:
             self._pending = np.concatenate([self._pending, x]) if len(self._pending) else x.copy()
 
     def _check_alive(self) -> bool:
+        """False (and `lost_device` named) when a stream died or the input stopped calling back."""
+        for stream, device in zip(self._streams, (self.input, self.output)):
+            if not stream.active:
+                self.lost_device = device.name
+                return False
         now = time.monotonic()
         if self.input_blocks != self._last_blocks:
             self._last_blocks, self._last_progress = self.input_blocks, now
             return True
-        if any(not s.active for s in self._streams):
-            return False
         limit = NO_DATA_GRACE_S if self.input_blocks == 0 else NO_DATA_LOST_S
-        return now - self._last_progress < limit
+        if now - self._last_progress >= limit:
+            self.lost_device = self.input.name
+            return False
+        return True
 
     def read_frame(self, stop: threading.Event) -> np.ndarray | None:
         """The next 1920-sample 24 kHz frame; drops the oldest frames when more than max_lag_frames

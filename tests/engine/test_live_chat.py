@@ -110,12 +110,14 @@ def test_falling_behind_drops_frames_instead_of_growing_latency(virtual_audio_de
     assert last.latency_ms < 80 * (2 + 4) + 1000, last
 
 
-def test_device_lost_stops_and_keeps_recording(virtual_audio_device, demo_home, event_log, tmp_path):
+@pytest.mark.parametrize("stream", [0, 1], ids=["input", "output"])
+def test_device_lost_stops_and_keeps_recording(virtual_audio_device, demo_home, event_log, tmp_path,
+                                               stream):
     engine = ConversationEngine(event_log)
     engine.start(_options(demo_home, aec=False, record_dir=str(tmp_path)))
     assert event_log.wait_for(lambda e: isinstance(e, StatsEvent) and e.frames >= 12, 120)
     # What PortAudio does when a device disappears: the stream stops calling back.
-    engine._session.audio._streams[0].abort()
+    engine._session.audio._streams[stream].abort()
     assert event_log.wait_for(lambda e: isinstance(e, StateEvent) and e.state == "stopped", 15)
     lost = [e for e in event_log.of(ErrorEvent) if e.kind == "device_lost"]
     assert lost and lost[0].fatal and "recording kept" in lost[0].message
