@@ -88,3 +88,13 @@ def test_frozen_gui_starts_and_quits(built_app, tmp_path):
 
     image = QImage(str(shot))
     assert not image.isNull() and image.width() > 300 and image.height() > 200
+
+
+def test_frozen_self_test_fails_loudly(built_app, tmp_path):
+    _, exe = built_app
+    env = _env(tmp_path)
+    (tmp_path / "a-file").write_text("")
+    env["MOSHI_MLX_HOME"] = str(tmp_path / "a-file" / "moshi")  # the demo model cannot be written
+    proc = subprocess.run([str(exe), "--self-test"], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0
+    assert "self-test FAILED" in proc.stdout and "a-file" in proc.stdout
