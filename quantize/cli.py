@@ -14,7 +14,8 @@ from .plan import PARTS
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", nargs="?",
-                        help="folder or Hugging Face repo id (e.g. kyutai/moshiko-pytorch-bf16)")
+                        help="folder, Hugging Face repo id (e.g. kyutai/moshiko-pytorch-bf16), or the "
+                             "LM weights file (Mimi and tokenizer found beside it)")
     parser.add_argument("-o", "--output", required=True, help="output folder (must not exist, see --force)")
     parser.add_argument("--bits", type=int, choices=(4, 8), help="quantize Linear/Embedding weights "
                         "(omitted: unquantized)")

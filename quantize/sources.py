@@ -1,4 +1,5 @@
-"""Where the input comes from: a local folder, a Hugging Face repo id, or explicit file paths.
+"""Where the input comes from: a local folder, a Hugging Face repo id, the LM weights file (the
+other files beside it), or explicit file paths.
 
 From a repo id only the needed files are fetched (`snapshot_download` with `allow_patterns`): first
 config.json if the repo has one, then the three files it names (Kyutai's default names otherwise).
@@ -41,10 +42,9 @@ def resolve(source: str | Path | None, *, lm: str | Path | None = None, mimi: st
                                   "or give all of --lm, --mimi and --tokenizer")
         return Sources(_file(lm), _file(mimi), _file(tokenizer), raw_config, str(lm))
     folder = Path(source).expanduser()
-    if folder.is_file():
-        raise CheckpointError(f"{folder}: the source must be a folder or a repo id; "
-                              "give single files with --lm/--mimi/--tokenizer")
-    if not folder.is_dir():
+    if folder.is_file():  # the LM weights file itself: the other files are looked up beside it
+        lm, folder = (lm if lm is not None else folder), folder.parent
+    elif not folder.is_dir():
         if not _REPO_ID.match(str(source)) or str(source).startswith((".", "/", "~")):
             raise CheckpointError(f"{source}: no such folder (and not a Hugging Face repo id)")
         folder = _download(str(source), raw_config, lm, mimi, tokenizer)

@@ -57,14 +57,24 @@ def test_repo_id_downloads_only_the_needed_files(release_folder, monkeypatch):
     assert found.lm == src / "model.safetensors" and found.config is not None
 
 
-def test_repo_id_offline_is_a_clear_error(monkeypatch):
+def test_repo_id_offline_is_a_clear_error(monkeypatch, out_parent):
     from huggingface_hub.errors import LocalEntryNotFoundError
 
     def offline(repo_id, **kwargs):
         raise LocalEntryNotFoundError("offline")
 
     monkeypatch.setattr(huggingface_hub, "snapshot_download", offline)
-    assert cli.main(["kyutai/moshika-pytorch-bf16", "-o", "/tmp/never-written-moshi-out"]) == 2
+    assert cli.main(["kyutai/moshika-pytorch-bf16", "-o", str(out_parent / "o")]) == 2
+    assert list(out_parent.iterdir()) == []
+
+
+def test_source_may_be_the_lm_file_itself(release_folder, out_parent):
+    from moshi_quantize.convert import convert
+
+    src, _ = release_folder  # what the desktop app passes: the file picked in its dialog
+    summary = convert(str(src / "model.safetensors"), out_parent / "o", bits=4)
+    assert summary.source_lm == src / "model.safetensors"
+    assert json.loads((out_parent / "o" / "config.json").read_text())["dim"] == 256
 
 
 def test_verify_from_explicit_files(release_folder, out_parent):
