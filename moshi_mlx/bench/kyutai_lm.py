@@ -32,12 +32,13 @@ def main() -> None:
             mx.eval(module.parameters())
     steps, warmup = job["steps"], job["warmup"]
     gen = models.LmGen(model=model, max_steps=steps + warmup + 5,
-                       text_sampler=utils.Sampler(temp=0.7, top_k=25),
-                       audio_sampler=utils.Sampler(temp=0.8, top_k=250), check=False)
+                       text_sampler=utils.Sampler(temp=0.7, top_k=min(25, cfg.text_out_vocab_size - 1)),
+                       audio_sampler=utils.Sampler(temp=0.8, top_k=min(250, cfg.audio_vocab_size - 2)),
+                       check=False)
     rng = np.random.default_rng(0)
     times = []
     for i in range(steps + warmup):
-        user = mx.array(rng.integers(0, 2048, (1, 8)), dtype=mx.int32)
+        user = mx.array(rng.integers(0, cfg.audio_vocab_size - 1, (1, cfg.other_codebooks)), dtype=mx.int32)
         t0 = time.perf_counter()
         text = gen.step(user)[0].item()
         audio = gen.last_audio_tokens()

@@ -69,9 +69,9 @@ def _build_model(config, bits: int, group: int, dtype):
         quantize_lm(model, bits, group)
     quantized = (nn.QuantizedLinear, nn.QuantizedEmbedding)
     for _, module in model.named_modules():
-        if isinstance(module, quantized):  # bf16 scales and biases, as in Kyutai's q4/q8 files
-            module.scales = module.scales.astype(mx.bfloat16)
-            module.biases = module.biases.astype(mx.bfloat16)
+        if isinstance(module, quantized):  # what load_lm does: scales and biases in the activation dtype
+            module.scales = module.scales.astype(dtype)
+            module.biases = module.biases.astype(dtype)
         elif isinstance(module, (nn.Linear, nn.Embedding, RMSNorm)):
             module.update(tree_map(lambda p: p.astype(dtype), module.parameters()))
         else:

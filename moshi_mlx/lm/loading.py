@@ -94,10 +94,9 @@ def load_lm(path: str | Path, config: LmConfig | None = None, dtype: mx.Dtype | 
     model = Lm(config)
     if quantization:
         nn.quantize(model, class_predicate=lambda p, m: _predicate(quantization, p, m))
-    # Quantization scales/biases keep their stored dtype (bf16 in Kyutai's files): quantized
-    # matmuls take them with any activation dtype at the same speed.
-    weights = {k: v if v.dtype == mx.uint32 or k.endswith((".scales", ".biases")) else v.astype(dtype)
-               for k, v in weights.items()}
+    # Everything floating, quantization scales/biases included, in the activation dtype: a quantized
+    # matmul otherwise converts its scales and biases on every call.
+    weights = {k: v if v.dtype == mx.uint32 else v.astype(dtype) for k, v in weights.items()}
     model.load_weights(list(weights.items()), strict=True)
     mx.eval(model.parameters())
     return model

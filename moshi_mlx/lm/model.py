@@ -15,12 +15,6 @@ from .transformer import RMSNorm, Transformer, make_ring_cache, ring_step
 Sampler = Callable[[mx.array, mx.array], mx.array]  # (logits [B, V], key) -> tokens [B]
 
 
-def embed(emb: nn.Module, tokens: mx.array) -> mx.array:
-    """Embedding where token -1 (Kyutai's 'zero token': no input) gives exact zeros."""
-    out = emb(mx.maximum(tokens, 0))
-    return mx.where((tokens == -1)[..., None], mx.zeros((1,), out.dtype), out)
-
-
 class DepformerSlice(nn.Module):
     """Everything the depformer uses at codebook step k (its own weights, 'weights per step')."""
 
@@ -54,9 +48,12 @@ class Depformer(nn.Module):
             q, key, value = attn.qkv(layer.norm1(x), k)
             cache[0].append(key)
             cache[1].append(value)
-            keys = cache[0][0] if k == 0 else mx.concatenate(cache[0], axis=2)
-            values = cache[1][0] if k == 0 else mx.concatenate(cache[1], axis=2)
-            x = x + attn.attend(q, keys, values, None)
+            if k == 0:  # a single key: softmax weight 1, the output is the value itself
+                B = value.shape[0]
+                x = x + attn.out_proj(value.transpose(0, 2, 1, 3).reshape(B, 1, -1))
+            else:
+                keys, values = mx.concatenate(cache[0], axis=2), mx.concatenate(cache[1], axis=2)
+                x = x + attn.attend(q, keys, values, None)
             x = x + layer.gating(layer.norm2(x))
         return s.linear_out(x)[:, 0]
 
@@ -88,11 +85,15 @@ class Lm(nn.Module):
         return make_ring_cache(c.num_layers, batch, c.num_heads, c.head_dim, c.context, dtype)
 
     def embed_frame(self, tokens: mx.array, dtype: mx.Dtype) -> mx.array:
-        """tokens [B, 1 + n_q] (text, then audio streams) -> summed embeddings [B, 1, dim]."""
-        x = embed(self.text_emb, tokens[:, 0])
+        """tokens [B, 1 + n_q] (text, then audio streams) -> summed embeddings [B, 1, dim].
+        Token -1 (Kyutai's 'zero token': no input) contributes exact zeros."""
+        is_zero = (tokens == -1)[..., None]
+        tokens = mx.maximum(tokens, 0)
+        x = mx.where(is_zero[:, 0], 0.0, self.text_emb(tokens[:, 0]))
         for i, emb in enumerate(self.audio_embs):
-            x = x + embed(emb, tokens[:, 1 + i])
-        return x[:, None].astype(dtype)
+            x = x + mx.where(is_zero[:, 1 + i], 0.0, emb(tokens[:, 1 + i]))
+        x = x[:, None]
+        return x if x.dtype == dtype else x.astype(dtype)
 
     def temporal(self, tokens: mx.array, kv: list[mx.array], offset: mx.array,
                  dtype: mx.Dtype = mx.float32, length: int | None = None,

@@ -19,7 +19,8 @@ class RMSNorm(nn.Module):
         if self.f32 and x.dtype != mx.float32:
             return mx.fast.rms_norm(x.astype(mx.float32), self.weight.astype(mx.float32),
                                     self.eps).astype(x.dtype)
-        return mx.fast.rms_norm(x, self.weight.astype(x.dtype), self.eps)
+        w = self.weight if self.weight.dtype == x.dtype else self.weight.astype(x.dtype)
+        return mx.fast.rms_norm(x, w, self.eps)
 
 
 class Gating(nn.Module):
@@ -52,11 +53,10 @@ class Attention(nn.Module):
     def qkv(self, x: mx.array, offset) -> tuple[mx.array, mx.array, mx.array]:
         B, T, _ = x.shape
         qkv = self.in_proj(x).reshape(B, T, 3, self.num_heads, self.head_dim).transpose(2, 0, 3, 1, 4)
-        q, k, v = qkv[0], qkv[1], qkv[2]
-        if self.rope_base is not None:  # interleaved pairs (PyTorch interleave=True)
-            q = mx.fast.rope(q, self.head_dim, traditional=True, base=self.rope_base, scale=1.0, offset=offset)
-            k = mx.fast.rope(k, self.head_dim, traditional=True, base=self.rope_base, scale=1.0, offset=offset)
-        return q, k, v
+        qk, v = qkv[:2], qkv[2]
+        if self.rope_base is not None:  # q and k in one call; interleaved pairs (PyTorch interleave=True)
+            qk = mx.fast.rope(qk, self.head_dim, traditional=True, base=self.rope_base, scale=1.0, offset=offset)
+        return qk[0], qk[1], v
 
     def attend(self, q, keys, values, mask) -> mx.array:
         B, _, T, _ = q.shape
@@ -90,26 +90,36 @@ def ring_step(layers: list[Layer], x: mx.array, kv: list[mx.array], offset: mx.a
     last C positions, like PyTorch's RingKVCache with capacity = context.
     `length` < C (only while offset < length, before the ring wraps): attend to the first
     `length` slots only, which saves work early in a conversation."""
+    capacity = kv[0].shape[2]
+    length = capacity if length is None else min(length, capacity)
+    mask = ring_mask(length, offset)
     new_kv = []
     for i, layer in enumerate(layers):
         attn = layer.self_attn
         q, k, v = attn.qkv(layer.norm1(x), offset)
-        keys, values, mask = ring_update(kv[2 * i], kv[2 * i + 1], k, v, offset)
+        keys, values = ring_update(kv[2 * i], kv[2 * i + 1], k, v, offset)
         new_kv += [keys, values]
-        if length is not None and length < keys.shape[2]:
-            keys, values, mask = keys[:, :, :length], values[:, :, :length], mask[:length]
+        if length < capacity:
+            keys, values = keys[:, :, :length], values[:, :, :length]
         x = x + attn.attend(q, keys, values, mask)
         x = x + layer.gating(layer.norm2(x))
     return x, new_kv
 
 
+def ring_mask(length: int, offset: mx.array) -> mx.array:
+    """Valid slots among the first `length` of the ring once position `offset` is written."""
+    return mx.arange(length) <= offset
+
+
 def ring_update(keys: mx.array, values: mx.array, k: mx.array, v: mx.array, offset: mx.array):
-    """Write position `offset` into slot offset % C; returns (keys, values, valid-slot mask)."""
+    """Write position `offset` into slot offset % C of the ring [B, H, C, Dh]."""
     capacity = keys.shape[2]
     slot = mx.remainder(offset, capacity).reshape(1)
-    keys = mx.slice_update(keys, k.astype(keys.dtype), slot, axes=(2,))
-    values = mx.slice_update(values, v.astype(values.dtype), slot, axes=(2,))
-    return keys, values, mx.arange(capacity) <= offset
+    if k.dtype != keys.dtype:
+        k, v = k.astype(keys.dtype), v.astype(values.dtype)
+    keys = mx.slice_update(keys, k, slot, axes=(2,))
+    values = mx.slice_update(values, v, slot, axes=(2,))
+    return keys, values
 
 
 def make_ring_cache(num_layers: int, batch: int, num_heads: int, head_dim: int, capacity: int,

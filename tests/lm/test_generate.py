@@ -6,7 +6,7 @@ import pytest
 from mlx_lm.models.cache import RotatingKVCache
 
 from moshi_mlx.lm import Lm, LmConfig, LmGen, make_sampler
-from moshi_mlx.lm.transformer import ring_update
+from moshi_mlx.lm.transformer import ring_mask, ring_update
 
 
 @pytest.fixture(scope="module")
@@ -22,12 +22,14 @@ def test_ring_cache_matches_mlx_lm_rotating_cache():
     the last C positions including the new one), for 2.5x the capacity."""
     C, H, D = 8, 2, 16
     rng = np.random.default_rng(0)
-    keys = values = mx.zeros((1, H, C, D))
+    keys = mx.zeros((1, H, C, D))
     values = mx.zeros((1, H, C, D))
     ref = RotatingKVCache(max_size=C)
     for t in range(int(2.5 * C)):
         q, k, v = (mx.array(rng.standard_normal((1, H, 1, D)), dtype=mx.float32) for _ in range(3))
-        keys, values, mask = ring_update(keys, values, k, v, mx.array(t, dtype=mx.int32))
+        offset = mx.array(t, dtype=mx.int32)
+        keys, values = ring_update(keys, values, k, v, offset)
+        mask = ring_mask(C, offset)
         ours = mx.fast.scaled_dot_product_attention(q, keys, values, scale=D ** -0.5, mask=mask)
         rk, rv = ref.update_and_fetch(k, v)
         theirs = mx.fast.scaled_dot_product_attention(q, rk, rv, scale=D ** -0.5)
