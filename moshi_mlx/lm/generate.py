@@ -57,6 +57,15 @@ class LmGen:
         self._key = mx.random.key(seed if seed is not None else secrets.randbits(63))
         self._pending: mx.array | None = None
 
+    def warmup(self) -> None:
+        """Compile every variant now (each is traced on first use otherwise: a hiccup mid-call at
+        frames C/8, C/4, C/2), then reset."""
+        tokens = mx.array(self._initial[None], dtype=mx.int32)
+        for length in self._lengths:
+            out = self._frames[length](tokens, mx.array(0, dtype=mx.int32), self._key, *self._kv)
+            mx.eval(out)
+        self.reset()
+
     @property
     def offset(self) -> int:
         """Frames processed since the last reset."""

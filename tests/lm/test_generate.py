@@ -110,3 +110,15 @@ def test_samplers():
     assert len(spread) > 5
     with pytest.raises(ValueError):
         make_sampler(-1)
+
+
+def test_warmup_leaves_a_fresh_state(tiny):
+    rng = np.random.default_rng(9)
+    user = rng.integers(0, tiny.config.card, (5, 8))
+    a, b = LmGen(tiny, seed=4, dtype=mx.float32), LmGen(tiny, seed=4, dtype=mx.float32)
+    b.warmup()
+    b.reset(seed=4)
+    for u in user:
+        x, y = a.step(u), b.step(u)
+        assert (x is None and y is None) or (x.text_token == y.text_token and
+                                             np.array_equal(x.audio_codes, y.audio_codes))
