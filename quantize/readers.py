@@ -25,18 +25,31 @@ class TensorMeta:
 
 
 class SafetensorsReader:
+    """Header validated by our own parser first (clear errors for truncated or corrupt files); the
+    data then comes through MLX's lazy `mx.load`, which reads a tensor only when it is evaluated
+    (no intermediate copy), or through our reader for what MLX cannot load."""
+
     def __init__(self, path: Path):
         self.path = Path(path)
         self._infos = read_header(self.path)
         self._f = open(self.path, "rb")
+        try:
+            self._lazy = mx.load(str(self.path))
+        except (RuntimeError, ValueError):
+            self._lazy = {}
         # file order: reading sequentially is kind to disks and to the page cache
         self.tensors = {i.name: TensorMeta(i.name, i.shape, i.mx_dtype, i.nbytes)
                         for i in sorted(self._infos.values(), key=lambda i: i.start)}
 
     def load(self, name: str) -> mx.array:
+        """Each tensor once: the lazy array is handed over, so nothing here keeps it alive."""
+        lazy = self._lazy.pop(name, None)
+        if lazy is not None and lazy.dtype == self.tensors[name].dtype:
+            return lazy
         return read_tensor(self.path, self._infos[name], self._f)
 
     def close(self) -> None:
+        self._lazy = {}
         self._f.close()
 
 
