@@ -2,8 +2,8 @@
 
 Release (PyTorch) -> ours:
   *.conv.conv.{weight,bias}, *.convtr.convtr.*, downsample.conv.conv.conv.*, upsample.convtr.convtr.convtr.*
-      -> *.{weight,bias}; Conv1d [out, in, k] and ConvTranspose1d [in, out, k] -> [., k, .];
-      the depthwise upsample [C, 1, k] -> [k, C]
+      -> *.{weight,bias}; Conv1d [out, in, k] -> [k, in, out]; ConvTranspose1d [in, out, k] ->
+      [in, k, out]; the depthwise upsample [C, 1, k] -> [k, C]
   *_transformer.transformer.layers.* -> *_transformer.layers.*;  self_attn.in_proj_weight -> in_proj.weight
   quantizer.*.{input,output}_proj.weight [out, in, 1] -> Linear [out, in]
   quantizer.*.vq.layers.N._codebook.{embedding_sum, cluster_usage}
@@ -47,8 +47,12 @@ def translate_release(weights: dict[str, mx.array], source: str = "checkpoint") 
             if m[3] == "weight":
                 if value.ndim != 3:
                     raise CheckpointError(f"{source}: {key} has shape {value.shape}, expected a 3-d conv weight")
-                depthwise = name == "upsample.weight"
-                value = value[:, 0, :].T if depthwise else value.transpose(0, 2, 1)
+                if name == "upsample.weight":
+                    value = value[:, 0, :].T
+                elif "convtr" in m[2]:
+                    value = value.transpose(0, 2, 1)
+                else:
+                    value = value.transpose(2, 1, 0)
             out[name] = value
         elif key.startswith("quantizer.") and key.endswith("_proj.weight"):
             if value.ndim != 3 or value.shape[-1] != 1:
@@ -95,8 +99,10 @@ def export_release_format(model: Mimi) -> dict[str, mx.array]:
                 wrap = ".convtr.convtr."
             else:
                 wrap = ".conv.conv."
-            if leaf == "weight":
-                value = value.T[:, None, :] if base == "upsample" else value.transpose(0, 2, 1)
+            if leaf == "weight" and base == "upsample":
+                value = value.T[:, None, :]
+            elif leaf == "weight":
+                value = value.transpose(0, 2, 1) if "convtr" in wrap else value.transpose(2, 1, 0)
             out[base + wrap + leaf] = value
     return out
 

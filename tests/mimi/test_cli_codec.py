@@ -104,3 +104,16 @@ def test_mlx_matches_rustymimi(full_checkpoint):
     b = np.concatenate([rust_codec.decode_frame(ours[:, i]) for i in range(ours.shape[1])])
     err = np.abs(a - b).max()
     assert err <= 1e-3, f"audio max abs error {err}"
+
+
+@pytest.mark.slow
+def test_bench_codec_json_side_by_side(full_checkpoint):
+    r = _run("bench", "codec", "--frames", 2, "--warmup", 1, "--weights", full_checkpoint, "--json")
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    assert list(res["backends"]) == ["mlx", "rustymimi", "kyutai-mlx"]
+    for name, entry in res["backends"].items():
+        assert "error" not in entry, (name, entry)
+        assert entry["encode_ms"]["mean"] > 0 and entry["decode_ms"]["mean"] > 0
+    assert res["backends"]["rustymimi"]["codes_agree_with"] >= 0.9
+    assert set(res["ratio_mlx_vs_kyutai"]) == {"encode", "decode"}

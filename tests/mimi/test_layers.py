@@ -46,6 +46,14 @@ def test_conv1d_chunked_equals_batch(kernel, stride, dilation, pad_mode, chunk_s
     assert full.shape == (3, 20, 5)
     np.testing.assert_allclose(np.array(_chunked(conv, x, chunk_steps * stride)), np.array(full),
                                atol=1e-5)
+    # Against torch's Conv1d on the causally padded input.
+    xt = torch.from_numpy(np.array(x)).transpose(1, 2)
+    pad = (kernel - 1) * dilation + 1 - stride
+    xt = torch.nn.functional.pad(xt, (pad, 0), mode="replicate" if pad_mode == "replicate" else "constant")
+    w_t = torch.from_numpy(np.array(conv.weight).transpose(2, 1, 0).copy())  # ours [k, in, out] -> [out, in, k]
+    ref = torch.nn.functional.conv1d(xt, w_t, torch.from_numpy(np.array(conv.bias)), stride=stride,
+                                     dilation=dilation)
+    np.testing.assert_allclose(np.array(full), ref.transpose(1, 2).numpy(), atol=1e-5)
 
 
 @pytest.mark.parametrize("kernel,stride", [(4, 2), (8, 4), (16, 8), (5, 2), (3, 3), (1, 1)])
