@@ -62,11 +62,22 @@ def _random_release_weights(path: Path, seed: int = 0) -> None:
     keys = mx.random.split(mx.random.key(seed), len(tree_flatten(model.parameters())))
     params = []
     for i, (name, v) in enumerate(tree_flatten(model.parameters())):
-        fan_in = int(np.prod(v.shape[1:])) if v.ndim > 1 else 1
-        scale = 0.1 if v.ndim == 1 else 1 / np.sqrt(fan_in)
-        if name == "upsample.weight":
-            scale = 1 / np.sqrt(v.shape[0])
-        params.append((name, mx.random.normal(v.shape, key=keys[i]) * scale))
+        noise = mx.random.normal(v.shape, key=keys[i])
+        if v.ndim > 1:
+            if name == "upsample.weight":  # depthwise [k, channels]
+                fan_in = v.shape[0]
+            elif name.startswith(("encoder_transformer", "decoder_transformer", "quantizer")):
+                fan_in = v.shape[-1]  # linear [out, in], codebook [size, dim]
+            else:
+                fan_in = v.size // v.shape[-1]  # conv [k, in, out], transposed conv [in, k, out]
+            value = noise / np.sqrt(fan_in)
+        elif name.endswith(("norm1.weight", "norm2.weight")):
+            value = 1 + 0.1 * noise
+        elif name.endswith(".scale"):  # LayerScale: large enough that attention shapes the codes
+            value = 0.3 + 0.05 * noise
+        else:
+            value = 0.1 * noise
+        params.append((name, value))
     model.load_weights(params)
     mx.save_safetensors(str(path), export_release_format(model))
 

@@ -47,12 +47,12 @@ class MlxCodec:
     def encode_frame(self, pcm: np.ndarray) -> np.ndarray:
         pcm = _check_frame(pcm, self.frame_size)
         codes = self.model.encode_step(self._mx.array(pcm).reshape(1, 1, -1), self.state)
-        return np.array(codes, copy=False).reshape(-1).astype(np.int32)
+        return np.asarray(codes).reshape(-1).astype(np.int32)
 
     def decode_frame(self, codes: np.ndarray) -> np.ndarray:
         codes = _check_codes(codes, self.num_codebooks, self.model.config.codebook_size)
         pcm = self.model.decode_step(self._mx.array(codes).reshape(1, -1, 1), self.state)
-        return np.array(pcm, copy=False).reshape(-1).astype(np.float32)
+        return np.asarray(pcm).reshape(-1).astype(np.float32)
 
 
 class RustyMimiCodec:
