@@ -1,6 +1,6 @@
 """The conversation engine behind `chat` and the desktop app: start, stop, events.
 
-`ConversationEngine.start()` returns at once; one worker thread loads the model (kept for the next
+`ConversationEngine.start()` returns at once; the MLX worker thread loads the model (kept for the next
 conversation when model and codec backend are the same), opens the devices and runs frames until
 `stop()`. Everything the caller learns arrives as events (moshi_mlx/engine/events.py), called from
 the worker thread. No Qt and no terminal here; MLX runs only on the worker thread.
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import math
+from concurrent import futures
 import threading
 import time
 import traceback
@@ -22,6 +23,7 @@ import numpy as np
 from .. import FRAME_RATE
 from ..errors import AudioDeviceError, ModelNotAvailableError, MoshiError
 from ..hub import DownloadCancelled
+from . import mlx_worker
 from .core import FrameEngine, Sampling
 from .events import ErrorEvent, Event, LevelEvent, ProgressEvent, StateEvent, StatsEvent, TextEvent
 
@@ -89,7 +91,7 @@ class ModelCache:
 class ConversationEngine:
     def __init__(self, listener: Callable[[Event], None]) -> None:
         self._listener = listener
-        self._thread: threading.Thread | None = None
+        self._job: futures.Future | None = None
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._models = ModelCache()
@@ -98,25 +100,24 @@ class ConversationEngine:
         self._session: _LiveSession | None = None  # the current one (tests look inside)
 
     def start(self, options: EngineOptions) -> None:
-        """Start a conversation in the background; returns at once. Raises RuntimeError if one runs."""
+        """Start a conversation in the background; returns at once. Raises RuntimeError if one runs.
+        The work runs on the process-wide MLX worker thread (moshi_mlx/engine/mlx_worker.py)."""
         with self._lock:
             if self.running:
                 raise RuntimeError("a conversation is already running: stop() it first")
             self._stop.clear()
-            self._thread = threading.Thread(target=self._run, args=(options,), name="moshi-engine",
-                                            daemon=True)
-            self._thread.start()
+            self._job = mlx_worker.submit(lambda: self._run(options))
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the conversation and wait for the worker to finish (files closed). Idempotent."""
         self._stop.set()
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout)
+        job = self._job
+        if job is not None and not mlx_worker.on_worker_thread():
+            futures.wait([job], timeout)
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._job is not None and not self._job.done()
 
     @property
     def recording_paths(self) -> dict[str, Path] | None:
@@ -131,6 +132,8 @@ class ConversationEngine:
     def _run(self, options: EngineOptions) -> None:
         session = None
         try:
+            if self._stop.is_set():  # stopped before the worker got to it
+                return
             self._emit(StateEvent("loading", options.model))
             model = self._models.get(options, self._emit, self._stop)
             if self._stop.is_set():

@@ -169,3 +169,15 @@ def test_selftest_fails_cleanly_on_broken_demo(tmp_path, capsys):
     (folder / LM_FILE).write_bytes(b"broken")
     assert selftest.main(["--cache-dir", str(tmp_path)]) == 1
     assert capsys.readouterr().out.startswith("self-test FAILED")
+
+
+def test_chat_process_exits_cleanly_after_mlx_work_on_the_worker(demo_home, tmp_path):
+    """mlx 0.32 (CPU) aborts the process at exit when a thread that ran MLX convolutions has ended;
+    the engine's MLX work stays on one parked worker thread, so the process exits with 0."""
+    code = ("import sys; sys.path.insert(0, '.');"
+            "from moshi_mlx.engine import mlx_worker;"
+            "from moshi_mlx.selftest import run;"
+            f"print(mlx_worker.submit(lambda: run({str(demo_home)!r})).result())")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "self-test OK" in r.stdout and "terminate called" not in r.stderr
