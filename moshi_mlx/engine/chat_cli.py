@@ -99,4 +99,4 @@ def main(args: argparse.Namespace) -> int:
     sys.stdout.write("\n")
     if engine.recording_paths:
         print("recorded: " + ", ".join(str(p) for p in engine.recording_paths.values()), file=sys.stderr)
-    return 1 if view.fatal_error else 0
+    return 2 if view.fatal_error else 0

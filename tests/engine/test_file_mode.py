@@ -99,3 +99,25 @@ def test_bench_verdict_sentences():
     assert "CAN run" in verdict("m", 40, 60)
     assert "BARELY" in verdict("m", 75, 90)
     assert "CANNOT" in verdict("m", 120, 130)
+
+
+def test_reset_gives_a_clean_conversation(demo_home, speech):
+    """After reset() (what every new conversation gets) the same input and seed give the same
+    tokens and audio: no state survives in the LM caches, the codec or the samplers."""
+    from moshi_mlx.engine.core import FrameEngine, Sampling
+    from moshi_mlx.engine.loader import load_model
+    from moshi_mlx.hub import resolve_model
+
+    core = FrameEngine(load_model(resolve_model("demo", cache_dir=str(demo_home))), Sampling(seed=5))
+    pcm = audio_io.pad_to_frames(audio_io.read_audio(speech), 1920)[:1920 * 20]
+
+    def once():
+        outs = [core.step(pcm[i:i + 1920]) for i in range(0, len(pcm), 1920)]
+        return ([o.text_token for o in outs], np.stack([o.pcm for o in outs]))
+
+    tokens_a, audio_a = once()
+    tokens_b, _ = once()  # continuing: different
+    core.reset()
+    tokens_c, audio_c = once()
+    assert tokens_a == tokens_c and np.array_equal(audio_a, audio_c)
+    assert tokens_a != tokens_b
