@@ -44,7 +44,7 @@ def test_live_chat_demo_runs_and_stops_cleanly(virtual_audio_device, demo_home, 
     assert 0 < last.real_time_factor < 1.0, last
     assert 0 < last.latency_ms < 2000, last
     assert last.step_ms > 0
-    assert last.dropped_frames <= 5 and last.underruns <= 10, last
+    assert last.dropped_frames <= 10 and last.underruns <= 25, last  # of ~300 blocks
     assert last.aec_ms == 0.0
 
     levels = event_log.of(LevelEvent)
