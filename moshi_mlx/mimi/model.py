@@ -109,6 +109,9 @@ class Mimi(nn.Module):
     def _step_fns(self):
         # Compiled on first use, after the weights are loaded; the weights are captured by the graph.
         if self._steps is None:
+            norms = [cb.squared_norms() for q in (self.quantizer.rvq_first, self.quantizer.rvq_rest)
+                     for cb in q.layers]
+            mx.eval(norms)  # constants of the compiled graph, not recomputed per step
             wrap = mx.compile if self._compile else (lambda f: f)
             self._steps = (wrap(self._encode_step), wrap(self._decode_step))
         return self._steps

@@ -14,10 +14,17 @@ class Codebook(nn.Module):
         super().__init__()
         self.embedding = mx.zeros((size, dim))  # = embedding_sum / clamp(cluster_usage, 1e-5)
 
+    def squared_norms(self) -> mx.array:
+        """|e|^2 per centroid, computed once per embedding array (not a parameter)."""
+        cached = self.__dict__.get("_norms")
+        if cached is None or cached[0] is not self.embedding:
+            cached = (self.embedding, (self.embedding * self.embedding).sum(-1))
+            self.__dict__["_norms"] = cached
+        return cached[1]
+
     def encode(self, x: mx.array) -> mx.array:
         """Nearest centroid (euclidean) of each row of x [..., dim] -> int32 [...]."""
-        e = self.embedding
-        dist = (e * e).sum(-1) - 2 * (x @ e.T)  # |x|^2 is the same for every centroid
+        dist = self.squared_norms() - 2 * (x @ self.embedding.T)  # |x|^2: same for every centroid
         return mx.argmin(dist, axis=-1).astype(mx.int32)
 
     def decode(self, codes: mx.array) -> mx.array:

@@ -55,10 +55,19 @@ class Attention(nn.Module):
         out = mx.fast.scaled_dot_product_attention(q, k, v, scale=D ** -0.5, mask=mask)
         return self.out_proj(out.transpose(0, 2, 1, 3).reshape(B, T, H * D))
 
-    def __call__(self, x: mx.array) -> mx.array:
-        pos = mx.arange(x.shape[1], dtype=mx.float32)
+    def __call__(self, x: mx.array, block: int = 512) -> mx.array:
+        """Whole sequence at once. Queries go in blocks that only see the keys within their context,
+        so memory grows linearly with the length."""
+        T = x.shape[1]
+        pos = mx.arange(T, dtype=mx.float32)
         q, k, v = self._qkv(x, pos)
-        return self._attend(q, k, v, attention_mask(pos, pos, self.context))
+        outs = []
+        for start in range(0, T, block):
+            end, first_key = min(T, start + block), max(0, start - self.context + 1)
+            mask = attention_mask(pos[start:end], pos[first_key:end], self.context)
+            outs.append(self._attend(q[:, :, start:end], k[:, :, first_key:end],
+                                     v[:, :, first_key:end], mask))
+        return mx.concatenate(outs, axis=1) if len(outs) > 1 else outs[0]
 
     def init_state(self, batch: int, head_dim: int) -> dict:
         shape = (batch, self.num_heads, self.context, head_dim)

@@ -158,3 +158,12 @@ def test_long_stream_state_has_constant_size():
     assert float(state.encoder[1]["offset"]) == 60
     state.reset()
     assert float(state.encoder[1]["offset"]) == 0 and state.frames_encoded == 0
+
+
+def test_batch_attention_in_query_blocks_equals_one_block():
+    cfg = MimiConfig.tiny()
+    attn = _randomize(Transformer(cfg), 10).layers[0].self_attn
+    x = _signal(2, 45, cfg.dimension)
+    whole = np.array(attn(x, block=1000))
+    for block in (1, 7, 16):
+        np.testing.assert_allclose(np.array(attn(x, block=block)), whole, atol=1e-5)
