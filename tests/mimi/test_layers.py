@@ -167,3 +167,35 @@ def test_batch_attention_in_query_blocks_equals_one_block():
     whole = np.array(attn(x, block=1000))
     for block in (1, 7, 16):
         np.testing.assert_allclose(np.array(attn(x, block=block)), whole, atol=1e-5)
+
+
+def test_transformer_streaming_hours_into_a_stream_matches_reference():
+    """One hour into a stream (90,000 positions at 25 Hz): same window and positions as the reference."""
+    from moshi.modules.transformer import ProjectedTransformer, StreamingMultiheadAttention
+
+    cfg = MimiConfig.tiny()
+    ref = ProjectedTransformer(**{**cfg.to_reference_dict()["transformer"], "conv_layout": False}).eval()
+    with torch.no_grad():
+        for layer in ref.transformer.layers:
+            layer.layer_scale_1.scale.fill_(1.0)
+    tr = Transformer(cfg)
+    tr.load_weights([(k.replace("transformer.", "", 1).replace("in_projs.0.", "in_proj.")
+                      .replace("out_projs.0.", "out_proj."), mx.array(v.numpy()))
+                     for k, v in ref.state_dict().items()])
+    start = 90_000
+    x = np.random.default_rng(11).standard_normal((1, 30, cfg.dimension)).astype(np.float32)
+    with torch.no_grad(), ref.streaming(1):
+        ref.transformer._streaming_state.offsets[:] = start
+        for m in ref.modules():
+            if isinstance(m, StreamingMultiheadAttention):
+                m._streaming_state.offset[:] = start
+                m._streaming_state.offset_cpu = start
+                m._streaming_state.kv_cache.end_offset[:] = start
+        expected = torch.cat([ref(torch.from_numpy(x[:, i:i + 2]))[0] for i in range(0, 30, 2)], 1).numpy()
+    state = tr.init_state(1)
+    state["offset"] = mx.array(float(start))  # the (zero) window then counts as past positions, as there
+    outs = []
+    for i in range(0, 30, 2):
+        y, state = tr.step(mx.array(x[:, i:i + 2]), state)
+        outs.append(np.array(y))
+    np.testing.assert_allclose(np.concatenate(outs, 1), expected, atol=1e-4)
