@@ -127,9 +127,9 @@ def _repo_files(repo_id: str) -> tuple[str, ...]:
     known = known_model(repo_id)
     if known is not None:
         return known.files
-    from huggingface_hub import list_repo_files
+    from huggingface_hub import HfApi, constants
 
-    files = [f for f in list_repo_files(repo_id)
+    files = [f for f in HfApi(endpoint=constants.ENDPOINT).list_repo_files(repo_id)
              if f.endswith((".safetensors", ".model", ".json")) and "/" not in f]
     if not files:
         raise ModelNotAvailableError(f"Hugging Face repo {repo_id} has no model files")

@@ -106,6 +106,7 @@ def test_download_rejects_corrupt_file(fake_hub, tmp_path):
 def test_download_unknown_repo_is_a_clear_error(fake_hub, tmp_path):
     with pytest.raises(ModelNotAvailableError, match="kyutai/nope"):
         hub.download("kyutai/nope-mlx-q4", cache_dir=str(tmp_path))
+    assert any("/api/models/kyutai/nope-mlx-q4" in r[1] for r in fake_hub.requests)  # asked HF_ENDPOINT
 
 
 def _build_cache(root, repo=REPO):
