@@ -190,3 +190,15 @@ def test_engine_downloads_with_progress_then_reports_load_failure(fake_hub, tmp_
     assert len(errors) == 1 and errors[0].kind == "model_load" and errors[0].fatal
     assert "model.q4.safetensors" in errors[0].message or REPO in errors[0].message
     assert hub.is_installed(REPO, str(tmp_path))
+
+
+def test_models_cli_download_respects_hf_endpoint(tmp_path):
+    with FakeHub({REPO: _files()}) as server:
+        env = dict(os.environ, HF_ENDPOINT=server.url)
+        env.pop("HF_HUB_OFFLINE", None)
+        r = subprocess.run([sys.executable, "-m", "moshi_mlx", "models", "--download", REPO,
+                            "--cache-dir", str(tmp_path)], env=env, capture_output=True, text=True,
+                           timeout=120)
+        assert r.returncode == 0, r.stderr
+        assert "ready in" in r.stdout and any(REPO in req[1] for req in server.requests)
+    assert hub.is_installed(REPO, str(tmp_path))
