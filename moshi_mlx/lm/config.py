@@ -13,7 +13,8 @@ from ..errors import ConfigError
 # Keys a Kyutai or our config.json may carry that do not describe the LM architecture.
 METADATA_KEYS = frozenset({
     "quantization", "quantization_config", "mimi_name", "moshi_name", "tokenizer_name",
-    "mimi_config", "model_type", "lm_gen_config", "model_id", "stt_config", "tts_config", "lora_name", "dtype",
+    "mimi_config", "model_type", "lm_gen_config", "model_id", "stt_config", "tts_config", "lora_name",
+    "dtype",
     "depformer_context", "depformer_causal",  # PyTorch ignores both (depformer context = dep_q)
 })
 

@@ -15,7 +15,7 @@ from moshi_mlx.errors import CheckpointError, ConfigError
 from moshi_mlx.lm import LmConfig, load_lm, quantize_lm, sanitize
 from moshi_mlx.lm.loading import resolve_checkpoint
 
-from .reference import pytorch_lm, release_state_dict, save_release
+from .reference import pytorch_lm, save_release
 
 REPO = Path(__file__).resolve().parents[2]
 KYUTAI_MLX = REPO / ".venv" / "kyutai-moshi-mlx"
