@@ -15,7 +15,6 @@ after every chunk; each file is verified (size, and sha256 against the ETag) bef
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import shutil
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Callable
 
 from .errors import CheckpointError, ModelNotAvailableError, MoshiError
+from .jsonfile import read_json_object
 
 DEMO = "demo"
 MIMI_FILE = "tokenizer-e351c8d8-checkpoint125.safetensors"
@@ -273,10 +273,7 @@ def _read_config(folder: Path) -> dict:
     path = folder / "config.json"
     if not path.is_file():
         return {}
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise CheckpointError(f"{path}: not valid JSON ({e})") from None
+    return read_json_object(path)
 
 
 def _pick(folder: Path, named: str | None, pattern: str, what: str, exclude=()) -> Path:

@@ -7,12 +7,12 @@ config.json if the repo has one, then the three files it names (Kyutai's default
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from moshi_mlx.errors import CheckpointError, ConfigError, ModelNotAvailableError
+from moshi_mlx.jsonfile import read_json_object
 
 from .readers import PICKLE_SUFFIXES, SAFETENSORS_SUFFIXES
 
@@ -61,15 +61,9 @@ def resolve(source: str | Path | None, *, lm: str | Path | None = None, mimi: st
 
 
 def _read_config(path: Path) -> dict:
-    try:
-        data = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise CheckpointError(f"{path}: no such config file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ConfigError(f"{path}: not a readable JSON config ({e})") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: a config must be a JSON object")
-    return data
+    if not Path(path).is_file():
+        raise CheckpointError(f"{path}: no such config file")
+    return read_json_object(path, ConfigError)
 
 
 def _file(path: str | Path) -> Path:

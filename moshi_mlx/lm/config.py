@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..jsonfile import read_json_object
 
 # Keys a Kyutai or our config.json may carry that do not describe the LM architecture.
 METADATA_KEYS = frozenset({
@@ -233,14 +233,7 @@ class LmConfig:
 
     @classmethod
     def from_json(cls, path: str | Path) -> "LmConfig":
-        path = Path(path)
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError) as e:
-            raise ConfigError(f"{path}: cannot read the model config ({e})") from None
-        if not isinstance(data, dict):
-            raise ConfigError(f"{path}: expected a JSON object")
-        return cls.from_dict(data, source=str(path))
+        return cls.from_dict(read_json_object(path, ConfigError), source=str(path))
 
     def to_dict(self, with_extra: bool = True) -> dict:
         """Kyutai `lm_kwargs` names (what from_dict reads back); metadata keys included."""

@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Mapping
 
@@ -16,6 +15,7 @@ import mlx.nn as nn
 
 from ..device import activation_dtype
 from ..errors import CheckpointError
+from ..jsonfile import read_json_object
 from .config import LmConfig
 from .model import Lm
 from .transformer import RMSNorm
@@ -32,7 +32,7 @@ def resolve_checkpoint(path: str | Path, config: LmConfig | None = None
     config_file = folder / "config.json"
     quantization = None
     if config_file.is_file():  # form (c)
-        raw = _read_json(config_file)
+        raw = read_json_object(config_file)
         quantization = raw.get("quantization") or None
         if config is None:
             config = LmConfig.from_dict(raw, source=str(config_file))
@@ -56,16 +56,6 @@ def resolve_checkpoint(path: str | Path, config: LmConfig | None = None
         raise CheckpointError(f"{path}: no model weights found (expected config.json + model*.safetensors, "
                               f"or one of {', '.join(KNOWN_FILES)})")
     return files, config, quantization
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as e:
-        raise CheckpointError(f"{path}: unreadable config ({e})") from None
-    if not isinstance(data, dict):
-        raise CheckpointError(f"{path}: expected a JSON object")
-    return data
 
 
 def load_weight_files(files: list[Path]) -> dict[str, mx.array]:

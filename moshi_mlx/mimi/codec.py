@@ -3,13 +3,13 @@ our MLX Mimi (default) and Kyutai's Rust Mimi (`rustymimi`)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from ..errors import CheckpointError, ConfigError
+from ..jsonfile import read_json_object
 from .config import MimiConfig
 
 BACKENDS = ("mlx", "rustymimi")
@@ -122,7 +122,7 @@ def find_mimi_file(folder: str | Path) -> Path:
         raise CheckpointError(f"model folder not found: {folder}")
     config_path = folder / "config.json"
     if config_path.is_file():
-        name = _read_json(config_path).get("mimi_name")
+        name = read_json_object(config_path).get("mimi_name")
         if name:
             path = folder / name
             if not path.is_file():
@@ -140,15 +140,5 @@ def folder_mimi_config(folder: str | Path) -> MimiConfig | None:
     config_path = Path(folder) / "config.json"
     if not config_path.is_file():
         return None
-    d = _read_json(config_path).get("mimi_config")
+    d = read_json_object(config_path).get("mimi_config")
     return MimiConfig.from_dict(d) if d else None
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as e:
-        raise CheckpointError(f"cannot read {path}: {e}") from None
-    if not isinstance(data, dict):
-        raise CheckpointError(f"{path} is not a JSON object")
-    return data

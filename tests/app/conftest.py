@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import os
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +13,11 @@ from moshi_app.backend import Backend
 from moshi_mlx.engine.devices import AudioDevice
 from moshi_mlx.engine.events import (ErrorEvent, LevelEvent, StateEvent, StatsEvent, TextEvent)
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# Screenshots go to tests/.artifacts (ignored by git); MOSHI_UPDATE_SCREENSHOTS=1 writes the README's
+# copies in docs/screenshots instead.
+_REPO = Path(__file__).resolve().parents[2]
+SCREENSHOTS = (_REPO / "docs" / "screenshots" if os.environ.get("MOSHI_UPDATE_SCREENSHOTS") == "1"
+               else _REPO / "tests" / ".artifacts" / "screenshots")
 
 
 def device(index, name, inputs, outputs, default_in=False, default_out=False, builtin=False):

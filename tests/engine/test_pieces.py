@@ -1,7 +1,6 @@
 """Ring buffer, streaming detokenizer, recorder, demo model, self-test."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
