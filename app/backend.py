@@ -10,6 +10,8 @@ import threading
 from pathlib import Path
 from typing import Callable
 
+_convert_worker = None  # created on the first conversion
+
 
 class Backend:
     """Thin access to moshi_mlx (engine, devices, hub, self-test) and moshi_quantize (convert)."""
@@ -64,6 +66,14 @@ class Backend:
 
     def convert(self, source: str, output: str, bits: int | None, progress,
                 cancel: threading.Event):
+        from moshi_mlx.engine.mlx_worker import MlxWorker
         from moshi_quantize.convert import convert
 
-        return convert(source, output, bits=bits, progress=progress, cancel=cancel)
+        global _convert_worker
+        if _convert_worker is None:
+            # MLX work runs on a parked long-lived thread (see mlx_worker: a thread that ran MLX ops
+            # and ended makes the process abort at exit); its own, so a conversation never waits on it.
+            _convert_worker = MlxWorker("moshi-convert-worker")
+        job = _convert_worker.submit(
+            lambda: convert(source, output, bits=bits, progress=progress, cancel=cancel))
+        return job.result()

@@ -212,5 +212,7 @@ def test_convert_failure_is_shown(qtbot, make_app, tmp_path):
         pass
     assert job.outcome == "failed"
     box = c.messages.last_box
-    assert box.windowTitle() == "Conversion failed" and "broken.safetensors" in box.text()
+    # the message names what is at fault: the checkpoint, or the missing file beside it
+    assert box.windowTitle() == "Conversion failed"
+    assert "broken.safetensors" in box.text() or str(tmp_path) in box.text(), box.text()
     assert not (tmp_path / "out").exists()
