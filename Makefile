@@ -1,38 +1,49 @@
-# Two entry points do all their own setup: `make app` and `make test`.
+# Two entry points do all their own setup: `make app` (what the app needs) and `make test` (that
+# plus the test tools and the PyTorch reference). Stamps are keyed on the dependency files.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml setup.py | cksum | cut -d' ' -f1)
+DEPS_SUM := $(shell cat pyproject.toml setup.py Makefile | cksum | cut -d' ' -f1)
+APP_STAMP := $(VENV)/.app-$(DEPS_SUM)
+DEV_STAMP := $(VENV)/.dev-$(DEPS_SUM)
 
-.PHONY: app test setup system-deps bench clean package
+.PHONY: app test setup-app setup-dev bench clean package
 
-app: setup
+app: setup-app
 	$(BIN)/moshi-app
 
-test: setup
+test: setup-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-setup: system-deps $(STAMP)
+setup-app:
+	@bash scripts/install_system_deps.sh app
+	@$(MAKE) --no-print-directory $(APP_STAMP)
 
-system-deps:
-	@bash scripts/install_system_deps.sh
+setup-dev:
+	@bash scripts/install_system_deps.sh test
+	@$(MAKE) --no-print-directory $(DEV_STAMP)
 
-$(STAMP):
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
+
+$(APP_STAMP): | $(BIN)/python
+	$(BIN)/python -m pip install -q -e .
+	@touch $@
+
+$(DEV_STAMP): | $(BIN)/python
 	$(BIN)/python -m pip install -q -e ".[dev,packaging]"
 	# Kyutai's PyTorch `moshi` (the test oracle) declares pins that conflict with current packages:
 	# install it without dependencies. Kyutai's MLX port (benchmark baseline) has the import name
 	# `moshi_mlx`, like ours: it goes to its own folder, used only with PYTHONPATH by the benchmarks.
 	$(BIN)/python -m pip install -q --no-deps "moshi==0.2.13"
 	$(BIN)/python -m pip install -q --no-deps --upgrade --target $(VENV)/kyutai-moshi-mlx "moshi-mlx==0.3.0"
-	@rm -f $(VENV)/.installed-*
-	@touch $(STAMP)
+	@touch $@ $(APP_STAMP)
 
-bench: setup
+bench: setup-app
 	$(BIN)/python -m moshi_mlx bench
 
-package: setup
+package: setup-dev
 	bash packaging/build.sh
 
 clean:

@@ -3,17 +3,25 @@
 # sudo). macOS: nothing beyond Python and the Xcode command line tools. Other systems: a message.
 set -euo pipefail
 
+# usage: install_system_deps.sh [app|test]   (default: test, which includes app)
+PROFILE="${1:-test}"
 PACKAGES=(
   libportaudio2                                   # sounddevice
   libsndfile1                                     # soundfile (the wheel bundles it; kept for safety)
-  pulseaudio pulseaudio-utils libasound2-plugins  # virtual audio device for the tests
-  espeak-ng                                       # speech input for tests
   libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3 libglib2.0-0  # Qt (offscreen and xcb)
   libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0
   libxcb-render-util0 libxcb-randr0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1  # Qt on X11 desktops
-  xvfb xauth                                      # a real X server for window tests
-  sox                                             # audio checks in tests
 )
+case "$PROFILE" in
+  app) ;;
+  test) PACKAGES+=(
+    pulseaudio pulseaudio-utils libasound2-plugins  # virtual audio device for the tests
+    espeak-ng                                       # speech input for tests
+    xvfb xauth                                      # a real X server for window tests
+    sox                                             # audio checks in tests
+  ) ;;
+  *) echo "usage: $0 [app|test]" >&2; exit 2 ;;
+esac
 
 case "$(uname -s)" in
   Darwin) exit 0 ;;
