@@ -35,6 +35,7 @@ import soxr
 from pywebrtc_audio import AudioProcessor
 
 from ..errors import ConfigError
+from .linear_aec import LinearEchoCanceller
 
 APM_RATES = (16000, 32000, 48000)
 # set_delay_ms pre-delays the far signal by the reported latency minus this margin, so that a
@@ -126,7 +127,7 @@ class EchoCanceller:
 
     def __init__(self, sample_rate: int = 24000, frame_size: int = 1920,
                  noise_suppression: bool = False, apm_rate: int | None = None,
-                 max_delay_ms: float = 2000.0):
+                 max_delay_ms: float = 2000.0, linear_stage: bool = True):
         if sample_rate <= 0 or sample_rate % 100:
             raise ConfigError(f"echo canceller: sample_rate {sample_rate} Hz is not a whole "
                               "number of samples per 10 ms")
@@ -143,6 +144,7 @@ class EchoCanceller:
         self.apm_rate = sample_rate if apm_rate in (None, sample_rate) else apm_rate
         self._apm = AudioProcessor(sample_rate=self.apm_rate, echo_cancellation=True,
                                    noise_suppression=noise_suppression)
+        self._linear = LinearEchoCanceller(sample_rate) if linear_stage else None
         self._delay_line = _DelayLine(frame_size, int(max_delay_ms * sample_rate / 1000))
         self._near = np.zeros(frame_size, np.float32)
         self._far = np.zeros(frame_size, np.float32)
@@ -195,6 +197,8 @@ class EchoCanceller:
         """Forget everything learned (a new conversation); keeps the configuration and delay."""
         self._apm.reset()
         self._delay_line.clear()
+        if self._linear is not None:
+            self._linear.clear()
         if self.apm_rate != self.sample_rate:
             for stream in (self._up_near, self._up_far, self._down):
                 stream.clear()
@@ -214,6 +218,8 @@ class EchoCanceller:
         _copy_finite(near, self._near)
         _copy_finite(far, self._far)
         self._delay_line.process(self._far, self._far)
+        if self._linear is not None:
+            self._near[:] = self._linear.process(self._near, self._far)
         if self.apm_rate == self.sample_rate:
             out = self._apm.process(self._near, self._far)
         else:
