@@ -26,6 +26,8 @@ _LEAD_S = 0.02
 # A new delay estimate moves the filter only when it differs by more than this (the filter
 # tracks smaller drifts itself).
 _MOVE_S = 0.03
+# A correlation peak this many times the mean |correlation| is an echo (noise: ~4-6 times).
+_PEAK = 10.0
 
 # Reference power below this (per sample, about -70 dBFS) carries nothing to learn from.
 _SILENT_FAR = 1e-7
@@ -153,20 +155,26 @@ class DelayEstimator:
         self._near = np.zeros(self._n)
         self._far = np.zeros(self._n + self.max_lag)
         self.delay: int | None = None  # in samples at the full rate
+        self._pushed = 0
 
     def reset(self) -> None:
         self._near[:] = 0.0
         self._far[:] = 0.0
         self.delay = None
+        self._pushed = 0
 
     def push(self, near: np.ndarray, far: np.ndarray) -> None:
         for buf, x in ((self._near, near), (self._far, far)):
             d = x[::_DECIMATE]
             buf[:-len(d)] = buf[len(d):]
             buf[-len(d):] = d
+        self._pushed += len(near) // _DECIMATE
 
     def update(self) -> int | None:
         """Re-estimate from the history (call once per frame or so); returns the delay."""
+        # Whitened correlations of a few frames peak at random: wait for half a window.
+        if self._pushed < self._n // 2:
+            return self.delay
         if np.mean(self._far[-self._n:] ** 2) < _SILENT_FAR or np.mean(self._near ** 2) < _SILENT_FAR:
             return self.delay
         cross = np.fft.rfft(self._far, self._fft) * np.fft.rfft(self._near, self._fft).conj()
@@ -174,6 +182,6 @@ class DelayEstimator:
         # near[t] ~ far_window[t + max_lag - lag]: lag l sits at index max_lag - l.
         lags = np.abs(corr[:self.max_lag + 1])[::-1]
         peak = int(np.argmax(lags))
-        if lags[peak] > 6.0 * float(np.mean(lags)) + 1e-12:
+        if lags[peak] > _PEAK * float(np.mean(lags)) + 1e-12:
             self.delay = peak * _DECIMATE
         return self.delay
