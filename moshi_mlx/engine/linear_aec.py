@@ -172,8 +172,8 @@ class DelayEstimator:
 
     def update(self) -> int | None:
         """Re-estimate from the history (call once per frame or so); returns the delay."""
-        # Whitened correlations of a few frames peak at random: wait for half a window.
-        if self._pushed < self._n // 2:
+        # Whitened correlations of a few frames peak at random: wait for a quarter window.
+        if self._pushed < self._n // 4:
             return self.delay
         if np.mean(self._far[-self._n:] ** 2) < _SILENT_FAR or np.mean(self._near ** 2) < _SILENT_FAR:
             return self.delay
