@@ -3,6 +3,9 @@
 It runs in front of WebRTC's AEC3 (see aec.py) and removes most of the echo linearly, so that AEC3's
 suppressor sees little residual echo and stops ducking the user while both talk.
 
+- A delay estimator (PHAT-weighted cross-correlation of near and far, decimated, over the last
+  2 s) places the filter just before the echo's direct path, so a short filter (16 x 10 ms)
+  converges in about a second; a long one covering the whole search range converged far too slowly.
 - Overlap-save, blocks of `block` samples, FFT of 2 x block, `partitions` partitions: the filter
   spans partitions x block samples of echo path after the reference.
 - Per-bin power-normalized step (frequency-domain NLMS), with the gradient constrained to a linear
