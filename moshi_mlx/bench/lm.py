@@ -24,7 +24,7 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--dtype", default=None, help="activations: bf16 | fp32 (default: per device)")
-    p.add_argument("--no-split", action="store_true", help="skip the temporal/depformer/sampling split")
+    p.add_argument("--no-split", action="store_true", help="skip the temporal/depformer/sampling/matmul-floor split")
     p.add_argument("--compare-kyutai", action="store_true",
                    help="also time Kyutai's moshi_mlx 0.3.0 generator on the same config (subprocess)")
     p.add_argument("--repeats", type=int, default=1,
@@ -83,17 +83,20 @@ def _build_model(config, bits: int, group: int, dtype):
 
 
 def _time_split(model, config, dtype, steps: int, warmup: int, gen) -> dict:
-    """Each part compiled and evaluated on its own (so the parts include their own sync)."""
+    """Each part compiled and evaluated on its own (so the parts include their own sync). The
+    temporal part attends to the same cache prefix as the generator does over these steps."""
     import mlx.core as mx
 
+    length = next((n for n in gen._lengths if n > steps + warmup), None)
+
     def temporal_fn(tok, off, *kv):
-        out, text_logits, kv = model.temporal(tok, list(kv), off, dtype)
+        out, text_logits, kv = model.temporal(tok, list(kv), off, dtype, length)
         return (out, text_logits, *kv)
 
     temporal = mx.compile(temporal_fn)
     depformer = mx.compile(lambda out, text: model.depformer_sample(
         out, text, lambda logits, key: mx.argmax(logits, axis=-1).astype(mx.int32),
-        mx.zeros((config.dep_q, 2), dtype=mx.uint32)))
+        [mx.zeros((2,), dtype=mx.uint32)] * config.dep_q))
 
     def sample_all(text_logits, audio_logits, key):
         keys = mx.random.split(key, config.dep_q + 1)
@@ -102,10 +105,11 @@ def _time_split(model, config, dtype, steps: int, warmup: int, gen) -> dict:
         return mx.stack(tokens, axis=1)
 
     sampling = mx.compile(sample_all)
+    matmuls = _matmul_floor(model, dtype)
     kv = model.make_cache(1, dtype)
     tokens = mx.zeros((1, config.num_codebooks), dtype=mx.int32)
     audio_logits = mx.random.normal((1, config.dep_q, config.card)).astype(dtype)
-    times = {"temporal": [], "depformer": [], "sampling": []}
+    times = {"temporal": [], "depformer": [], "sampling": [], "matmuls": []}
     key = mx.random.key(0)
     for i in range(steps + warmup):
         t0 = time.perf_counter()
@@ -118,10 +122,32 @@ def _time_split(model, config, dtype, steps: int, warmup: int, gen) -> dict:
         key = mx.random.split(key, 1)[0]
         mx.eval(sampling(text_logits, audio_logits, key))
         t3 = time.perf_counter()
+        mx.eval(matmuls())
+        t4 = time.perf_counter()
         if i >= warmup:
-            for name, dt in zip(times, (t1 - t0, t2 - t1, t3 - t2)):
+            for name, dt in zip(times, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
                 times[name].append(1000 * dt)
     return {name: _stats(v) for name, v in times.items()}
+
+
+def _matmul_floor(model, dtype):
+    """A compiled function doing only the frame's linear layers (each once, as a step does), on
+    inputs of their widths: the arithmetic floor of a step, the same kernels for any
+    implementation. At small widths on MLX's CPU backend this, not dispatch, is most of a step."""
+    import mlx.core as mx
+    import mlx.nn as nn
+
+    def in_width(m) -> int:  # a quantized weight packs 32 // bits values per uint32
+        return m.weight.shape[1] * (32 // m.bits if isinstance(m, nn.QuantizedLinear) else 1)
+
+    layers = [m for _, m in model.named_modules() if isinstance(m, (nn.Linear, nn.QuantizedLinear))]
+    inputs = {w: mx.random.normal((1, 1, w)).astype(dtype) for w in {in_width(m) for m in layers}}
+    mx.eval(inputs)
+
+    def run():
+        return mx.stack([m(inputs[in_width(m)]).sum() for m in layers])
+
+    return mx.compile(run)
 
 
 def _time_steps(gen, config, steps: int, warmup: int) -> list[float]:
@@ -214,7 +240,8 @@ def _table(r: dict) -> str:
              f"  step      median {r['step_ms']['median']:9.1f} ms   p95 {r['step_ms']['p95']:9.1f} ms"
              f"   real-time factor {r['rtf']:.2f} (vs 80 ms)"]
     for name, s in r.get("split_ms", {}).items():
-        lines.append(f"  {name:<9} median {s['median']:9.1f} ms   p95 {s['p95']:9.1f} ms")
+        note = "   (the frame's linear layers alone: the arithmetic floor)" if name == "matmuls" else ""
+        lines.append(f"  {name:<9} median {s['median']:9.1f} ms   p95 {s['p95']:9.1f} ms{note}")
     m = r["memory"]
     lines.append(f"  memory    weights {m['weights_bytes'] / gib:.2f} GiB, KV cache at full context "
                  f"{m['kv_cache_full_context_bytes'] / gib:.2f} GiB, MLX peak {m['mlx_peak_bytes'] / gib:.2f} GiB, "

@@ -45,6 +45,7 @@ class LmGen:
         self._ct = c.max_delay + 2  # delay buffer length, as in LMGen
         # Before the ring wraps, attend to a prefix of it: a few compiled variants (C/8 .. C).
         self._lengths = sorted({max(1, c.context // d) for d in (8, 4, 2)} | {c.context})
+        model.prepare(self.dtype)  # before tracing: the compiled steps capture its tables
         self._frames = {n: mx.compile(partial(self._frame_fn, n)) for n in self._lengths}
         self.reset(seed)
 
@@ -73,7 +74,7 @@ class LmGen:
 
     def _frame_fn(self, length, tokens, offset, key, *kv):
         dep_q = self.config.dep_q
-        keys = mx.random.split(key, dep_q + 2)
+        keys = [k.reshape(2) for k in mx.split(mx.random.split(key, dep_q + 2), dep_q + 2)]
         out, text_logits, kv = self.model.temporal(tokens, list(kv), offset, self.dtype, length)
         text = self.text_sampler(text_logits, keys[0])
         parts = [text[:, None]]

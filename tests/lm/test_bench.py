@@ -20,7 +20,7 @@ def test_bench_lm_json(tmp_path, capsys):
     result = json.loads(capsys.readouterr().out)
     assert result["dim"] == 128 and result["bits"] == 4 and result["group_size"] == 32
     assert result["step_ms"]["n"] == 3 and result["step_ms"]["median"] > 0
-    assert set(result["split_ms"]) == {"temporal", "depformer", "sampling"}
+    assert set(result["split_ms"]) == {"temporal", "depformer", "sampling", "matmuls"}
     assert result["memory"]["kv_cache_full_context_bytes"] == 2 * 2 * 4 * 32 * 32 * 4  # layers, k/v, heads, C, Dh, f32
     assert result["memory"]["weights_bytes"] > 0
     assert result["kyutai"]["step_ms"]["n"] == 3 and result["ratio_vs_kyutai"] > 0

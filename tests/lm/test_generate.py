@@ -122,3 +122,38 @@ def test_warmup_leaves_a_fresh_state(tiny):
         x, y = a.step(u), b.step(u)
         assert (x is None and y is None) or (x.text_token == y.text_token and
                                              np.array_equal(x.audio_codes, y.audio_codes))
+
+
+def test_kv_cache_dtype_halves_only_a_big_float32_ring():
+    from moshi_mlx.lm.transformer import kv_cache_dtype
+
+    seven = LmConfig.moshi_7b()
+    elements = 2 * seven.num_layers * seven.num_heads * seven.head_dim * seven.context
+    assert kv_cache_dtype(mx.float32, elements) == mx.bfloat16  # 2.9 GiB in float32
+    assert kv_cache_dtype(mx.float32, 1000) == mx.float32
+    assert kv_cache_dtype(mx.bfloat16, elements) == mx.bfloat16
+
+
+def test_bfloat16_ring_under_float32_activations():
+    """A bf16 ring with float32 activations (the 7B on the CPU backend) gives the float32 ring's
+    text logits up to bf16 rounding, teacher-forced over 2x the context (the ring wraps)."""
+    from moshi_mlx.lm.transformer import make_ring_cache
+
+    mx.random.seed(4)
+    c = LmConfig.tiny(context=16)
+    model = Lm(c)
+    mx.eval(model.parameters())
+    tokens = np.random.default_rng(0).integers(0, c.card, (2 * c.context, c.num_codebooks))
+    rings = {dt: make_ring_cache(c.num_layers, 1, c.num_heads, c.head_dim, c.context, dt)
+             for dt in (mx.float32, mx.bfloat16)}
+    worst = 0.0
+    for t, tok in enumerate(tokens):
+        logits = {}
+        for dt in rings:
+            _, logits[dt], rings[dt] = model.temporal(mx.array(tok[None], dtype=mx.int32), rings[dt],
+                                                      mx.array(t, dtype=mx.int32), mx.float32)
+        ref, got = np.array(logits[mx.float32]), np.array(logits[mx.bfloat16])
+        assert got.dtype == np.float32
+        worst = max(worst, float(np.abs(got - ref).max() / np.abs(ref).max()))
+    assert all(a.dtype == mx.bfloat16 for a in rings[mx.bfloat16])
+    assert 0 < worst < 0.02, worst
