@@ -47,9 +47,10 @@ class Depformer(nn.Module):
         s = self.slices[k]
         B = temporal_out.shape[0]
         x = s.linear_in(temporal_out) + mx.take(emb, prev_token, axis=0)[:, None]
+        first = s.transformer.layers[0].self_attn
+        rope = None if first.rope_base is None else rope_tables(k, first.head_dim, first.rope_base)
         for layer, cache in zip(s.transformer.layers, kv):
             attn = layer.self_attn
-            rope = None if attn.rope_base is None else rope_tables(k, attn.head_dim, attn.rope_base)
             qkv = attn.qkv(layer.norm1(x), rope)[:, None]  # [B, 1, 3, H, Dh]
             cache.append(qkv)
             if k == 0:  # a single key: softmax weight 1, the output is the value itself
