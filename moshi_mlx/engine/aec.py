@@ -11,8 +11,10 @@ the user included: 5-7 dB lost in double talk. The pywebrtc-audio build exposes 
 is an AEC3 without the suppressor field trials). Our stage (delay estimate + a 160 ms two-path
 frequency-domain NLMS that stops adapting while the user talks) removes 20-30 dB of echo before AEC3
 sees it, so AEC3 estimates little residual echo and lets the user through (measured, double talk:
-synthetic room -5.1 -> -1.0 dB, ERLE 42 -> 25 dB; loopback device -1.3 dB, device + room -1.1 to
--2.9 dB, ERLE 32-51 dB). It costs ~2.5 ms CPU per 80 ms frame. `linear_stage=False`: AEC3 alone.
+synthetic room -5.1 -> -1.1 dB; loopback device, still path, -1.1 to -1.6 dB, device + room -1.1 to
+-2.0 dB, ERLE 38-52 dB). It stands aside until the echo path has stayed still for 2 s, and on a
+drifting path, where AEC3 alone does better (see linear_aec.py). It costs ~3-5 ms CPU per 80 ms
+frame. `linear_stage=False`: AEC3 alone.
 
 Package choice (PyPI, November 2026), all bindings of the same WebRTC APM:
 - `pywebrtc-audio` 0.2.0 (chosen): Apache-2.0; ~0.4 MB wheels for CPython 3.10-3.14 on macOS arm64

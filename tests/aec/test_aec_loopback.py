@@ -23,6 +23,7 @@ pytestmark = [pytest.mark.audio, pytest.mark.slow]
 
 LEAD_S = 2.0  # silence first: the loopback delivers data after ~1-1.5 s
 DOUBLE_TALK_S = 1.5
+ATTEMPTS = 5
 
 
 def play_and_record(play: np.ndarray, extra_s: float = 1.5):
@@ -85,18 +86,21 @@ def test_echo_cancelled_through_loopback_device(virtual_audio_device, speech):
     m0 = int(LEAD_S * RATE)
     play = np.zeros(m0 + len(moshi), np.float32)
     play[m0:] = moshi
-    for attempt in range(3):
+    still = False
+    for attempt in range(ATTEMPTS):
         captured, played, latency, statuses = play_and_record(play, extra_s=len(user) / RATE)
         # Re-record when the device misbehaved: NaN garbage after an underrun (seen once), or an
-        # echo path that jumped mid-recording (a loaded machine); the scene needs a fixed path.
+        # echo path that moved while recording (after the stream's start-up underrun the loopback
+        # sometimes drifts by ~20 samples/s for seconds); the scene needs a still path.
         if not np.isfinite(captured).all():
             print(f"\nattempt {attempt + 1}: the loopback device returned NaN/inf")
             continue
         lags = delay_track(captured, played, m0, m0 + len(moshi))
-        if lags and max(lags) - min(lags) <= RATE // 1000:
+        still = bool(lags) and max(lags) - min(lags) <= RATE // 1000
+        if still:
             break
-        print(f"\nattempt {attempt + 1}: the echo path changed while recording: {lags}")
-    assert np.isfinite(captured).all(), "the loopback device returned NaN/inf three times"
+        print(f"\nattempt {attempt + 1}: the echo path moved while recording: {lags}")
+    assert np.isfinite(captured).all(), f"the loopback device returned NaN/inf {ATTEMPTS} times"
     assert np.max(np.abs(captured)) > 0.01, "nothing came back from the loopback device"
 
     delay = estimate_delay(captured, played, max_lag=RATE)
@@ -106,7 +110,7 @@ def test_echo_cancelled_through_loopback_device(virtual_audio_device, speech):
     echo_only = slice(m0 + delay, u0)
     # AEC off: the microphone signal goes on as is, and Moshi is in it.
     echo_level_db = ratio_db(captured[echo_only], played[m0:u0 - delay])
-    print(f"\nloopback device: reported latency in {latency[0] * 1000:.0f} + out "
+    print(f"\nloopback device ({'still' if still else 'moving'} echo path): reported latency in {latency[0] * 1000:.0f} + out "
           f"{latency[1] * 1000:.0f} = {reported_ms:.0f} ms, measured echo delay "
           f"{delay / RATE * 1000:.0f} ms (cross-correlation), {statuses} callback status flags; "
           f"echo-only {(u0 - m0 - delay) / RATE:.1f} s, double talk {DOUBLE_TALK_S} s"
@@ -123,9 +127,13 @@ def test_echo_cancelled_through_loopback_device(virtual_audio_device, speech):
         assert m["erle_no_reference"] < 6.0
         assert m["erle"] >= 20.0
         assert abs(m["user_only"]) <= 3.0
-        # While both talk the user typically comes out 1-3 dB low through the device (AEC3 alone:
-        # 5-7 dB), but not reliably within 3 dB yet (one CI run went past it): never muted.
-        assert m["double_talk"] > -10.0
+        if still:
+            assert abs(m["double_talk"]) <= 3.0
+        else:
+            # Every attempt drifted: the linear stage then stands aside (see linear_aec.py) and
+            # AEC3 alone lowers the user 2-8 dB while both talk (measured); never muted.
+            print(f"  (the echo path moved in all {ATTEMPTS} attempts: double talk judged loosely)")
+            assert m["double_talk"] > -12.0
 
 
 def test_engine_live_audio_path(virtual_audio_device, speech):

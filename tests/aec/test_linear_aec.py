@@ -78,3 +78,36 @@ def test_delay_estimator_ignores_unrelated_signals():
         est.push(rng.standard_normal(FRAME), rng.standard_normal(FRAME))
         est.update()
     assert est.delay is None
+
+
+def drifting_echo(far: np.ndarray, delay_s: float, drift_per_s: float) -> np.ndarray:
+    """far heard through a pure delay that grows by `drift_per_s` samples every second."""
+    t = np.arange(len(far), dtype=np.float64)
+    source = t - delay_s * RATE - drift_per_s * t / RATE
+    return (0.5 * np.interp(source, t, far, left=0.0)).astype(np.float32)
+
+
+@pytest.mark.parametrize("drift", [0.0, 20.0])
+def test_stands_aside_while_the_echo_path_moves(speech, drift):
+    """A still path: the stage's output is used once the path has proven still (~2 s after the
+    filter first learns). A path drifting by 20 samples/s (the loopback device after an underrun)
+    outruns the filter: the microphone signal passes through untouched for AEC3 alone."""
+    moshi, _ = speech
+    far = np.resize(moshi, 8 * RATE // FRAME * FRAME)
+    near = drifting_echo(far, 0.1, drift)
+    canceller = LinearEchoCanceller()
+    used = []
+    outs = []
+    for i in range(0, len(near), FRAME):
+        outs.append(canceller.process(near[i:i + FRAME], far[i:i + FRAME]))
+        used.append(not canceller.bypassed)
+        if canceller.bypassed:
+            np.testing.assert_array_equal(outs[-1], near[i:i + FRAME])
+    tail = slice(6 * RATE, len(near))
+    if drift:
+        assert not any(used[len(used) // 2:]), "a drifting path must not be cancelled by this stage"
+    else:
+        first = used.index(True)
+        assert 2.0 <= first * FRAME / RATE <= 4.5, f"used from {first * FRAME / RATE:.2f} s"
+        assert all(used[first:])
+        assert ratio_db(near[tail], np.concatenate(outs)[tail]) >= 15.0
