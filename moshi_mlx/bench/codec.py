@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .stats import timing_stats
+
 BACKENDS = ("mlx", "rustymimi", "kyutai-mlx")
 KYUTAI_PATH = Path(__file__).resolve().parents[2] / ".venv" / "kyutai-moshi-mlx"
 
@@ -82,11 +84,6 @@ def _random_release_weights(path: Path, seed: int = 0) -> None:
     mx.save_safetensors(str(path), export_release_format(model))
 
 
-def _stats(ms: list[float]) -> dict:
-    a = np.asarray(ms)
-    return {"mean": float(a.mean()), "median": float(np.median(a)), "p90": float(np.percentile(a, 90))}
-
-
 def _run_codec(codec, frames: np.ndarray, warmup: int):
     enc, dec, codes = [], [], []
     for i, f in enumerate(frames):
@@ -141,7 +138,7 @@ def run(frames_n: int = 40, warmup: int = 5, codebooks: int = 8, backends=BACKEN
             except Exception as e:  # a missing optional backend is reported, not fatal
                 results["backends"][name] = {"error": str(e)}
                 continue
-            entry = {"encode_ms": _stats(enc), "decode_ms": _stats(dec)}
+            entry = {"encode_ms": timing_stats(enc), "decode_ms": timing_stats(dec)}
             if reference_codes is None:
                 reference_codes, entry["codes_agree_with"] = codes, None
             else:

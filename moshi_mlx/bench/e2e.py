@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-FRAME_MS = 80.0
+from .stats import FRAME_MS, timing_stats
 
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
@@ -63,13 +63,6 @@ def _random_model(args, tmp: Path):
     return LoadedModel(files, lm, codec, _NoText(), args.codec_backend)
 
 
-def _stats(values: list[float]) -> dict:
-    import numpy as np
-
-    a = np.asarray(values)
-    return {"median": float(np.median(a)), "p95": float(np.percentile(a, 95)), "mean": float(a.mean())}
-
-
 def verdict(name: str, total_ms: float, p95_ms: float) -> str:
     rtf = total_ms / FRAME_MS
     if total_ms < 0.85 * FRAME_MS and p95_ms < FRAME_MS:
@@ -114,8 +107,8 @@ def run(args) -> dict:
     result = {
         "model": model.files.name, "device": str(mx.default_device()),
         "codec_backend": args.codec_backend, "frames": len(total), "load_s": load_s,
-        "encode_ms": _stats(enc), "lm_ms": _stats(lm), "decode_ms": _stats(dec),
-        "total_ms": _stats(total),
+        "encode_ms": timing_stats(enc), "lm_ms": timing_stats(lm), "decode_ms": timing_stats(dec),
+        "total_ms": timing_stats(total),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "mlx_peak_mb": mx.get_peak_memory() / 2**20,
     }

@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-FRAME_MS = 80.0
+from .stats import FRAME_MS, timing_stats
 
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
@@ -47,13 +47,6 @@ def bench_config(args):
             dim=args.dim, num_heads=heads, depformer_dim=args.dim, depformer_num_heads=heads,
             depformer_dim_feedforward=int(config.hidden_scale * args.dim)))
     return config
-
-
-def _stats(ms: list[float]) -> dict:
-    import numpy as np
-
-    a = np.asarray(ms)
-    return {"median": float(np.median(a)), "p95": float(np.percentile(a, 95)), "n": len(ms)}
 
 
 def _build_model(config, bits: int, group: int, dtype):
@@ -127,7 +120,7 @@ def _time_split(model, config, dtype, steps: int, warmup: int, gen) -> dict:
         if i >= warmup:
             for name, dt in zip(times, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
                 times[name].append(1000 * dt)
-    return {name: _stats(v) for name, v in times.items()}
+    return {name: timing_stats(v) for name, v in times.items()}
 
 
 def _matmul_floor(model, dtype):
@@ -181,7 +174,7 @@ def run_kyutai(config, bits: int, group: int, dtype_name: str, steps: int, warmu
     if proc.returncode:
         raise RuntimeError(f"Kyutai's generator failed:\n{proc.stderr[-3000:]}")
     data = json.loads(proc.stdout.strip().splitlines()[-1])
-    return {"step_ms": _stats(data["step_ms"]), "peak_memory_bytes": data["peak_memory"]}
+    return {"step_ms": timing_stats(data["step_ms"]), "peak_memory_bytes": data["peak_memory"]}
 
 
 def main(args: argparse.Namespace) -> int:
@@ -208,7 +201,7 @@ def main(args: argparse.Namespace) -> int:
         "config": args.config, "dim": config.dim, "layers": config.num_layers, "bits": args.bits,
         "group_size": group if args.bits < 16 else None, "activations": dtype_name,
         "device": str(mx.default_device()), "steps": args.steps, "build_s": round(build_s, 1),
-        "step_ms": _stats(step_ms), "rtf": float(np.median(step_ms)) / FRAME_MS,
+        "step_ms": timing_stats(step_ms), "rtf": float(np.median(step_ms)) / FRAME_MS,
         "memory": {"weights_bytes": weight_bytes, "kv_cache_full_context_bytes": kv_bytes,
                    "mlx_peak_bytes": mx.get_peak_memory(),
                    "process_peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024},
@@ -219,7 +212,7 @@ def main(args: argparse.Namespace) -> int:
         ours, theirs = [result["step_ms"]["median"]], []
         for r in range(args.repeats):
             if r:
-                ours.append(_stats(_time_steps(gen, config, args.steps, args.warmup))["median"])
+                ours.append(timing_stats(_time_steps(gen, config, args.steps, args.warmup))["median"])
             kyutai = run_kyutai(config, args.bits, group, dtype_name, args.steps, args.warmup)
             theirs.append(kyutai["step_ms"]["median"])
         result["kyutai"] = kyutai

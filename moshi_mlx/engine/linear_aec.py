@@ -79,6 +79,7 @@ class LinearEchoCanceller:
         self._power = np.zeros(self._bins)
         self._e_bg = self._e_fg = 0.0
         self.copies = 0
+        self._main_tap: int | None = None  # of the output filter (None: it is all zeros)
         self._main_taps.clear()
 
     def clear(self) -> None:
@@ -127,10 +128,9 @@ class LinearEchoCanceller:
 
     def _track_main_tap(self) -> None:
         """Record where the output filter's largest tap is; keep just over _STILL_S of history."""
-        if not np.any(self._w_fg):
+        if self._main_tap is None:
             return
-        taps = np.fft.irfft(self._w_fg, axis=1)[:, :self.block].reshape(-1)
-        self._main_taps.append((self._processed, int(np.argmax(np.abs(taps)))))
+        self._main_taps.append((self._processed, self._main_tap))
         horizon = self._processed - _STILL_S * self.sample_rate
         while len(self._main_taps) > 1 and self._main_taps[1][0] <= horizon:
             self._main_taps.popleft()
@@ -146,11 +146,11 @@ class LinearEchoCanceller:
 
         far_power = float(np.mean(far ** 2))
         if far_power > _SILENT_FAR:
-            self._adapt(e_bg, far_power)
+            self._adapt(e_bg)
         self._compare(e_fg, e_bg, near)
         return e_fg
 
-    def _adapt(self, e_bg: np.ndarray, far_power: float) -> None:
+    def _adapt(self, e_bg: np.ndarray) -> None:
         b = self.block
         x0 = self._x_spec[0]
         self._power = 0.9 * self._power + 0.1 * (x0.real ** 2 + x0.imag ** 2)
@@ -179,6 +179,9 @@ class LinearEchoCanceller:
             self._w_fg[:] = self._w_bg
             self._e_fg = self._e_bg
             self.copies += 1
+            # The output filter changes only here: find its main tap once per change.
+            taps = np.fft.irfft(self._w_fg, axis=1)[:, :self.block].reshape(-1)
+            self._main_tap = int(np.argmax(np.abs(taps))) if np.any(taps) else None
         elif self._e_bg > 4.0 * self._e_fg + 1e-9 * len(near):
             self._w_bg[:] = self._w_fg
             self._e_bg = self._e_fg
