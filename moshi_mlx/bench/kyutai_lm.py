@@ -1,11 +1,14 @@
 """Baseline runner: Kyutai's moshi_mlx 0.3.0 generator on random weights, timed per step.
 
 Run as a script with PYTHONPATH=<repo>/.venv/kyutai-moshi-mlx (Kyutai's package has our import name,
-so this file imports nothing of ours). Reads a JSON job on argv[1], prints one JSON line."""
+so this file imports nothing of ours but floor.py, by path). Reads a JSON job on argv[1], prints one
+JSON line: ms per step, peak memory and, if asked, ms of the model's matmul floor."""
 
+import importlib.util
 import json
 import sys
 import time
+from pathlib import Path
 
 import mlx.core as mx
 import mlx.nn as nn
@@ -47,7 +50,17 @@ def main() -> None:
         if i >= warmup:
             times.append(time.perf_counter() - t0)
         del text
-    print(json.dumps({"step_ms": [1000 * t for t in times], "peak_memory": mx.get_peak_memory()}))
+    result = {"step_ms": [1000 * t for t in times], "peak_memory": mx.get_peak_memory()}
+    if job.get("floor"):
+        result["floor_ms"] = _floor_module().time_floor(model, getattr(mx, job["dtype"]), steps)
+    print(json.dumps(result))
+
+
+def _floor_module():
+    spec = importlib.util.spec_from_file_location("bench_floor", Path(__file__).with_name("floor.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 if __name__ == "__main__":

@@ -98,7 +98,9 @@ def _time_split(model, config, dtype, steps: int, warmup: int, gen) -> dict:
         return mx.stack(tokens, axis=1)
 
     sampling = mx.compile(sample_all)
-    matmuls = _matmul_floor(model, dtype)
+    from .floor import matmul_floor
+
+    matmuls = matmul_floor(model, dtype)
     kv = model.make_cache(1, dtype)
     tokens = mx.zeros((1, config.num_codebooks), dtype=mx.int32)
     audio_logits = mx.random.normal((1, config.dep_q, config.card)).astype(dtype)
@@ -123,26 +125,6 @@ def _time_split(model, config, dtype, steps: int, warmup: int, gen) -> dict:
     return {name: timing_stats(v) for name, v in times.items()}
 
 
-def _matmul_floor(model, dtype):
-    """A compiled function doing only the frame's linear layers (each once, as a step does), on
-    inputs of their widths: the arithmetic floor of a step, the same kernels for any
-    implementation. At small widths on MLX's CPU backend this, not dispatch, is most of a step."""
-    import mlx.core as mx
-    import mlx.nn as nn
-
-    def in_width(m) -> int:  # a quantized weight packs 32 // bits values per uint32
-        return m.weight.shape[1] * (32 // m.bits if isinstance(m, nn.QuantizedLinear) else 1)
-
-    layers = [m for _, m in model.named_modules() if isinstance(m, (nn.Linear, nn.QuantizedLinear))]
-    inputs = {w: mx.random.normal((1, 1, w)).astype(dtype) for w in {in_width(m) for m in layers}}
-    mx.eval(inputs)
-
-    def run():
-        return mx.stack([m(inputs[in_width(m)]).sum() for m in layers])
-
-    return mx.compile(run)
-
-
 def _time_steps(gen, config, steps: int, warmup: int) -> list[float]:
     """ms per LmGen.step (random user codes), after `warmup` steps, from a fresh state."""
     import numpy as np
@@ -160,21 +142,58 @@ def _time_steps(gen, config, steps: int, warmup: int) -> list[float]:
 
 
 def run_kyutai(config, bits: int, group: int, dtype_name: str, steps: int, warmup: int) -> dict:
-    """Kyutai's moshi_mlx generator in a subprocess (its package shares our import name)."""
+    """Kyutai's moshi_mlx generator in a subprocess (its package shares our import name): ms per
+    step, peak memory, and the matmul floor of Kyutai's model (floor.py)."""
     repo = Path(__file__).resolve().parents[2]
     target = Path(os.environ.get("KYUTAI_MOSHI_MLX", repo / ".venv" / "kyutai-moshi-mlx"))
     if not (target / "moshi_mlx").is_dir():
         from ..errors import MoshiError
         raise MoshiError(f"Kyutai's moshi-mlx is not installed in {target} (run `make setup`)")
     job = {"lm_kwargs": config.pytorch_kwargs(), "bits": bits, "group_size": group,
-           "dtype": dtype_name, "steps": steps, "warmup": warmup}
+           "dtype": dtype_name, "steps": steps, "warmup": warmup, "floor": True}
     env = dict(os.environ, PYTHONPATH=str(target))
     proc = subprocess.run([sys.executable, str(Path(__file__).with_name("kyutai_lm.py")), json.dumps(job)],
                           env=env, capture_output=True, text=True, cwd=str(target))
     if proc.returncode:
         raise RuntimeError(f"Kyutai's generator failed:\n{proc.stderr[-3000:]}")
     data = json.loads(proc.stdout.strip().splitlines()[-1])
-    return {"step_ms": timing_stats(data["step_ms"]), "peak_memory_bytes": data["peak_memory"]}
+    return {"step_ms": timing_stats(data["step_ms"]), "peak_memory_bytes": data["peak_memory"],
+            "floor_ms": timing_stats(data["floor_ms"])}
+
+
+def compare_kyutai(args, model, gen, config, group: int, dtype, dtype_name: str) -> dict:
+    """Ours and Kyutai's generator alternated `args.repeats` times in ABBA order (the first run of a
+    pair tends to be the slow one), each run followed by its model's matmul floor; ratios of the
+    medians of the runs' medians, of the best runs, and of the time spent above the floor (what
+    goal (a) is about: graph building, dispatch, synchronisation)."""
+    import numpy as np
+
+    from .floor import time_floor
+
+    runs = {"ours": [], "kyutai": [], "ours_floor": [], "kyutai_floor": []}
+    kyutai = None
+
+    def ours():
+        runs["ours"].append(timing_stats(_time_steps(gen, config, args.steps, args.warmup))["median"])
+        runs["ours_floor"].append(float(np.median(time_floor(model, dtype, args.steps))))
+
+    def theirs():
+        nonlocal kyutai
+        kyutai = run_kyutai(config, args.bits, group, dtype_name, args.steps, args.warmup)
+        runs["kyutai"].append(kyutai["step_ms"]["median"])
+        runs["kyutai_floor"].append(kyutai["floor_ms"]["median"])
+
+    for r in range(args.repeats):
+        for run in (ours, theirs) if r % 2 == 0 else (theirs, ours):
+            run()
+    median = {name: float(np.median(v)) for name, v in runs.items()}
+    above = {name: float(np.median(np.subtract(runs[name], runs[name + "_floor"])))
+             for name in ("ours", "kyutai")}
+    return {"kyutai": kyutai, "ratio_vs_kyutai": median["ours"] / median["kyutai"],
+            "repeats": {"ms": runs, "ratio_of_medians": median["ours"] / median["kyutai"],
+                        "ratio_of_best": min(runs["ours"]) / min(runs["kyutai"]),
+                        "above_floor_ms": above, "ratio_above_floor": above["ours"] / above["kyutai"],
+                        "floor_vs_kyutai_step": median["ours_floor"] / median["kyutai"]}}
 
 
 def main(args: argparse.Namespace) -> int:
@@ -209,18 +228,7 @@ def main(args: argparse.Namespace) -> int:
     if not args.no_split:
         result["split_ms"] = _time_split(model, config, dtype, args.steps, args.warmup, gen)
     if args.compare_kyutai:
-        ours, theirs = [result["step_ms"]["median"]], []
-        for r in range(args.repeats):
-            if r:
-                ours.append(timing_stats(_time_steps(gen, config, args.steps, args.warmup))["median"])
-            kyutai = run_kyutai(config, args.bits, group, dtype_name, args.steps, args.warmup)
-            theirs.append(kyutai["step_ms"]["median"])
-        result["kyutai"] = kyutai
-        result["ratio_vs_kyutai"] = float(np.median(ours) / np.median(theirs))
-        if args.repeats > 1:
-            result["repeats"] = {"ours_median_ms": ours, "kyutai_median_ms": theirs,
-                                 "ratio_of_medians": result["ratio_vs_kyutai"],
-                                 "ratio_of_best": min(ours) / min(theirs)}
+        result |= compare_kyutai(args, model, gen, config, group, dtype, dtype_name)
     print(json.dumps(result, indent=2) if args.json else _table(result))
     return 0
 
@@ -240,12 +248,16 @@ def _table(r: dict) -> str:
                  f"{m['kv_cache_full_context_bytes'] / gib:.2f} GiB, MLX peak {m['mlx_peak_bytes'] / gib:.2f} GiB, "
                  f"process peak RSS {m['process_peak_rss_bytes'] / gib:.2f} GiB")
     if "kyutai" in r:
-        k = r["kyutai"]["step_ms"]
-        lines.append(f"  Kyutai moshi_mlx 0.3.0: median {k['median']:.1f} ms, p95 {k['p95']:.1f} ms; "
-                     f"ours / Kyutai = {r['ratio_vs_kyutai']:.2f}")
-        if "repeats" in r:
-            rep = r["repeats"]
-            lines.append("  alternated runs, median ms: ours " + ", ".join(f"{v:.1f}" for v in rep["ours_median_ms"])
-                         + "; Kyutai " + ", ".join(f"{v:.1f}" for v in rep["kyutai_median_ms"])
-                         + f"; ratio of medians {rep['ratio_of_medians']:.2f}, of best runs {rep['ratio_of_best']:.2f}")
+        rep = r["repeats"]
+
+        def ms(values):
+            return ", ".join(f"{v:.1f}" for v in values)
+
+        lines += [f"  Kyutai moshi_mlx 0.3.0, {len(rep['ms']['ours'])} runs each, alternated (ABBA), median ms per run:",
+                  f"    ours   {ms(rep['ms']['ours'])}   (matmul floor {ms(rep['ms']['ours_floor'])})",
+                  f"    Kyutai {ms(rep['ms']['kyutai'])}   (matmul floor {ms(rep['ms']['kyutai_floor'])})",
+                  f"    ours / Kyutai = {r['ratio_vs_kyutai']:.2f} (medians), {rep['ratio_of_best']:.2f} (best runs)",
+                  f"    above the matmul floor: ours {rep['above_floor_ms']['ours']:.1f} ms, Kyutai "
+                  f"{rep['above_floor_ms']['kyutai']:.1f} ms: {rep['ratio_above_floor']:.2f}; "
+                  f"our floor alone is {rep['floor_vs_kyutai_step']:.2f} of Kyutai's step"]
     return "\n".join(lines)

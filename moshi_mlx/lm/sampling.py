@@ -1,10 +1,11 @@
 """Token samplers: small callables outside the model, with explicit random keys.
 
 Explicit keys (instead of mlx-lm's global random state) keep two generators independent and
-seedable, and let the whole frame be one compiled function. Top-k is a threshold at the k-th
-largest logit (one partition) rather than mlx-lm's `apply_top_k` (argpartition + scatter): a frame
-samples nine times, and on MLX's CPU backend every graph node costs microseconds. Top-p, off by
-default, is mlx-lm's `apply_top_p`."""
+seedable, and let the whole frame be one compiled function. Top-k draws among the k best logits
+only (one argpartition, then a categorical over k values) rather than mlx-lm's `apply_top_k`, which
+scatters -inf over the rest of the vocabulary and draws over all of it: a frame samples nine times,
+and random numbers for 32000 text logits cost more than the partition (0.95 -> 0.40 ms per text
+sample on the CPU backend). Top-p, off by default, is mlx-lm's `apply_top_p`."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ import mlx.core as mx
 
 def make_sampler(temperature: float, top_k: int | None = None, top_p: float | None = None):
     """(logits [B, V], key) -> tokens [B] int32. temperature 0: greedy (argmax, key unused).
-    Otherwise softmax(logits / temperature) restricted to the top_k tokens (and any tied with the
-    k-th) and/or the top_p mass, like Kyutai's `sample_token`."""
+    Otherwise softmax(logits / temperature) restricted to the top_k tokens (exactly k, like
+    torch.topk in Kyutai's `sample_token`) and/or the top_p mass of those."""
     if temperature < 0:
         raise ValueError(f"temperature must be >= 0, got {temperature}")
     if top_p is not None and not 0 < top_p <= 1:
@@ -34,12 +35,15 @@ def make_sampler(temperature: float, top_k: int | None = None, top_p: float | No
     def sample(logits: mx.array, key: mx.array) -> mx.array:
         x = logits.astype(mx.float32) / temperature
         vocab = x.shape[-1]
+        best = None
         if top_k is not None and top_k < vocab:
-            cut = vocab - top_k  # the k-th largest value sits at index V - k once partitioned
-            kth = mx.partition(x, cut, axis=-1)[..., cut:cut + 1]
-            x = mx.where(x < kth, -mx.inf, x)
+            best = mx.argpartition(x, vocab - top_k, axis=-1)[..., vocab - top_k:]  # [B, k], unordered
+            x = mx.take_along_axis(x, best, axis=-1)
         if nucleus is not None:
             x = nucleus(x - mx.logsumexp(x, axis=-1, keepdims=True), top_p)
-        return mx.random.categorical(x, axis=-1, key=key).astype(mx.int32)
+        token = mx.random.categorical(x, axis=-1, key=key)
+        if best is not None:
+            token = mx.take_along_axis(best, token[..., None], axis=-1)[..., 0]
+        return token.astype(mx.int32)
 
     return sample

@@ -24,3 +24,7 @@ def test_bench_lm_json(tmp_path, capsys):
     assert result["memory"]["kv_cache_full_context_bytes"] == 2 * 2 * 4 * 32 * 32 * 4  # layers, k/v, heads, C, Dh, f32
     assert result["memory"]["weights_bytes"] > 0
     assert result["kyutai"]["step_ms"]["n"] == 3 and result["ratio_vs_kyutai"] > 0
+    runs = result["repeats"]["ms"]
+    assert all(len(v) == 1 and v[0] > 0 for v in runs.values())  # Kyutai's floor measured on its model
+    above = result["repeats"]["above_floor_ms"]
+    assert above["ours"] == runs["ours"][0] - runs["ours_floor"][0]

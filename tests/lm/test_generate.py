@@ -112,6 +112,21 @@ def test_samplers():
         make_sampler(-1)
 
 
+@pytest.mark.parametrize("temperature", [1.0, 0.5])
+def test_top_k_samples_the_renormalized_distribution(temperature):
+    """Frequencies over 20000 draws match softmax(logits / T) over the k best tokens."""
+    rng = np.random.default_rng(1)
+    row = rng.standard_normal(300).astype(np.float32)
+    logits = mx.array(np.tile(row, (20000, 1)))  # one draw per row
+    tokens = np.array(make_sampler(temperature, top_k=5)(logits, mx.random.key(3)))
+    best = np.argsort(-row)[:5]
+    p = np.exp(row[best] / temperature)
+    p /= p.sum()
+    freq = np.array([(tokens == t).mean() for t in best])
+    assert np.isin(tokens, best).all()
+    np.testing.assert_allclose(freq, p, atol=0.015)  # ~4 standard deviations
+
+
 def test_warmup_leaves_a_fresh_state(tiny):
     rng = np.random.default_rng(9)
     user = rng.integers(0, tiny.config.card, (5, 8))
