@@ -139,8 +139,8 @@ def test_echo_cancelled_through_loopback_device(virtual_audio_device, speech):
 def test_engine_live_audio_path(virtual_audio_device, speech):
     """The engine's own live audio (separate input and output streams with rings) and its loop:
     far = the frame written for playback one step earlier; the delay (device latencies, then
-    queued output too) re-reported every second. The user is mixed into the mic frames after
-    Moshi's echo has died out."""
+    queued output too) re-reported every second. The user is mixed into the mic frames twice:
+    talking over the last DOUBLE_TALK_S of Moshi's playback, then alone after its echo has died out."""
     import threading
 
     from moshi_mlx.engine.live import LiveAudio
@@ -148,8 +148,11 @@ def test_engine_live_audio_path(virtual_audio_device, speech):
     moshi, user = speech
     lead, tail = 2 * RATE, len(user) + RATE
     play = np.concatenate([np.zeros(lead, np.float32), moshi, np.zeros(tail, np.float32)])
+    dt = int(DOUBLE_TALK_S * RATE)
+    d0 = (lead + len(moshi) - dt) // FRAME * FRAME  # the echo arrives later still: it overlaps
     u0 = (lead + len(moshi) + RATE) // FRAME * FRAME  # 1 s after Moshi stops
     clean_user = np.zeros_like(play)
+    clean_user[d0:d0 + dt] = user[:dt]
     clean_user[u0:u0 + len(user)] = user
     audio = LiveAudio(None, None, 3)
     canceller = EchoCanceller()
@@ -165,9 +168,9 @@ def test_engine_live_audio_path(virtual_audio_device, speech):
         for k in range(len(play) // FRAME):
             mic = audio.read_frame(stop)
             assert mic is not None, "the loopback input stopped"
-            mic = np.nan_to_num(mic) + clean_user[k * FRAME:(k + 1) * FRAME]
-            outs.append(canceller.process(mic, far))
-            mics.append(mic)
+            mic = np.nan_to_num(mic)
+            mics.append(mic)  # the echo alone
+            outs.append(canceller.process(mic + clean_user[k * FRAME:(k + 1) * FRAME], far))
             far = play[k * FRAME:(k + 1) * FRAME]
             audio.write_frame(far)
             if k % 12 == 11:
@@ -178,13 +181,17 @@ def test_engine_live_audio_path(virtual_audio_device, speech):
     mic, out = np.concatenate(mics), np.concatenate(outs)
     echo = np.flatnonzero(np.abs(mic[:u0]) > 1e-3)
     assert len(echo), "no echo came back through the loopback device"
-    echo_only = slice(echo[0], echo[-1])
+    assert echo[-1] > d0 + dt // 2, "Moshi's echo ended before the double talk"
+    echo_only = slice(echo[0], d0)
+    double_talk = slice(d0, d0 + dt)
     user_only = slice(u0, u0 + len(user))
     erle = ratio_db(mic[echo_only], out[echo_only])
     user_db = ratio_db(out[user_only], clean_user[user_only])
+    double_talk_db = ratio_db(out[double_talk], clean_user[double_talk])
     print(f"\nengine live audio: echo from {echo[0] / RATE:.2f} s (Moshi from {lead / RATE:.2f} s), "
           f"reported delay {canceller.delay_ms:.0f} ms, ERLE {erle:.1f} dB, user-only "
-          f"{user_db:+.2f} dB, {audio.dropped_frames} dropped frames, {audio.underruns} underruns")
+          f"{user_db:+.2f} dB, double talk {double_talk_db:+.2f} dB (vs the clean utterance), "
+          f"{audio.dropped_frames} dropped frames, {audio.underruns} underruns")
     # Here the echo path may jump while recording (separate streams on a loaded machine: seen
     # 200 -> 240 ms once in a few runs); AEC3 then leaks echo for ~0.5-1 s while it finds the new
     # delay. Judged per half second, with the jumps printed.
@@ -192,9 +199,14 @@ def test_engine_live_audio_path(virtual_audio_device, speech):
     windows = [ratio_db(mic[i:i + half], out[i:i + half])
                for i in range(echo_only.start, echo_only.stop - half + 1, half)
                if np.sqrt(np.mean(mic[i:i + half] ** 2)) > 1e-3]
-    lags = delay_track(mic, play, echo_only.start, echo_only.stop)
+    lags = delay_track(mic, play, echo[0], echo[-1])  # mic: the echo alone, double talk included
     print(f"  ERLE per 0.5 s: {' '.join(f'{w:.0f}' for w in windows)} dB; echo delay per 0.5 s: "
           f"{sorted(set(round(x / RATE * 1000) for x in lags))} ms")
     assert np.median(windows) >= 20.0
     assert np.mean(np.array(windows) >= 20.0) >= 0.75
     assert abs(user_db) <= 3.0
+    if lags and max(lags) - min(lags) <= RATE // 1000:  # a still echo path
+        assert abs(double_talk_db) <= 3.0
+    else:  # the linear stage stands aside and AEC3 alone lowers the user 2-8 dB (see above)
+        print("  (the echo path moved: double talk judged loosely)")
+        assert double_talk_db > -12.0
