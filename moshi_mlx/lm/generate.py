@@ -43,8 +43,9 @@ class LmGen:
         self._delays = np.array(c.delays, dtype=np.int64)
         self._initial = np.array([c.text_initial_token] + [c.audio_initial_token] * c.n_q, np.int64)
         self._ct = c.max_delay + 2  # delay buffer length, as in LMGen
-        # Before the ring wraps, attend to a prefix of it: a few compiled variants (C/8 .. C).
-        self._lengths = sorted({max(1, c.context // d) for d in (8, 4, 2)} | {c.context})
+        # Before the ring wraps, attend to a prefix of it, at most twice what has been written:
+        # compiled variants C/64, C/32, .., C/2, C (Moshi: 46, 93, .., 1500, 3000 frames).
+        self._lengths = sorted({max(1, c.context >> s) for s in range(7)})
         model.prepare(self.dtype)  # before tracing: the compiled steps capture its tables
         self._frames = {n: mx.compile(partial(self._frame_fn, n)) for n in self._lengths}
         self.reset(seed)
@@ -59,8 +60,8 @@ class LmGen:
         self._pending: mx.array | None = None
 
     def warmup(self) -> None:
-        """Compile every variant now (each is traced on first use otherwise: a hiccup mid-call at
-        frames C/8, C/4, C/2), then reset."""
+        """Compile every variant now (each is traced on first use otherwise: a hiccup mid-call
+        each time the conversation outgrows one), then reset."""
         tokens = mx.array(self._initial[None], dtype=mx.int32)
         for length in self._lengths:
             out = self._frames[length](tokens, mx.array(0, dtype=mx.int32), self._key, *self._kv)
