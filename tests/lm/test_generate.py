@@ -106,6 +106,8 @@ def test_samplers():
         assert all(tok[i] in top5[i] for i in range(4))
     nucleus = {int(make_sampler(1.0, top_p=1e-6)(logits, key)[0]) for key in keys}
     assert nucleus == {int(greedy[0])}
+    both = {tuple(np.array(make_sampler(1.0, top_k=5, top_p=1e-6)(logits, key))) for key in keys}
+    assert both == {tuple(np.array(greedy))}  # top-p within the k best
     spread = {int(make_sampler(1.0)(logits, key)[0]) for key in keys}
     assert len(spread) > 5
     with pytest.raises(ValueError):
