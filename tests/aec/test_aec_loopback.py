@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from moshi_mlx.engine.aec import EchoCanceller
+from moshi_mlx.engine.linear_aec import _STILL_SAMPLES
 from tests.aec.signals import (FRAME, RATE, delay_track, estimate_delay, ratio_db, room_echo,
                                run_canceller)
 
@@ -24,6 +25,13 @@ pytestmark = [pytest.mark.audio, pytest.mark.slow]
 LEAD_S = 2.0  # silence first: the loopback delivers data after ~1-1.5 s
 DOUBLE_TALK_S = 1.5
 ATTEMPTS = 5
+
+
+def is_still(lags: list[int]) -> bool:
+    """The echo delay stayed within the linear stage's own tolerance over the whole recording (a
+    path drifting a few samples would pass a looser check, yet keep the stage aside: seen in CI,
+    double talk -5.5 dB on a path judged still at a 1 ms tolerance)."""
+    return bool(lags) and max(lags) - min(lags) <= _STILL_SAMPLES
 
 
 def play_and_record(play: np.ndarray, extra_s: float = 1.5):
@@ -96,7 +104,7 @@ def test_echo_cancelled_through_loopback_device(virtual_audio_device, speech):
             print(f"\nattempt {attempt + 1}: the loopback device returned NaN/inf")
             continue
         lags = delay_track(captured, played, m0, m0 + len(moshi))
-        still = bool(lags) and max(lags) - min(lags) <= RATE // 1000
+        still = is_still(lags)
         if still:
             break
         print(f"\nattempt {attempt + 1}: the echo path moved while recording: {lags}")
@@ -110,7 +118,8 @@ def test_echo_cancelled_through_loopback_device(virtual_audio_device, speech):
     echo_only = slice(m0 + delay, u0)
     # AEC off: the microphone signal goes on as is, and Moshi is in it.
     echo_level_db = ratio_db(captured[echo_only], played[m0:u0 - delay])
-    print(f"\nloopback device ({'still' if still else 'moving'} echo path): reported latency in {latency[0] * 1000:.0f} + out "
+    print(f"\nloopback device ({'still' if still else 'moving'} echo path, delay range "
+          f"{max(lags) - min(lags) if lags else '-'} samples): reported latency in {latency[0] * 1000:.0f} + out "
           f"{latency[1] * 1000:.0f} = {reported_ms:.0f} ms, measured echo delay "
           f"{delay / RATE * 1000:.0f} ms (cross-correlation), {statuses} callback status flags; "
           f"echo-only {(u0 - m0 - delay) / RATE:.1f} s, double talk {DOUBLE_TALK_S} s"
@@ -205,7 +214,7 @@ def test_engine_live_audio_path(virtual_audio_device, speech):
     assert np.median(windows) >= 20.0
     assert np.mean(np.array(windows) >= 20.0) >= 0.75
     assert abs(user_db) <= 3.0
-    if lags and max(lags) - min(lags) <= RATE // 1000:  # a still echo path
+    if is_still(lags):
         assert abs(double_talk_db) <= 3.0
     else:  # the linear stage stands aside and AEC3 alone lowers the user 2-8 dB (see above)
         print("  (the echo path moved: double talk judged loosely)")
