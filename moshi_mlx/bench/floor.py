@@ -30,13 +30,12 @@ def matmul_floor(model: nn.Module, dtype: mx.Dtype):
     return mx.compile(run)
 
 
-def time_floor(model: nn.Module, dtype: mx.Dtype, runs: int, warmup: int = 2) -> list[float]:
-    """ms per evaluation of `matmul_floor`, `runs` times after `warmup`."""
-    fn = matmul_floor(model, dtype)
+def time_floor(floor, runs: int, warmup: int = 2) -> list[float]:
+    """ms per evaluation of `floor` (a `matmul_floor` function), `runs` times after `warmup`."""
     times = []
     for i in range(runs + warmup):
         t = time.perf_counter()
-        mx.eval(fn())
+        mx.eval(floor())
         if i >= warmup:
             times.append(1000 * (time.perf_counter() - t))
     return times

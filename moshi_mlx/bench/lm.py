@@ -168,14 +168,15 @@ def compare_kyutai(args, model, gen, config, group: int, dtype, dtype_name: str)
     goal (a) is about: graph building, dispatch, synchronisation)."""
     import numpy as np
 
-    from .floor import time_floor
+    from .floor import matmul_floor, time_floor
 
     runs = {"ours": [], "kyutai": [], "ours_floor": [], "kyutai_floor": []}
     kyutai = None
+    floor = matmul_floor(model, dtype)
 
     def ours():
         runs["ours"].append(timing_stats(_time_steps(gen, config, args.steps, args.warmup))["median"])
-        runs["ours_floor"].append(float(np.median(time_floor(model, dtype, args.steps))))
+        runs["ours_floor"].append(float(np.median(time_floor(floor, args.steps))))
 
     def theirs():
         nonlocal kyutai
