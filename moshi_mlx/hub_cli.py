@@ -16,11 +16,18 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
 def _table(cache_dir) -> str:
     from . import hub
 
+    from .kinds import KINDS
+
     rows = [("model", "size", "installed", "this machine"), ("-----", "----", "---------", "------------")]
-    for m in hub.KNOWN_MODELS:
-        verdict, why = hub.recommend(m)
-        rows.append((m.repo_id, f"{m.size_bytes / hub.GB:5.1f} GB",
-                     "yes" if hub.is_installed(m.repo_id, cache_dir) else "no", f"{verdict}: {why}"))
+    for kind in KINDS.values():
+        models = [m for m in hub.KNOWN_MODELS if m.kind == kind.name]
+        if not models:
+            continue
+        rows.append((f"[{kind.label}: {', '.join(kind.commands)}]", "", "", ""))
+        for m in models:
+            verdict, why = hub.recommend(m)
+            rows.append((m.repo_id, f"{m.size_bytes / hub.GB:5.1f} GB",
+                         "yes" if hub.is_installed(m.repo_id, cache_dir) else "no", f"{verdict}: {why}"))
     rows.append((hub.DEMO, "  <1 MB", "made locally", "tiny random model: noise, for tests"))
     width = [max(len(r[i]) for r in rows) for i in range(3)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r[:3], width)) + "  " + r[3] for r in rows]
