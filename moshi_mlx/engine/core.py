@@ -62,8 +62,9 @@ class FrameEngine:
         self.reset()
 
     def reset(self) -> None:
-        """Clean state: new generator (LM caches, sampler RNG from the seed), codec, detokenizer."""
-        self.gen = self._make_gen()
+        """Clean state: LM caches and sampler RNG from the seed (the compiled step functions are the
+        model's and stay), codec, detokenizer."""
+        self.gen.reset(self.sampling.seed)
         self.model.codec.reset()
         self.detok.reset()
         self.frames = 0

@@ -46,7 +46,7 @@ def load_model(files: ModelFiles, codec_backend: str = "mlx",
         report("load model", 0, 3)
         lm = load_lm(files.lm_path)  # reads config.json beside it when there is one
         report("load model", 1, 3)
-        num_codebooks = int(getattr(lm.config, "dep_q", 8))
+        num_codebooks = lm.config.mimi_codebooks
         codec = open_codec(files.mimi_path, backend=codec_backend, num_codebooks=num_codebooks,
                            config=_mimi_config(files))
         report("load model", 2, 3)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,21 +15,21 @@ from ..jsonfile import read_json_object
 METADATA_KEYS = frozenset({
     "quantization", "quantization_config", "mimi_name", "moshi_name", "tokenizer_name",
     "mimi_config", "model_type", "lm_gen_config", "model_id", "stt_config", "tts_config", "lora_name",
-    "dtype",
+    "dtype", "version", "lora", "lora_rank", "lora_scaling", "mimi_config_name",
     "depformer_context", "depformer_causal",  # PyTorch ignores both (depformer context = dep_q)
 })
 
 # Architecture options this implementation does not provide; accepted only at these values.
 UNSUPPORTED_DEFAULTS: dict[str, Any] = {
-    "layer_scale": None, "depformer_layer_scale": None, "kv_repeat": 1, "norm_emb": False,
-    "bias_proj": False, "demux_second_stream": False, "demux_second_text_stream": False,
-    "depformer_low_rank_embeddings": None, "depformer_norm": None, "cross_attention": False,
-    "conditioners": None, "fuser": None, "extra_heads_num_heads": 0, "causal": True,
+    "layer_scale": None, "depformer_layer_scale": None, "norm_emb": False, "bias_proj": False,
+    "demux_second_text_stream": False, "causal": True,
 }
+# Kyutai's config.json writes `demux_second_stream`; its LMModel argument is the longer name.
+_ALIASES = {"demux_second_text_stream": "demux_second_stream"}
 
-_NORM_EPS = {"rms_norm_f32": 1e-8, "rms_norm": 1e-5}
+_NORM_EPS = {"rms_norm_f32": 1e-8, "rms_norm": 1e-5, "layer_norm": 1e-5}
 _ACTIVATIONS = ("silu", "gelu")
-_POS_EMBS = ("rope", "none")
+_POS_EMBS = ("rope", "rope_concat", "none")
 
 
 def gated_hidden(dim: int, dim_feedforward: int) -> int:
@@ -67,7 +68,16 @@ class LmConfig:
     depformer_pos_emb: str = "none"
     depformer_max_period: float = 10_000
     depformer_gating: str | None = None  # None: same as `gating`
+    depformer_low_rank_embeddings: int | None = None  # depformer input tables [vocab, r] + r -> dim
+    depformer_norm: str | None = None  # a norm before each codebook's output linear (None: none)
+    kv_repeat: int = 1  # grouped-query attention: num_heads / kv_repeat key-value heads
+    depformer_kv_repeat: int | None = None  # None: kv_repeat, as the PyTorch depformer inherits it
+    demux_second_stream: bool = False  # text tokens carry a second (look-ahead) text stream
+    extra_heads_num_heads: int = 0  # heads on the temporal output (STT's end-of-turn)
     extra_heads_dim: int = 6
+    conditioners: dict = field(default_factory=dict, compare=False)  # Kyutai's conditioner specs
+    fuser: dict | None = field(default=None, compare=False)  # which conditions are summed / crossed
+    cross_attention: bool = False  # temporal layers attend to the `cross` conditions
     extra: dict = field(default_factory=dict, compare=False)  # metadata keys, kept for round trips
 
     def __post_init__(self):
@@ -80,6 +90,21 @@ class LmConfig:
             problems.append(f"dep_q={self.dep_q} must be within [0, n_q={self.n_q}]")
         if self.dim % self.num_heads:
             problems.append(f"dim={self.dim} is not a multiple of num_heads={self.num_heads}")
+        for key, heads in (("kv_repeat", self.num_heads), ("depformer_kv_repeat", self.depformer_num_heads)):
+            value = getattr(self, key)
+            if value is not None and (value < 1 or heads % value):
+                problems.append(f"{key}={value} must be >= 1 and divide the number of heads ({heads})")
+        if self.depformer_norm is not None and self.depformer_norm not in _NORM_EPS:
+            problems.append(f"depformer_norm={self.depformer_norm!r} is not one of {sorted(_NORM_EPS)}")
+        if self.norm == "layer_norm":
+            problems.append("norm='layer_norm' is not supported for the transformers (rms_norm, rms_norm_f32)")
+        if self.depformer_low_rank_embeddings is not None and self.depformer_low_rank_embeddings < 1:
+            problems.append("depformer_low_rank_embeddings must be a positive width or null")
+        if self.extra_heads_num_heads < 0 or self.extra_heads_dim < 1:
+            problems.append("extra_heads_num_heads must be >= 0 and extra_heads_dim >= 1")
+        from .conditioners import check_conditioning  # here: conditioners.py imports this module
+
+        problems += check_conditioning(self)
         if self.dep_q and self.depformer_dim % self.depformer_num_heads:
             problems.append(f"depformer_dim={self.depformer_dim} is not a multiple of "
                             f"depformer_num_heads={self.depformer_num_heads}")
@@ -111,6 +136,21 @@ class LmConfig:
     @property
     def depformer_head_dim(self) -> int:
         return self.depformer_dim // self.depformer_num_heads
+
+    @property
+    def num_kv_heads(self) -> int:
+        return self.num_heads // self.kv_repeat
+
+    @property
+    def depformer_num_kv_heads(self) -> int:
+        repeat = self.kv_repeat if self.depformer_kv_repeat is None else self.depformer_kv_repeat
+        return self.depformer_num_heads // repeat
+
+    @property
+    def mimi_codebooks(self) -> int:
+        """Codebooks the codec must produce or decode: the larger of the generated and the given
+        streams (Kyutai's loader rule): 8 for Moshi, 32 for STT and TTS."""
+        return max(self.dep_q, self.n_q - self.dep_q)
 
     @property
     def hidden_dim(self) -> int:
@@ -194,6 +234,10 @@ class LmConfig:
         return cls(dim=2048, num_heads=16, num_layers=16, max_period=100_000, text_card=48000,
                    delays=(0,) + ((0,) + (2,) * 7) * 2)
 
+    @property
+    def is_conditioned(self) -> bool:
+        return bool(self.conditioners)
+
     @classmethod
     def tiny(cls, **overrides) -> "LmConfig":
         """A small model with the 7B's structure (8+8 streams, per-step depformer weights)."""
@@ -209,6 +253,7 @@ class LmConfig:
         names = {f.name for f in dataclasses.fields(cls)} - {"extra"}
         kwargs, extra, problems = {}, {}, []
         for key, value in data.items():
+            key = _ALIASES.get(key, key)
             if key in names:
                 kwargs[key] = value
             elif key in METADATA_KEYS:
@@ -224,6 +269,10 @@ class LmConfig:
         for key in ("delays", "depformer_weights_per_step_schedule"):
             if kwargs.get(key) is not None:
                 kwargs[key] = tuple(int(v) for v in kwargs[key])
+        if "cross_attention" in kwargs:  # some exporters wrote the fuser's (empty) cross list
+            kwargs["cross_attention"] = bool(kwargs["cross_attention"])
+        if kwargs.get("conditioners") is None and "conditioners" in kwargs:
+            kwargs["conditioners"] = {}
         try:
             return cls(**kwargs, extra=extra)
         except ConfigError as e:
@@ -254,9 +303,14 @@ class LmConfig:
                   depformer_gating=self.depformer_activation,
                   depformer_dim_feedforward=self.depformer_dim_feedforward
                   if self.depformer_dim_feedforward is not None else int(self.hidden_scale * self.depformer_dim))
-        kw.pop("extra_heads_dim")
-        if kw["text_card_out"] is None:
-            kw.pop("text_card_out")
-        if kw["depformer_weights_per_step_schedule"] is None:
-            kw.pop("depformer_weights_per_step_schedule")
+        for key in ("text_card_out", "depformer_weights_per_step_schedule", "depformer_kv_repeat",
+                    "depformer_low_rank_embeddings", "depformer_norm", "fuser"):
+            if kw[key] is None:
+                kw.pop(key)
+        if not kw["conditioners"]:
+            kw.pop("conditioners")
+        kw["demux_second_text_stream"] = kw.pop("demux_second_stream")
+        for key in ("fuser", "conditioners"):  # Kyutai's loader edits these dicts: give copies
+            if key in kw:
+                kw[key] = copy.deepcopy(kw[key])
         return kw

@@ -52,9 +52,11 @@ class StackedEmbedding:
         """False once a module's weights were replaced (load_weights after stacking)."""
         return all([id(m[n]) for n in self.tables] == ids for m, ids in zip(self._modules, self._views))
 
-    def lookup(self, tokens: mx.array) -> mx.array:
+    def lookup(self, tokens: mx.array, tables: tuple[int, ...] | None = None) -> mx.array:
+        """Rows for tokens [..., S]: column i from table i, or from table `tables[i]`."""
         is_none = (tokens == -1)[..., None]
-        rows = mx.maximum(tokens, 0) + self.offsets
+        offsets = self.offsets if tables is None else self.offsets[mx.array(tables)]
+        rows = mx.maximum(tokens, 0) + offsets
         if self.quantization is None:
             x = self.tables["weight"][rows]
         else:
@@ -77,3 +79,22 @@ def dequantized_table(module: Table, dtype: mx.Dtype) -> mx.array:
         w = mx.dequantize(module.weight, module.scales, module.get("biases"), group_size=group_size,
                           bits=bits, mode=mode)
     return w if w.dtype == dtype else w.astype(dtype)
+
+
+class TextDemux(nn.Module):
+    """Kyutai's `demux_second_stream`: a text token t = main + (second + 1) * card (card = the text
+    table's rows) carries a second (look-ahead) text token; both rows come from the same table and
+    are projected by out1 and out2 (Linear width -> dim) and summed."""
+
+    def __init__(self, width: int, dim: int):
+        super().__init__()
+        self.out1 = nn.Linear(width, dim, bias=False)
+        self.out2 = nn.Linear(width, dim, bias=False)
+
+
+def demux_tokens(tokens: mx.array, card: int) -> tuple[mx.array, mx.array]:
+    """Muxed text tokens -> (main, second) table rows, -1 (zero embedding) where absent."""
+    none = tokens < 0
+    main = mx.where(none, -1, tokens % card)
+    second = mx.where(none, -1, tokens // card - 1)
+    return main, second

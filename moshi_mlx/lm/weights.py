@@ -9,6 +9,7 @@ from typing import Iterable, Mapping
 import mlx.core as mx
 
 from ..errors import CheckpointError, ConfigError
+from .conditioners import conditioner_specs
 from .config import LmConfig
 
 # Kyutai's MLX files carry no config.json: their quantization is implied by the file name.
@@ -20,7 +21,11 @@ KNOWN_FILES: dict[str, dict | None] = {
 
 _DEP_LAYER = re.compile(r"depformer\.layers\.(\d+)\.(.+)")
 _PT_ONLY = re.compile(r"^(emb\.|depformer_in\.|linears\.|depformer_text_emb\.|depformer_emb\.|"
-                      r"depformer\.layers\.)|\.alpha$|in_proj_weight$|\.in_projs\.|\.out_projs\.")
+                      r"depformer\.layers\.|depformer_norms\.|text_emb\.out[12]\.)|\.alpha$|"
+                      r"in_proj_weight$|\.in_projs\.|\.out_projs\.|cross_attention\.in_proj\.")
+# PyTorch's ScaledEmbedding parts -> our module names (the table itself is `.weight`)
+_EMB_PARTS = {"weight": "emb.weight", "low_rank.weight": "low_rank.weight",
+              "out1.weight": "demux.out1.weight", "out2.weight": "demux.out2.weight"}
 
 
 def is_pytorch_name(name: str) -> bool:
@@ -42,6 +47,13 @@ def translate_pytorch_tensor(name: str, value: mx.array, config: LmConfig) -> li
         name = name[: -len(".alpha")] + ".weight"
     if name.startswith("emb."):
         return [("audio_embs." + name[len("emb."):], value)]
+    if m := re.fullmatch(r"text_emb\.(out[12])\.(weight|scales|biases)", name):  # also Kyutai MLX's
+        return [(f"text_demux.{m.group(1)}.{m.group(2)}", value)]
+    if m := re.fullmatch(r"(transformer\.layers\.\d+\.cross_attention)\.(?:in_proj_weight|in_projs\.0\.weight|"
+                         r"in_proj\.(weight|scales|biases))", name):  # q rows, then k and v rows
+        q, kv = mx.split(value, [value.shape[0] // 3], axis=0)
+        part = m.group(2) or "weight"
+        return [(f"{m.group(1)}.q_proj.{part}", q), (f"{m.group(1)}.kv_proj.{part}", kv)]
     if name.startswith("transformer."):
         name = name.replace(".in_proj_weight", ".in_proj.weight")
         name = name.replace(".in_projs.0.", ".in_proj.").replace(".out_projs.0.", ".out_proj.")
@@ -51,10 +63,14 @@ def translate_pytorch_tensor(name: str, value: mx.array, config: LmConfig) -> li
         return [(f"depformer.slices.{k}.linear_in.weight", value) for k in ks]
     if m := re.fullmatch(r"linears\.(\d+)\.weight", name):
         return [(f"depformer.slices.{m.group(1)}.linear_out.weight", value)]
-    if name == "depformer_text_emb.weight":
-        return [("depformer.slices.0.emb.weight", value)]
-    if m := re.fullmatch(r"depformer_emb\.(\d+)\.weight", name):
-        return [(f"depformer.slices.{int(m.group(1)) + 1}.emb.weight", value)]
+    if m := re.fullmatch(r"depformer_norms\.(\d+)\.(weight|bias)", name):
+        return [(f"depformer.slices.{m.group(1)}.norm.{m.group(2)}", value)]
+    if m := re.fullmatch(r"depformer_text_emb\.(.+)", name):
+        if m.group(1) in _EMB_PARTS:
+            return [(f"depformer.slices.0.{_EMB_PARTS[m.group(1)]}", value)]
+    if m := re.fullmatch(r"depformer_emb\.(\d+)\.(.+)", name):
+        if m.group(2) in _EMB_PARTS:
+            return [(f"depformer.slices.{int(m.group(1)) + 1}.{_EMB_PARTS[m.group(2)]}", value)]
     if m := _DEP_LAYER.fullmatch(name):
         return _translate_depformer_layer(int(m.group(1)), m.group(2), value, config)
     return [(name, value)]
@@ -92,11 +108,27 @@ def _translate_depformer_layer(layer: int, rest: str, value: mx.array, config: L
     return [(f"depformer.layers.{layer}.{rest}", value)]
 
 
+# Kyutai's MLX names that differ from ours (its embeddings own their projections; its
+# cross-attention stacks q, k, v): quantized tensors come with .scales / .biases beside .weight.
+_MLX_EMB_PART = re.compile(r"(depformer\.slices\.\d+)\.emb\.(low_rank|out1|out2)\.(weight|scales|biases)")
+
+
+def translate_kyutai_mlx_tensor(name: str, value: mx.array) -> list[tuple[str, mx.array]] | None:
+    """One tensor under a Kyutai MLX name that is not ours -> [(our name, array)]; None otherwise."""
+    if m := _MLX_EMB_PART.fullmatch(name):
+        part = "low_rank" if m.group(2) == "low_rank" else f"demux.{m.group(2)}"
+        return [(f"{m.group(1)}.{part}.{m.group(3)}", value)]
+    return None
+
+
 def sanitize(weights: Mapping[str, mx.array], config: LmConfig) -> dict[str, mx.array]:
-    """Whole-dict translation to our names; idempotent (our / Kyutai MLX names pass through)."""
+    """Whole-dict translation to our names (from Kyutai's PyTorch or MLX names); idempotent."""
     out: dict[str, mx.array] = {}
     for name, value in weights.items():
-        pairs = translate_pytorch_tensor(name, value, config) if is_pytorch_name(name) else [(name, value)]
+        if is_pytorch_name(name):
+            pairs = translate_pytorch_tensor(name, value, config)
+        else:
+            pairs = translate_kyutai_mlx_tensor(name, value) or [(name, value)]
         for new_name, new_value in pairs:
             out[new_name] = new_value
     return out
@@ -110,35 +142,65 @@ def expected_shapes(config: LmConfig) -> dict[str, tuple[int, ...]]:
         "text_linear.weight": (c.text_out_vocab, c.dim),
         "out_norm.weight": (c.dim,),
     }
+    if c.demux_second_stream:
+        s["text_demux.out1.weight"] = s["text_demux.out2.weight"] = (c.dim, c.dim)
     for i in range(c.n_q):
         s[f"audio_embs.{i}.weight"] = (c.card + 1, c.dim)
-    _layer_shapes(s, "transformer.layers", c.num_layers, c.dim, c.hidden_dim)
+    _layer_shapes(s, "transformer.layers", c.num_layers, c.dim, c.hidden_dim, c.num_kv_heads * c.head_dim,
+                  c.cross_attention)
+    width = c.depformer_low_rank_embeddings or c.depformer_dim
     for k in range(c.dep_q):
         p = f"depformer.slices.{k}"
         in_vocab = c.text_card + 1 if k == 0 else c.card + 1
-        s[f"{p}.emb.weight"] = (in_vocab, c.depformer_dim)
+        s[f"{p}.emb.weight"] = (in_vocab, width)
+        if c.depformer_low_rank_embeddings:
+            s[f"{p}.low_rank.weight"] = (c.depformer_dim, width)
+        if k == 0 and c.demux_second_stream:
+            s[f"{p}.demux.out1.weight"] = s[f"{p}.demux.out2.weight"] = (c.depformer_dim, width)
         s[f"{p}.linear_in.weight"] = (c.depformer_dim, c.dim)
         s[f"{p}.linear_out.weight"] = (c.card, c.depformer_dim)
+        if c.depformer_norm is not None:
+            s[f"{p}.norm.weight"] = (c.depformer_dim,)
+            if c.depformer_norm == "layer_norm":
+                s[f"{p}.norm.bias"] = (c.depformer_dim,)
         _layer_shapes(s, f"{p}.transformer.layers", c.depformer_num_layers, c.depformer_dim,
-                      c.depformer_hidden_dim)
+                      c.depformer_hidden_dim, c.depformer_num_kv_heads * c.depformer_head_dim, False)
+    for i in range(c.extra_heads_num_heads):
+        s[f"extra_heads.{i}.weight"] = (c.extra_heads_dim, c.dim)
+    for spec in conditioner_specs(c):
+        p = f"condition_provider.conditioners.{spec.name}"
+        if spec.kind == "lut":
+            s[f"{p}.embed.weight"] = (spec.n_bins + 1, spec.dim)
+        s[f"{p}.output_proj.weight"] = (c.dim, spec.dim)
+        s[f"{p}.learnt_padding"] = (1, 1, c.dim)
     return s
 
 
-def _layer_shapes(s: dict, prefix: str, n_layers: int, dim: int, hidden: int) -> None:
+def _layer_shapes(s: dict, prefix: str, n_layers: int, dim: int, hidden: int, kv_dim: int,
+                  cross: bool) -> None:
     for layer in range(n_layers):
         p = f"{prefix}.{layer}"
-        s[f"{p}.self_attn.in_proj.weight"] = (3 * dim, dim)
+        s[f"{p}.self_attn.in_proj.weight"] = (dim + 2 * kv_dim, dim)
         s[f"{p}.self_attn.out_proj.weight"] = (dim, dim)
         s[f"{p}.norm1.weight"] = (dim,)
         s[f"{p}.norm2.weight"] = (dim,)
         s[f"{p}.gating.linear_in.weight"] = (2 * hidden, dim)
         s[f"{p}.gating.linear_out.weight"] = (dim, hidden)
+        if cross:
+            s[f"{p}.cross_attention.q_proj.weight"] = (dim, dim)
+            s[f"{p}.cross_attention.kv_proj.weight"] = (2 * dim, dim)
+            s[f"{p}.cross_attention.out_proj.weight"] = (dim, dim)
+            s[f"{p}.norm_cross.weight"] = s[f"{p}.norm_cross.bias"] = (dim,)
+
+
+# Kept in float whatever the quantization: the conditioners are tiny and Kyutai keeps them float32.
+UNQUANTIZED_PREFIXES = ("condition_provider.",)
 
 
 def module_quantization(quantization: Mapping | None, module_path: str) -> dict | None:
     """mlx-lm convention: {"bits", "group_size", "mode"?} defaults plus per-module overrides keyed
     by module path (a dict, or False for 'left unquantized'). None: not quantized."""
-    if not quantization:
+    if not quantization or module_path.startswith(UNQUANTIZED_PREFIXES):
         return None
     override = quantization.get(module_path)
     if override is False:
@@ -191,7 +253,7 @@ def check_weights(weights: Mapping[str, object], config: LmConfig, quantization:
     if problems:
         q = "unquantized" if not quantization else \
             f"quantized {quantization.get('bits')} bits / group {quantization.get('group_size')}"
-        raise CheckpointError(f"{source}: does not match the Moshi LM config "
+        raise CheckpointError(f"{source}: does not match the LM config "
                               f"(dim {config.dim}, {config.num_layers} layers, {q}): " + "; ".join(problems))
 
 

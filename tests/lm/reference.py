@@ -16,10 +16,12 @@ def pytorch_lm(config: LmConfig, seed: int = 0):
     torch.manual_seed(seed)
     model = loaders.get_moshi_lm(None, lm_kwargs=config.pytorch_kwargs(), device="cpu",
                                  dtype=torch.float32)
-    with torch.no_grad():  # norms start at 1: make them random so that a mix-up shows
+    with torch.no_grad():  # norms start at 1 (and 0): make them random so that a mix-up shows
         for name, p in model.named_parameters():
-            if name.endswith(".alpha"):
+            if name.endswith(".alpha") or re.search(r"norm\w*(\.\d+)?\.weight$", name):
                 p.copy_(1.0 + 0.2 * torch.randn_like(p))
+            elif re.search(r"norm\w*(\.\d+)?\.bias$", name):
+                p.copy_(0.2 * torch.randn_like(p))
     return model.eval()
 
 
@@ -29,7 +31,7 @@ def release_state_dict(model) -> dict[str, torch.Tensor]:
     out: dict[str, torch.Tensor] = {}
     stacks: dict[str, list[tuple[int, torch.Tensor]]] = {}
     for name, value in model.state_dict().items():
-        m = re.fullmatch(r"(.*\.self_attn)\.(in|out)_projs\.(\d+)\.weight", name)
+        m = re.fullmatch(r"(.*\.(?:self_attn|cross_attention))\.(in|out)_projs\.(\d+)\.weight", name)
         if m:
             key = f"{m.group(1)}.in_proj_weight" if m.group(2) == "in" else f"{m.group(1)}.out_proj.weight"
             stacks.setdefault(key, []).append((int(m.group(3)), value))
