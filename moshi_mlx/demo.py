@@ -12,7 +12,9 @@ import json
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 DEMO_VERSION = 1
 DEMO_NOTE = "demo model: random weights, it produces noise and random words, not speech"
@@ -37,16 +39,39 @@ def default_home() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "moshi-mlx"
 
 
-def demo_model_dir(cache_dir: str | os.PathLike | None = None) -> Path:
-    """The demo model's folder, created on first use (random weights, fixed seed)."""
+@dataclass(frozen=True)
+class DemoSpec:
+    """A kind's demo model: its tiny LM (LmConfig.tiny overrides), the config.json metadata that
+    makes it that kind (model_type, stt_config, ...), and how many codebooks its Mimi has.
+    `extras(folder, lm_config)` may add files (voices, ...) before config.json is written."""
+
+    lm: dict = field(default_factory=dict)
+    metadata: dict = field(default_factory=dict)
+    mimi_codebooks: int = 8
+    extras: Callable[[Path, object], dict] | None = None  # returns more config.json entries
+    version: int = 1
+
+
+# `--model` spec -> its demo. One line per model kind (each kind's module may define its spec).
+DEMOS: dict[str, DemoSpec] = {"demo": DemoSpec()}
+
+
+def is_demo(spec: str) -> bool:
+    return spec in DEMOS
+
+
+def demo_model_dir(cache_dir: str | os.PathLike | None = None, name: str = "demo") -> Path:
+    """A demo model's folder, created on first use (random weights, fixed seed)."""
+    spec = DEMOS[name]
     root = Path(cache_dir).expanduser() if cache_dir else default_home()
-    final = root / f"moshi-demo-v{DEMO_VERSION}"
+    stem = "moshi-demo" if name == "demo" else f"moshi-{name}"
+    final = root / f"{stem}-v{DEMO_VERSION if name == 'demo' else spec.version}"
     if (final / "config.json").is_file():
         return final
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".moshi-demo-", dir=root))
     try:
-        _build(tmp)
+        _build(tmp, spec)
         try:
             os.rename(tmp, final)
         except OSError:  # another process finished first: keep theirs
@@ -74,13 +99,18 @@ def _train_tokenizer(path: Path, vocab_size: int) -> int:
     return spm.SentencePieceProcessor(model_file=str(path)).get_piece_size()
 
 
-def demo_configs():
-    """(LmConfig, MimiConfig) of the demo: the LM's audio vocabulary is the codec's codebook size."""
+def demo_configs(spec: DemoSpec | None = None):
+    """(LmConfig, MimiConfig) of a demo: the LM's audio vocabulary is the codec's codebook size."""
+    import dataclasses
+
     from .lm import LmConfig
     from .mimi import MimiConfig
 
+    spec = spec or DEMOS["demo"]
     mimi = MimiConfig.tiny()
-    lm = LmConfig.tiny(card=mimi.codebook_size)
+    if spec.mimi_codebooks != mimi.n_q:
+        mimi = dataclasses.replace(mimi, n_q=spec.mimi_codebooks)
+    lm = LmConfig.tiny(**{"card": mimi.codebook_size, **spec.lm})
     return lm, mimi
 
 
@@ -100,7 +130,7 @@ def _randomize_mimi(mimi) -> None:
     mimi.update(tree_map(fill, mimi.parameters()))
 
 
-def _build(folder: Path) -> None:
+def _build(folder: Path, spec: DemoSpec) -> None:
     import mlx.core as mx
     from mlx.utils import tree_flatten
 
@@ -108,7 +138,7 @@ def _build(folder: Path) -> None:
     from .mimi import Mimi
     from .mimi.weights import export_release_format
 
-    lm_cfg, mimi_cfg = demo_configs()
+    lm_cfg, mimi_cfg = demo_configs(spec)
     pieces = _train_tokenizer(folder / TOKENIZER_FILE, lm_cfg.text_card)
     if pieces > lm_cfg.text_card:
         raise RuntimeError(f"demo tokenizer has {pieces} pieces, more than the LM's {lm_cfg.text_card}")
@@ -119,7 +149,10 @@ def _build(folder: Path) -> None:
     _randomize_mimi(mimi)
     mx.save_safetensors(str(folder / MIMI_FILE), export_release_format(mimi))
     config = lm_cfg.to_dict()
+    config.update(spec.metadata)
     config.update(moshi_name=LM_FILE, mimi_name=MIMI_FILE, tokenizer_name=TOKENIZER_FILE,
                   mimi_config=mimi_cfg.to_dict())
+    if spec.extras is not None:
+        config.update(spec.extras(folder, lm_cfg))
     (folder / "README.txt").write_text(DEMO_NOTE + "\n")
     (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n")  # last: marks complete

@@ -349,10 +349,10 @@ def resolve_model(spec: str, cache_dir: str | None = None, allow_download: bool 
                   cancel: threading.Event | None = None) -> ModelFiles:
     """`demo`, a local folder (or LM file inside one), or a HF repo id -> ModelFiles. A repo not
     in the cache is downloaded (unless offline or `allow_download` is False)."""
-    if spec == DEMO:
-        from .demo import demo_model_dir
+    from .demo import DEMOS, demo_model_dir
 
-        return folder_files(demo_model_dir(cache_dir), name="demo (random weights: produces noise)",
+    if spec in DEMOS:
+        return folder_files(demo_model_dir(cache_dir, spec), name=f"{spec} (random weights: produces noise)",
                             is_demo=True)
     path = Path(spec).expanduser()
     if path.is_dir():

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
 from moshi_mlx.errors import ConfigError
+from moshi_mlx.lm.weights import UNQUANTIZED_PREFIXES
 
 # part name -> globs over Kyutai MLX module paths
 PARTS: dict[str, tuple[str, ...]] = {
@@ -55,6 +56,8 @@ class QuantPlan:
         if self.default is None or len(shape) != 2 or not name.endswith(".weight"):
             return None
         module = name[: -len(".weight")]
+        if module.startswith(UNQUANTIZED_PREFIXES):
+            return None
         chosen = self.default
         for pattern, precision in self.keep:
             if any(fnmatchcase(module, g) for g in PARTS.get(pattern, (pattern,))):

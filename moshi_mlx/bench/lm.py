@@ -16,7 +16,11 @@ from .stats import FRAME_MS, timing_stats
 
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", default="7b", help="7b | 1b | a config.json in Kyutai's lm_kwargs format")
+    p.add_argument("--config", default="7b",
+                   help="7b | 1b | a released model's preset (moshi-7b, stt-1b, stt-2.6b, hibiki-1b, "
+                        "hibiki-2b, hibiki-zero, tts-1.6b, tts-0.75b, personaplex-7b) | a config.json")
+    p.add_argument("--cfg-coef", type=float, default=1.0,
+                   help="classifier-free guidance (conditioned models): a batch of two rows")
     p.add_argument("--bits", type=int, default=4, choices=(4, 8, 16), help="16: unquantized")
     p.add_argument("--group-size", type=int, default=None, help="default: 32 for 4 bits, 64 for 8")
     p.add_argument("--dim", type=int, default=None,
@@ -35,10 +39,14 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
 def bench_config(args):
     from ..lm import LmConfig
 
+    from ..lm.presets import PRESETS, preset
+
     if args.config == "7b":
         config = LmConfig.moshi_7b()
     elif args.config == "1b":
         config = LmConfig.hibiki_1b()
+    elif args.config in PRESETS:
+        config = preset(args.config)
     else:
         config = LmConfig.from_json(args.config)
     if args.dim:
@@ -47,6 +55,23 @@ def bench_config(args):
             dim=args.dim, num_heads=heads, depformer_dim=args.dim, depformer_num_heads=heads,
             depformer_dim_feedforward=int(config.hidden_scale * args.dim)))
     return config
+
+
+def bench_conditions(model, cfg_coef: float, dtype):
+    """Conditions for timing a conditioned model: each LUT's last value (Hibiki's "very_good",
+    TTS's "ok"), 10 s of speaker embeddings (125 positions) for tensor conditions; with CFG the
+    null row as Kyutai drops conditions. None for unconditioned models."""
+    import numpy as np
+
+    from ..lm.conditioners import conditioner_specs, make_conditions, null_row
+
+    specs = conditioner_specs(model.config)
+    if not specs:
+        return None
+    row = {s.name: s.possible_values[-1] if s.kind == "lut" and s.possible_values else
+           ("0" if s.kind == "lut" else np.zeros((125, s.dim), np.float32)) for s in specs}
+    rows = [row] if cfg_coef == 1 else [row, null_row(row)]
+    return make_conditions(model, rows, dtype)
 
 
 def _build_model(config, bits: int, group: int, dtype):
@@ -82,28 +107,33 @@ def _time_split(model, config, dtype, steps: int, warmup: int, gen) -> dict:
 
     length = next((n for n in gen._lengths if n > steps + warmup), None)
 
+    cond_sum = gen._cond[0] if gen._cond else None
+    cross = gen._cross or None
+    count = gen.codebooks
+
     def temporal_fn(tok, off, *kv):
-        out, text_logits, kv = model.temporal(tok, list(kv), off, dtype, length)
+        out, text_logits, kv = model.temporal(tok, list(kv), off, dtype, length, cond_sum, cross)
         return (out, text_logits, *kv)
 
     temporal = mx.compile(temporal_fn)
     depformer = mx.compile(lambda out, text: model.depformer_sample(
         out, text, lambda logits, key: mx.argmax(logits, axis=-1).astype(mx.int32),
-        [mx.zeros((2,), dtype=mx.uint32)] * config.dep_q))
+        [mx.zeros((2,), dtype=mx.uint32)] * count, count,
+        lambda logits: logits[:1]))
 
     def sample_all(text_logits, audio_logits, key):
-        keys = mx.random.split(key, config.dep_q + 1)
-        tokens = [gen.text_sampler(text_logits, keys[0])]
-        tokens += [gen.audio_sampler(audio_logits[:, k], keys[k + 1]) for k in range(config.dep_q)]
+        keys = mx.random.split(key, count + 1)
+        tokens = [gen.text_sampler(text_logits[:1], keys[0])]
+        tokens += [gen.audio_sampler(audio_logits[:, k], keys[k + 1]) for k in range(count)]
         return mx.stack(tokens, axis=1)
 
     sampling = mx.compile(sample_all)
     from .floor import matmul_floor
 
     matmuls = matmul_floor(model, dtype)
-    kv = model.make_cache(1, dtype)
-    tokens = mx.zeros((1, config.num_codebooks), dtype=mx.int32)
-    audio_logits = mx.random.normal((1, config.dep_q, config.card)).astype(dtype)
+    kv = model.make_cache(gen.rows, dtype)
+    tokens = mx.zeros((gen.rows, config.num_codebooks), dtype=mx.int32)
+    audio_logits = mx.random.normal((1, count, config.card)).astype(dtype)
     times = {"temporal": [], "depformer": [], "sampling": [], "matmuls": []}
     key = mx.random.key(0)
     for i in range(steps + warmup):
@@ -214,11 +244,13 @@ def main(args: argparse.Namespace) -> int:
     build_s = time.perf_counter() - t0
     weight_bytes = sum(v.nbytes for _, v in tree_flatten(model.parameters()))
     mx.reset_peak_memory()
-    gen = LmGen(model, seed=0, dtype=dtype)
+    conditions = bench_conditions(model, getattr(args, "cfg_coef", 1.0), dtype)
+    gen = LmGen(model, seed=0, dtype=dtype, conditions=conditions, cfg_coef=getattr(args, "cfg_coef", 1.0))
     kv_bytes = sum(a.nbytes for a in gen._kv)  # the ring is allocated at full context up front
     step_ms = _time_steps(gen, config, args.steps, args.warmup)
     result = {
         "config": args.config, "dim": config.dim, "layers": config.num_layers, "bits": args.bits,
+        "cfg_coef": getattr(args, "cfg_coef", 1.0),
         "group_size": group if args.bits < 16 else None, "activations": dtype_name,
         "device": str(mx.default_device()), "steps": args.steps, "build_s": round(build_s, 1),
         "step_ms": timing_stats(step_ms), "rtf": float(np.median(step_ms)) / FRAME_MS,

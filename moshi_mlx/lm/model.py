@@ -134,7 +134,7 @@ class Lm(nn.Module):
             logits = self.depformer.step(k, temporal_out, step_in, kv, tables[k])
             prev = sampler(logits if combine is None else combine(logits), keys[k])
             tokens.append(prev)
-        return mx.stack(tokens, axis=1)
+        return mx.stack(tokens, axis=1) if tokens else mx.zeros((text_token.shape[0], 0), mx.int32)
 
 
 class InferenceTables:
