@@ -7,6 +7,7 @@ from typing import Any, Callable
 
 from ..errors import CheckpointError, MoshiError
 from ..hub import ModelFiles
+from ..kinds import kind_name
 
 
 @dataclass
@@ -16,6 +17,7 @@ class LoadedModel:
     codec: Any  # StreamingCodec: reset() before each conversation
     tokenizer: Any  # sentencepiece.SentencePieceProcessor
     codec_backend: str
+    kind: str = "moshi"  # moshi_mlx.kinds: from config.json's model_type
 
     @property
     def num_codebooks(self) -> int:
@@ -61,4 +63,4 @@ def load_model(files: ModelFiles, codec_backend: str = "mlx",
     if text_card is not None and tokenizer.get_piece_size() > text_card:
         raise CheckpointError(f"{files.tokenizer_path}: {tokenizer.get_piece_size()} pieces, more than "
                               f"the LM's text vocabulary ({text_card})")
-    return LoadedModel(files, lm, codec, tokenizer, codec_backend)
+    return LoadedModel(files, lm, codec, tokenizer, codec_backend, kind_name(files.config, str(files.lm_path)))
