@@ -47,6 +47,7 @@ class EngineOptions:
     codec_backend: str = "mlx"  # or "rustymimi"
     max_lag_frames: int = 3  # drop input frames when further behind than this
     cache_dir: str | None = None  # HF cache override
+    kind_options: dict | None = None  # the model kind's own options (engine/setup.py), e.g. a persona
 
     @property
     def sampling(self) -> Sampling:
@@ -79,7 +80,7 @@ class ModelCache:
                               cancel=cancel)
         model = load_model(files, options.codec_backend,
                            progress=lambda job, d, t: emit(ProgressEvent(job, d, t)))
-        warm = FrameEngine(model, options.sampling)
+        warm = FrameEngine(model, options.sampling, options.kind_options)
         silence = np.zeros(model.codec.frame_size, np.float32)
         for i in range(WARMUP_FRAMES):
             warm.step(silence)
@@ -171,7 +172,7 @@ class _LiveSession:
 
         self.emit, self.stop, self.conversation = emit, stop, conversation
         self.options = options
-        self.core = FrameEngine(model, options.sampling)
+        self.core = FrameEngine(model, options.sampling, options.kind_options)
         self.audio = LiveAudio(options.input_device, options.output_device, options.max_lag_frames)
         self.aec = self._make_aec(options.aec)
         self.recorder = None

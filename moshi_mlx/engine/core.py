@@ -46,28 +46,26 @@ class FrameResult:
 class FrameEngine:
     """Streaming state for one conversation at a time; `reset()` starts a clean one."""
 
-    def __init__(self, model: LoadedModel, sampling: Sampling = Sampling()):
-        from ..lm import LmGen, make_sampler
+    def __init__(self, model: LoadedModel, sampling: Sampling = Sampling(), options: dict | None = None):
+        """`options`: the model kind's own options (see engine/setup.py)."""
+        from .setup import make_setup
 
         self.model = model
         self.sampling = sampling
-        self._make_gen = lambda: LmGen(
-            model.lm,
-            text_sampler=make_sampler(sampling.text_temperature, top_k=sampling.text_top_k),
-            audio_sampler=make_sampler(sampling.audio_temperature, top_k=sampling.audio_top_k),
-            seed=sampling.seed)
-        self.gen = self._make_gen()
+        self.setup = make_setup(model, sampling, options)
+        self.gen = self.setup.make_gen()
         self.detok = Detokenizer(model.tokenizer)
         self._silence = np.zeros(FRAME_SIZE, np.float32)
         self.reset()
 
     def reset(self) -> None:
         """Clean state: LM caches and sampler RNG from the seed (the compiled step functions are the
-        model's and stay), codec, detokenizer."""
+        model's and stay), codec, detokenizer; then the kind's start (prompts)."""
         self.gen.reset(self.sampling.seed)
         self.model.codec.reset()
         self.detok.reset()
         self.frames = 0
+        self.setup.start(self.gen)
 
     def step(self, pcm: np.ndarray) -> FrameResult:
         t0 = time.perf_counter()

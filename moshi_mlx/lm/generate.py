@@ -39,6 +39,15 @@ class StepOutput:
 
 
 @dataclass(frozen=True)
+class GenState:
+    kv: list
+    offset: int
+    tokens: np.ndarray
+    fixed: np.ndarray
+    key: mx.array
+
+
+@dataclass(frozen=True)
 class _Shape:
     """Everything a compiled frame function depends on besides its array inputs."""
 
@@ -202,6 +211,22 @@ class LmGen:
     def offset(self) -> int:
         """Frames processed since the last reset."""
         return self._offset
+
+    def snapshot(self) -> "GenState":
+        """The stream's state (KV cache, delay buffer, offset, random key), e.g. after a prompt, to
+        start later streams from it without running the prompt again (`restore`). MLX arrays are
+        immutable: holding them costs no copy until the stream moves on."""
+        if self._pending is not None:
+            raise RuntimeError("collect() the submitted frame before taking a snapshot")
+        return GenState(list(self._kv), self._offset, self.buffer.tokens.copy(), self.buffer.fixed.copy(),
+                        self._key)
+
+    def restore(self, state: "GenState") -> None:
+        self._kv = list(state.kv)
+        self._offset = state.offset
+        self.buffer.tokens, self.buffer.fixed = state.tokens.copy(), state.fixed.copy()
+        self._key = state.key
+        self._pending = None
 
     # -- one frame ----------------------------------------------------------------------------
     def frame_input(self, user_codes) -> np.ndarray:

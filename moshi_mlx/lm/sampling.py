@@ -9,13 +9,17 @@ sample on the CPU backend, compiled). Top-p, off by default, is mlx-lm's `apply_
 
 from __future__ import annotations
 
+import functools
+
 import mlx.core as mx
 
 
+@functools.lru_cache(maxsize=64)
 def make_sampler(temperature: float, top_k: int | None = None, top_p: float | None = None):
     """(logits [B, V], key) -> tokens [B] int32. temperature 0: greedy (argmax, key unused).
     Otherwise softmax(logits / temperature) restricted to the top_k tokens (exactly k, like
-    torch.topk in Kyutai's `sample_token`) and/or the top_p mass of those."""
+    torch.topk in Kyutai's `sample_token`) and/or the top_p mass of those. The same settings give
+    the same function object, so generators with equal settings share compiled frames."""
     if temperature < 0:
         raise ValueError(f"temperature must be >= 0, got {temperature}")
     if top_p is not None and not 0 < top_p <= 1:

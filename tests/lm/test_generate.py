@@ -174,3 +174,19 @@ def test_bfloat16_ring_under_float32_activations():
         worst = max(worst, float(np.abs(got - ref).max() / np.abs(ref).max()))
     assert all(a.dtype == mx.bfloat16 for a in rings[mx.bfloat16])
     assert 0 < worst < 0.02, worst
+
+
+def test_snapshot_restore_replays_the_same_stream(tiny):
+    """A stream restored from a snapshot continues exactly as the original did from that point."""
+    rng = np.random.default_rng(9)
+    user = rng.integers(0, tiny.config.card, (20, 8))
+    gen = LmGen(tiny, seed=4, dtype=mx.float32)
+    for u in user[:8]:
+        gen.step(u)
+    state = gen.snapshot()
+    first = [(o.text_token, tuple(o.audio_codes)) for o in map(gen.step, user[8:])]
+    gen.reset(seed=99)
+    gen.step(user[0])
+    gen.restore(state)
+    assert gen.offset == 8
+    assert [(o.text_token, tuple(o.audio_codes)) for o in map(gen.step, user[8:])] == first

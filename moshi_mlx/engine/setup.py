@@ -1,0 +1,56 @@
+"""How a model kind's generator is made and started: the seam between the shared frame loop and
+the per-kind modules.
+
+`FrameEngine` (encode -> LM -> decode per frame) asks the model's kind for a `StreamSetup`: it
+builds the `LmGen` (samplers, conditions, classifier-free guidance, generated codebooks) and starts
+each new stream after a reset (a persona's prompt, ...). Moshi needs nothing beyond the default.
+A kind registers its setup class by import path in SETUP_CLASSES (imported only when used)."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, Mapping
+
+SETUP_CLASSES: dict[str, str] = {}  # kind -> "module:Class"
+
+
+class StreamSetup:
+    """The default (Moshi): Kyutai's samplers from the Sampling options, no conditions.
+    `options`: the kind's own options (e.g. {"cfg_coef": 3.0}); unknown ones are an error."""
+
+    accepted_options: tuple[str, ...] = ()
+
+    def __init__(self, model, sampling, options: Mapping[str, Any] | None = None):
+        from ..errors import ConfigError
+
+        self.model = model
+        self.sampling = sampling
+        self.options = dict(options or {})
+        unknown = set(self.options) - set(self.accepted_options)
+        if unknown:
+            raise ConfigError(f"{model.files.name}: options {sorted(unknown)} do not apply to a "
+                              f"{model.kind} model")
+
+    def generator_kwargs(self) -> dict:
+        """Extra LmGen keyword arguments (conditions, cfg_coef, codebooks, ...)."""
+        return {}
+
+    def make_gen(self):
+        from ..lm import LmGen, make_sampler
+
+        s = self.sampling
+        return LmGen(self.model.lm,
+                     text_sampler=make_sampler(s.text_temperature, top_k=s.text_top_k),
+                     audio_sampler=make_sampler(s.audio_temperature, top_k=s.audio_top_k),
+                     seed=s.seed, **self.generator_kwargs())
+
+    def start(self, gen) -> None:
+        """Called after each reset, before the first frame (prompts); default: nothing."""
+
+
+def make_setup(model, sampling, options: Mapping[str, Any] | None = None) -> StreamSetup:
+    path = SETUP_CLASSES.get(model.kind)
+    if path is None:
+        return StreamSetup(model, sampling, options)
+    module, name = path.split(":")
+    return getattr(importlib.import_module(module), name)(model, sampling, options)
