@@ -64,7 +64,8 @@ class Recorder:
 
     PAUSE_S = 1.0  # a new transcript line after this much silence from Moshi
 
-    def __init__(self, folder: str | Path, note: str = ""):
+    def __init__(self, folder: str | Path, note: str = "", meta: dict | None = None):
+        """`meta`: mode, kind, model (and model_name) for the session's JSON sidecar (session_meta.py)."""
         folder = Path(folder).expanduser()
         folder.mkdir(parents=True, exist_ok=True)
         base = folder / time.strftime("conversation-%Y%m%d-%H%M%S")
@@ -78,6 +79,11 @@ class Recorder:
         self._txt.write(f"# Moshi conversation {time.strftime('%Y-%m-%d %H:%M:%S')}"
                         + (f" ({note})" if note else "") + "\n")
         self._txt.flush()
+        self.meta = None
+        if meta is not None:
+            from .session_meta import SessionMeta
+
+            self.meta = SessionMeta(base, wav=self.paths["wav"], transcript=self.paths["transcript"], **meta)
         self._last_text_s = -1e9
         self._line_open = False
         self._stereo = np.zeros((0, 2), np.float32)
@@ -106,3 +112,9 @@ class Recorder:
             if self._line_open:
                 self._txt.write("\n")
             self._txt.close()
+        if self.meta is not None:
+            meta, self.meta = self.meta, None
+            try:
+                meta.finish(self._wav.seconds)
+            except OSError:
+                pass  # the start record stays valid; readers take the rest from the WAV and .txt
