@@ -3,7 +3,7 @@ test_conversation.py and test_model_manager.py, in those states)."""
 
 from __future__ import annotations
 
-from .conftest import SCREENSHOTS, FakeBackend
+from .conftest import SCREENSHOTS, FakeBackend, talk
 
 
 def test_screenshot_main_window_idle(qtbot, make_app):
@@ -13,4 +13,4 @@ def test_screenshot_main_window_idle(qtbot, make_app):
     path = SCREENSHOTS / "main.png"
     assert c.window.grab().save(str(path))
     assert path.stat().st_size > 5000
-    assert "Moshiko 7B, 4-bit" in c.window.model_label.text()
+    assert "Moshiko 7B, 4-bit" in talk(c).page.model_picker.model_label.text()
