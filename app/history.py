@@ -279,7 +279,7 @@ def to_text(session: Session, lines: list[Line], mode_label: str = "") -> str:
 def export_stem(session: Session) -> str:
     stem = session.base.name
     if session.name:
-        stem = _UNSAFE.sub(" ", session.name).strip(" .")[:80] or stem
+        stem = " ".join(_UNSAFE.sub(" ", session.name).split()).strip(" .")[:80] or stem
     return stem
 
 

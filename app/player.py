@@ -145,7 +145,7 @@ class Player:
             block[n:] = 0.0
             if self._eof:
                 self.drained = n == 0 and self._ring.available() == 0
-            else:
+            elif self._played:  # not while the feeder fills the ring after a start or a seek
                 self.underruns += 1
         self._played += n
         outdata[:] = block[:, None]
@@ -160,6 +160,7 @@ class Player:
         return soxr.ResampleStream(self.file_rate, self.rate, 1, dtype="float32", quality="HQ")
 
     def _do_seek(self, target: float) -> None:
+        self._eof = False  # before the flush: the callback must not take the empty ring for the end
         self._flush += 1
         deadline = time.monotonic() + 1.0
         while self._flushed != self._flush and not self._closed:
@@ -173,7 +174,6 @@ class Player:
             time.sleep(0.002)
         self._file.seek(int(round(target * self.file_rate)))
         self._resampler = self._new_resampler()
-        self._eof = False
         self._base_s = target
         with self._lock:
             if self._seek_to == target:
