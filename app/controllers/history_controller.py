@@ -66,8 +66,8 @@ class HistoryController(QObject):
     def refresh(self, *_args) -> None:
         """Read the recordings folder again (keeps the opened session and the search)."""
         self.sessions = history.scan(self.folder())
-        self.page.folder_label.setText(f"In {self.folder()}")
-        self.page.folder_label.setToolTip(str(self.folder()))
+        folder, home = str(self.folder()), str(Path.home())
+        self.page.folder_label.setText("In " + ("~" + folder[len(home):] if folder.startswith(home + "/") else folder))
         self.apply_filter()
 
     def mode_label(self, session: history.Session) -> str:

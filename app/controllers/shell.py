@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QMessageBox
 from ..backend import Backend
 from ..hotkey import SHORTCUT_TEXT, GlobalHotKey
 from ..modes import MODES
-from ..modes.base import Mode
+from ..modes.base import BUSY, RUNNING, Mode
 from ..settings import AppSettings, SettingsStore
 from ..views.settings_dialog import SettingsDialog
 from ..views.shell_window import ShellWindow
@@ -27,7 +27,7 @@ class Shell(QObject):
     closed = Signal()  # after shutdown: the application may quit
 
     def __init__(self, window: ShellWindow, store: SettingsStore, backend: Backend | None = None,
-                 hotkey_loader=None) -> None:
+                 hotkey_factory=GlobalHotKey) -> None:
         super().__init__(window)
         self.window = window
         self.store = store
@@ -50,7 +50,7 @@ class Shell(QObject):
             mode.session_recorded.connect(self.history.refresh)
         self.active_mode: Mode = next(iter(self.modes.values()))
         self.tray = Tray(self)
-        self.hotkey = GlobalHotKey(self.toggle_active, **({"loader": hotkey_loader} if hotkey_loader else {}))
+        self.hotkey = hotkey_factory(self.toggle_active)
         self._apply_hotkey()
         w = window
         w.page_chosen.connect(self.show_page)
@@ -101,8 +101,8 @@ class Shell(QObject):
         if mode is not self.active_mode:
             return
         self.window.toggle_action.setText(mode.verbs[1] if mode.running else mode.verbs[0])
-        self.window.toggle_action.setEnabled(mode.state != "busy")
-        self.window.setWindowTitle(f"Moshi · {mode.label}" + (" · on" if mode.state == "running" else ""))
+        self.window.toggle_action.setEnabled(mode.state != BUSY)
+        self.window.setWindowTitle(f"Moshi · {mode.label}" + (" · on" if mode.state == RUNNING else ""))
         self.tray.update(mode)
 
     # -- settings ---------------------------------------------------------------------------------
@@ -120,8 +120,7 @@ class Shell(QObject):
                 "text_temperature", "text_top_k", "audio_temperature", "audio_top_k", "seed",
                 "record_dir", "auto_record", "global_shortcut")})
             for mode in self.modes.values():
-                if hasattr(mode, "settings_changed"):
-                    mode.settings_changed()
+                mode.settings_changed()
             self._apply_hotkey()
             self.history.refresh()
 

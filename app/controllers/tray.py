@@ -10,6 +10,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from .. import resources
+from ..modes.base import BUSY
 
 
 class Tray(QObject):
@@ -47,7 +48,7 @@ class Tray(QObject):
         """Show the active mode's state and what Start/Stop will do."""
         self.state_action.setText(f"{mode.label}: {mode.status}")
         self.toggle_action.setText(mode.verbs[1] if mode.running else mode.verbs[0])
-        self.toggle_action.setEnabled(mode.state != "busy")
+        self.toggle_action.setEnabled(mode.state != BUSY)
         self.icon.setToolTip(f"Moshi · {mode.label}: {mode.status}")
 
     def notify(self, text: str) -> None:

@@ -91,6 +91,9 @@ class Mode(QObject):
     def shutdown(self) -> None:
         """The app is quitting: stop and wait for the engine, finish background jobs."""
 
+    def settings_changed(self) -> None:
+        """The app's settings (shell.settings) were edited in the Settings dialog."""
+
     # -- state ----------------------------------------------------------------------------------
     @property
     def state(self) -> str:

@@ -5,12 +5,12 @@ app/controllers/history_controller.py fills and wires it."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QFont
+from PySide6.QtGui import QFont, QPalette
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
                                QListWidget, QPushButton, QSlider, QSplitter, QStackedWidget,
                                QTreeWidget, QVBoxLayout, QWidget)
 
-from .mode_parts import label
+from .mode_parts import ElidedLabel, label
 from .shell_window import REVEAL_LABEL
 
 COLUMNS = ("Date", "Mode", "Model", "Duration", "First words")
@@ -27,10 +27,11 @@ class HistoryPage(QWidget):
         self.search.setPlaceholderText("Search recordings: words said, model, mode, date")
         self.search.setClearButtonEnabled(True)
         self.search.setAccessibleName("Search recordings")
-        self.folder_label = label("", secondary=True)
+        self.folder_label = ElidedLabel()
+        self.folder_label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         self.folder_label.setAccessibleName("Recordings folder")
-        top.addWidget(self.search, 1)
-        top.addWidget(self.folder_label)
+        top.addWidget(self.search, 3)
+        top.addWidget(self.folder_label, 2)
         outer.addLayout(top)
 
         splitter = QSplitter(Qt.Orientation.Vertical)
@@ -134,7 +135,7 @@ class HistoryPage(QWidget):
             slider.setRange(0, int(duration_s * 1000))
             slider.setValue(int(position_s * 1000))
             slider.blockSignals(False)
-        self.time_label.setText(f"{clock(position_s)} / {clock(duration_s)}")
+        self.time_label.setText(f"{clock(position_s)} / {clock(round(duration_s))}")
 
     def set_playing(self, playing: bool) -> None:
         self.play_button.setText("Pause" if playing else "Play")

@@ -16,6 +16,34 @@ def label(text: str = "", *, secondary: bool = False) -> QLabel:
     return w
 
 
+class ElidedLabel(QLabel):
+    """A one-line label that shortens its text with an ellipsis in the middle when space is short
+    (the whole text stays in the tooltip and for VoiceOver)."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._full = ""
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setText(text)
+
+    def setText(self, text: str) -> None:  # noqa: N802 - Qt's name
+        self._full = text
+        self.setToolTip(text)
+        self.setAccessibleDescription(text)
+        self._elide()
+
+    def full_text(self) -> str:
+        return self._full
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        shown = self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideMiddle, max(self.width(), 40))
+        super().setText(shown)
+
+
 class ModelPicker(QWidget):
     """'Model: <name> [Models…]' and, while the mode has no model, a guide to get one."""
 
@@ -40,10 +68,8 @@ class ModelPicker(QWidget):
         layout.addWidget(self.guide)
         row = QHBoxLayout()
         row.setSpacing(10)
-        self.model_label = QLabel("No model")
-        self.model_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.model_label = ElidedLabel("No model")
         self.model_label.setAccessibleName("Model")
-        self.model_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.models_button = QPushButton("Models…")
         self.models_button.setToolTip("Download, import or choose a model for this mode")
         row.addWidget(label("Model", secondary=True))
@@ -54,7 +80,6 @@ class ModelPicker(QWidget):
     def show_model(self, text: str, has_model: bool) -> None:
         self.guide.setVisible(not has_model)
         self.model_label.setText(text)
-        self.model_label.setToolTip(text)
 
 
 class DevicePicker(QWidget):

@@ -42,7 +42,9 @@ class ShellWindow(QMainWindow):
         self.close_action = QAction("Close Window", self)
         self.close_action.setShortcut(QKeySequence.StandardKey.Close)
         self.settings_action = QAction("Settings…", self)
-        self.settings_action.setShortcut(QKeySequence.StandardKey.Preferences)
+        # Cmd+, on macOS; Linux has no standard binding for it, Ctrl+, is the common one
+        self.settings_action.setShortcuts(QKeySequence.keyBindings(QKeySequence.StandardKey.Preferences)
+                                          or [QKeySequence("Ctrl+,")])
         self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
         self.quit_action = QAction("Quit Moshi", self)
         self.quit_action.setShortcut(QKeySequence.StandardKey.Quit)

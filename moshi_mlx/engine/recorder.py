@@ -63,6 +63,7 @@ class Recorder:
     """`conversation-<time>.wav` (channel 1 user, channel 2 Moshi) and `conversation-<time>.txt`."""
 
     PAUSE_S = 1.0  # a new transcript line after this much silence from Moshi
+    LINE_S = 5.0  # or, at the next word, once a line has run this long (timestamps to jump to)
 
     def __init__(self, folder: str | Path, note: str = "", meta: dict | None = None):
         """`meta`: mode, kind, model (and model_name) for the session's JSON sidecar (session_meta.py)."""
@@ -85,6 +86,7 @@ class Recorder:
 
             self.meta = SessionMeta(base, wav=self.paths["wav"], transcript=self.paths["transcript"], **meta)
         self._last_text_s = -1e9
+        self._line_start_s = 0.0
         self._line_open = False
         self._stereo = np.zeros((0, 2), np.float32)
 
@@ -98,9 +100,11 @@ class Recorder:
     def write_text(self, text: str, time_s: float) -> None:
         if not text:
             return
-        if not self._line_open or time_s - self._last_text_s > self.PAUSE_S:
+        if (not self._line_open or time_s - self._last_text_s > self.PAUSE_S
+                or (time_s - self._line_start_s >= self.LINE_S and text.startswith(" "))):
             self._txt.write(("\n" if self._line_open else "") + f"[{_stamp(time_s)}] " + text.lstrip())
             self._line_open = True
+            self._line_start_s = time_s
         else:
             self._txt.write(text)
         self._last_text_s = time_s

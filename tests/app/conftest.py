@@ -148,7 +148,7 @@ def make_app(qtbot, settings_path, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
     made = []
 
-    def factory(backend=None, hotkey_loader=None, **initial):
+    def factory(backend=None, hotkey_factory=None, **initial):
         store = SettingsStore(settings_path)
         mode = {k: initial.pop(k) for k in MODE_FIELDS if k in initial}
         if not store.value("settings/record_dir"):
@@ -157,7 +157,7 @@ def make_app(qtbot, settings_path, tmp_path, monkeypatch):
             store.save(store.load().replace(**initial))
         if mode:
             store.save_mode("talk", store.load_mode("talk").replace(**mode))
-        shell = build(settings_path, backend, **({"hotkey_loader": hotkey_loader} if hotkey_loader else {}))
+        shell = build(settings_path, backend, **({"hotkey_factory": hotkey_factory} if hotkey_factory else {}))
         qtbot.addWidget(shell.window)
         shell.window.show()
         made.append(shell)

@@ -34,6 +34,8 @@ def test_start_stop_with_the_demo_model_through_virtual_audio(qtbot, make_app, v
     assert c.running  # the conversation runs on the engine's MLX worker thread, not the UI thread
     assert any(t.name == "moshi-mlx-worker" and t.is_alive() for t in threading.enumerate())
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    c.shell.window.resize(800, 600)
+    qtbot.wait(50)
     assert c.shell.window.grab().save(str(SCREENSHOTS / "conversation.png"))
     qtbot.mouseClick(w.start_button, Qt.MouseButton.LeftButton)
     wait_for(qtbot, lambda: not c.running and w.start_button.text() == "Start conversation", 30_000)
@@ -45,6 +47,12 @@ def test_start_stop_with_the_demo_model_through_virtual_audio(qtbot, make_app, v
         pass
     names = [p.name for p in (tmp_path / "export").iterdir()]
     assert any(n.endswith(".wav") for n in names) and any(n.endswith("-transcript.txt") for n in names)
+    # History lists the recording at once, with what the engine wrote about it
+    history = c.shell.history
+    assert [str(s.wav) for s in history.sessions] == [p for p in c.last_recordings if p.endswith(".wav")]
+    session = history.sessions[0]
+    assert (session.mode, session.kind, session.model, session.ended) == ("talk", "moshi", "demo", True)
+    assert session.duration_s > 0 and session.first_words
 
     # A second conversation (model kept loaded) with echo cancellation on, closed with the window.
     w.aec_check.setChecked(True)

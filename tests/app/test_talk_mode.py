@@ -113,7 +113,7 @@ def test_first_launch_guides_to_a_model(qtbot, make_app):
     backend = FakeBackend()
     c = talk(make_app(backend))
     assert c.page.model_picker.guide.isVisible()
-    assert "No model" in c.page.model_picker.model_label.text()
+    assert "No model" in c.page.model_picker.model_label.full_text()
     qtbot.mouseClick(c.page.model_picker.guide_models_button, Qt.MouseButton.LeftButton)
     assert c.shell.models.dialog is not None and c.shell.models.dialog.isVisible()
     c.shell.models.dialog.close()
@@ -122,7 +122,7 @@ def test_first_launch_guides_to_a_model(qtbot, make_app):
     assert not backend.options
     qtbot.mouseClick(c.page.model_picker.guide_demo_button, Qt.MouseButton.LeftButton)
     assert c.prefs.model == "demo" and not c.page.model_picker.guide.isVisible()
-    assert "noise" in c.page.model_picker.model_label.text()
+    assert "noise" in c.page.model_picker.model_label.full_text()
 
 
 def _last_message(c):
@@ -138,6 +138,7 @@ def _last_message(c):
     ("model_load", "The model could not be loaded"),
     ("out_of_memory", "Not enough memory"),
     ("download", "Download failed"),
+    ("model_kind", "This model does not fit this mode"),
     ("internal", "Something went wrong"),
 ])
 def test_engine_errors_are_shown_and_the_app_keeps_running(qtbot, make_app, kind, expected):

@@ -37,6 +37,18 @@ def test_sidecar_written_at_start_and_completed_at_close(tmp_path):
     assert session_meta.read(sidecar) == end
 
 
+def test_transcript_lines_break_at_pauses_and_at_a_word_after_a_while(tmp_path):
+    rec = Recorder(tmp_path)
+    for i, piece in enumerate([" one", " two", "th", "ree"] * 20):  # a word every 80 ms, no pause
+        rec.write_text(piece, i * 0.08)
+    rec.write_text(" after", 6.4 + 1.5)  # a pause
+    rec.close()
+    lines = rec.paths["transcript"].read_text().splitlines()[1:]
+    assert [l[:15] for l in lines] == ["[00:00:00.000] ", "[00:00:05.120] ", "[00:00:07.900] "]
+    assert lines[1].startswith("[00:00:05.120] one two") and lines[2].endswith("] after")
+    assert "three" in lines[0] and "th ree" not in " ".join(lines)  # never inside a word
+
+
 def test_killed_recording_keeps_its_start_record_and_valid_files(tmp_path):
     """The process dies mid-recording: the sidecar holds what was known at start, the WAV and the
     transcript are readable on their own (the History takes the duration and words from them)."""
