@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 import soundfile as sf
@@ -90,7 +91,11 @@ def test_conversation_engine_refuses_a_model_of_another_kind(tmp_path):
     events = []
     engine = ConversationEngine(events.append)
     engine.start(EngineOptions(model=str(folder), record_dir=str(tmp_path / "rec")))
-    engine.stop(timeout=60)
+    deadline = time.monotonic() + 60  # it ends by itself: stop() now could cancel it before it ran
+    while not any(isinstance(e, StateEvent) and e.state == "stopped" for e in events):
+        assert time.monotonic() < deadline, events
+        time.sleep(0.01)
+    engine.stop()
     errors = [e for e in events if isinstance(e, ErrorEvent)]
     assert [e.kind for e in errors] == ["model_kind"], events
     assert str(folder) in errors[0].message and "speech to text" in errors[0].message
