@@ -82,6 +82,8 @@ class HistoryPage(QWidget):
         self.position_slider = QSlider(Qt.Orientation.Horizontal)
         self.position_slider.setAccessibleName("Playback position")
         self.position_slider.setRange(0, 0)
+        self.position_slider.setSingleStep(5000)  # arrow keys: 5 s (the value is in ms)
+        self.position_slider.setPageStep(15000)
         self.time_label = label("0:00 / 0:00", secondary=True)
         self.time_label.setAccessibleName("Playback time")
         player.addWidget(self.play_button)

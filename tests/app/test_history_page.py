@@ -174,3 +174,24 @@ def test_empty_history_says_how_to_fill_it(qtbot, make_app, tmp_path):
     assert h.page.list_stack.currentWidget() is h.page.empty_label
     assert "No recordings yet" in h.page.empty_label.text() and "Record" in h.page.empty_label.text()
     assert not h.page.delete_button.isEnabled() and h.page.title_label.text() == "No recording opened"
+
+
+def test_reveal_shows_the_file_in_finder_or_its_folder(qtbot, make_app, tmp_path, monkeypatch):
+    """macOS: `open -R <file>` (selects it in the Finder); elsewhere the folder is opened."""
+    import types
+
+    import moshi_app.controllers.history_controller as hc
+
+    from .test_history_index import record
+
+    rec = record(tmp_path / "rec", [" Hi"], 0.5)
+    shell, h = open_history(make_app, tmp_path / "rec")
+    h.select(h.shown[0])
+    opened, launched = [], []
+    monkeypatch.setattr(hc.QDesktopServices, "openUrl", lambda url: opened.append(url.toLocalFile()))
+    qtbot.mouseClick(h.page.reveal_button, Qt.MouseButton.LeftButton)
+    assert opened == [str(tmp_path / "rec")]
+    monkeypatch.setattr(hc, "sys", types.SimpleNamespace(platform="darwin"))
+    monkeypatch.setattr(hc.subprocess, "Popen", lambda args: launched.append(args))
+    qtbot.mouseClick(h.page.reveal_button, Qt.MouseButton.LeftButton)
+    assert launched == [["open", "-R", str(rec.paths["wav"])]]
