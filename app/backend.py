@@ -55,6 +55,30 @@ class Backend:
     def download(self, repo_id: str, cache_dir: str | None, progress, cancel: threading.Event) -> Path:
         return self.hub.download(repo_id, cache_dir=cache_dir, progress=progress, cancel=cancel)
 
+    def model_kind(self, spec: str, cache_dir: str | None = None) -> str | None:
+        """The kind (moshi_mlx.kinds) of a model spec without loading it: a demo's, a known repo's,
+        or read from the config.json of a local folder or of a downloaded repo; None when it cannot
+        be known yet (a repo not downloaded: the engine checks it after the download). Raises a
+        MoshiError naming the file when a config.json is unreadable or names an unknown kind."""
+        from moshi_mlx.jsonfile import read_json_object
+        from moshi_mlx.kinds import KINDS, kind_name
+
+        demo = next((k.name for k in KINDS.values() if spec == k.demo), None)
+        if demo is not None:
+            return demo
+        known = self.hub.known_model(spec)
+        if known is not None:
+            return known.kind
+        path = Path(spec).expanduser()
+        folder = path.parent if path.is_file() else path
+        if folder.is_dir():
+            config = folder / "config.json"
+            return kind_name(read_json_object(config) if config.is_file() else {}, str(config))
+        if spec.count("/") == 1 and self.is_installed(spec, cache_dir):
+            files = self.hub.resolve_model(spec, cache_dir=cache_dir, allow_download=False)
+            return kind_name(files.config, f"{spec}: config.json")
+        return None
+
     def check_local_model(self, folder: str) -> Path:
         """Raises a MoshiError naming what is missing when `folder` is not a usable model."""
         if not Path(folder).expanduser().is_dir():

@@ -23,6 +23,7 @@ import numpy as np
 from .. import FRAME_RATE
 from ..errors import AudioDeviceError, ModelNotAvailableError, MoshiError
 from ..hub import DownloadCancelled
+from ..kinds import ModelKindError, check_kind, kind_of
 from . import mlx_worker
 from .core import FrameEngine, Sampling
 from .events import ErrorEvent, Event, LevelEvent, ProgressEvent, StateEvent, StatsEvent, TextEvent
@@ -30,6 +31,7 @@ from .events import ErrorEvent, Event, LevelEvent, ProgressEvent, StateEvent, St
 FRAME_MS = 1000.0 / FRAME_RATE
 SILENT_INPUT_FRAMES = 40  # 3.2 s of exact zeros from the mic: access is probably denied
 WARMUP_FRAMES = 3
+KINDS_ACCEPTED = ("moshi", "personaplex")  # what a conversation runs (moshi_mlx/kinds.py)
 
 
 @dataclass
@@ -78,6 +80,7 @@ class ModelCache:
         files = resolve_model(options.model, cache_dir=options.cache_dir, allow_download=True,
                               progress=lambda d, t: emit(ProgressEvent("download", d, t, "bytes")),
                               cancel=cancel)
+        check_kind(files.config, KINDS_ACCEPTED, files.name, "a conversation (chat, the app's Talk mode)")
         model = load_model(files, options.codec_backend,
                            progress=lambda job, d, t: emit(ProgressEvent(job, d, t)))
         warm = FrameEngine(model, options.sampling, options.kind_options)
@@ -151,6 +154,8 @@ class ConversationEngine:
             pass  # stop() during a download: the partial file stays for next time
         except ModelNotAvailableError as e:
             self._emit(ErrorEvent("download", str(e)))
+        except ModelKindError as e:
+            self._emit(ErrorEvent("model_kind", str(e)))
         except MemoryError:
             self._emit(ErrorEvent("out_of_memory", f"not enough memory to run {options.model}: "
                                   "choose a smaller (4-bit) model or close other applications"))
@@ -181,7 +186,9 @@ class _LiveSession:
             from .recorder import Recorder
 
             note = "demo model: random weights, the audio is noise" if model.files.is_demo else ""
-            self.recorder = Recorder(options.record_dir, note=note)
+            kind = kind_of(model.files.config)
+            self.recorder = Recorder(options.record_dir, note=note, meta=dict(
+                mode=kind.mode, kind=kind.name, model=options.model, model_name=model.files.name))
             self.recording_paths = dict(self.recorder.paths)
 
     def _make_aec(self, wanted: bool | None):

@@ -63,8 +63,10 @@ class Recorder:
     """`conversation-<time>.wav` (channel 1 user, channel 2 Moshi) and `conversation-<time>.txt`."""
 
     PAUSE_S = 1.0  # a new transcript line after this much silence from Moshi
+    LINE_S = 5.0  # or, at the next word, once a line has run this long (timestamps to jump to)
 
-    def __init__(self, folder: str | Path, note: str = ""):
+    def __init__(self, folder: str | Path, note: str = "", meta: dict | None = None):
+        """`meta`: mode, kind, model (and model_name) for the session's JSON sidecar (session_meta.py)."""
         folder = Path(folder).expanduser()
         folder.mkdir(parents=True, exist_ok=True)
         base = folder / time.strftime("conversation-%Y%m%d-%H%M%S")
@@ -78,7 +80,13 @@ class Recorder:
         self._txt.write(f"# Moshi conversation {time.strftime('%Y-%m-%d %H:%M:%S')}"
                         + (f" ({note})" if note else "") + "\n")
         self._txt.flush()
+        self.meta = None
+        if meta is not None:
+            from .session_meta import SessionMeta
+
+            self.meta = SessionMeta(base, wav=self.paths["wav"], transcript=self.paths["transcript"], **meta)
         self._last_text_s = -1e9
+        self._line_start_s = 0.0
         self._line_open = False
         self._stereo = np.zeros((0, 2), np.float32)
 
@@ -92,9 +100,11 @@ class Recorder:
     def write_text(self, text: str, time_s: float) -> None:
         if not text:
             return
-        if not self._line_open or time_s - self._last_text_s > self.PAUSE_S:
+        if (not self._line_open or time_s - self._last_text_s > self.PAUSE_S
+                or (time_s - self._line_start_s >= self.LINE_S and text.startswith(" "))):
             self._txt.write(("\n" if self._line_open else "") + f"[{_stamp(time_s)}] " + text.lstrip())
             self._line_open = True
+            self._line_start_s = time_s
         else:
             self._txt.write(text)
         self._last_text_s = time_s
@@ -106,3 +116,9 @@ class Recorder:
             if self._line_open:
                 self._txt.write("\n")
             self._txt.close()
+        if self.meta is not None:
+            meta, self.meta = self.meta, None
+            try:
+                meta.finish(self._wav.seconds)
+            except OSError:
+                pass  # the start record stays valid; readers take the rest from the WAV and .txt

@@ -133,29 +133,45 @@ def settings_path(tmp_path) -> str:
     return str(tmp_path / "settings.ini")
 
 
+MODE_FIELDS = ("model", "input_device", "output_device")  # ModeSettings: given to Talk here
+
+
 @pytest.fixture
 def make_app(qtbot, settings_path, tmp_path, monkeypatch):
-    """make_app(backend=None, **initial_settings) -> MainController with a shown window."""
+    """make_app(backend=None, **initial_settings) -> the Shell with a shown window. `model`,
+    `input_device`, `output_device` are Talk's; the rest are AppSettings fields. The trash is a
+    private one (XDG_DATA_HOME) and the recordings folder a temporary one unless given."""
     from moshi_app.application import build
     from moshi_app.settings import SettingsStore
 
     monkeypatch.setenv("MOSHI_MLX_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
     made = []
 
-    def factory(backend=None, **initial):
+    def factory(backend=None, hotkey_factory=None, **initial):
+        store = SettingsStore(settings_path)
+        mode = {k: initial.pop(k) for k in MODE_FIELDS if k in initial}
+        if not store.value("settings/record_dir"):
+            initial.setdefault("record_dir", str(tmp_path / "recordings"))
         if initial:
-            store = SettingsStore(settings_path)
             store.save(store.load().replace(**initial))
-        controller = build(settings_path, backend)
-        qtbot.addWidget(controller.window)
-        controller.window.show()
-        made.append(controller)
-        return controller
+        if mode:
+            store.save_mode("talk", store.load_mode("talk").replace(**mode))
+        shell = build(settings_path, backend, **({"hotkey_factory": hotkey_factory} if hotkey_factory else {}))
+        qtbot.addWidget(shell.window)
+        shell.window.show()
+        made.append(shell)
+        return shell
 
     yield factory
     for c in made:
-        c.window.close()
+        c.quit()
 
 
 def wait_for(qtbot, condition, timeout_ms=10_000):
     qtbot.waitUntil(condition, timeout=timeout_ms)
+
+
+def talk(shell):
+    """The Talk mode of a shell made by make_app."""
+    return shell.mode("talk")
