@@ -25,7 +25,7 @@ def demo_recordings(tmp_path_factory, virtual_audio_device):
     to hold a few transcript lines."""
     from moshi_mlx.demo import demo_model_dir
     from moshi_mlx.engine.conversation import ConversationEngine, EngineOptions
-    from moshi_mlx.engine.events import StateEvent, TextEvent
+    from moshi_mlx.engine.events import StateEvent, StatsEvent, TextEvent
 
     home = tmp_path_factory.mktemp("demo-home")
     demo_model_dir(home)
@@ -40,8 +40,12 @@ def demo_recordings(tmp_path_factory, virtual_audio_device):
         while not any(isinstance(e, StateEvent) and e.state == "running" for e in list(events)):
             assert time.monotonic() < deadline, events[-5:]
             time.sleep(0.05)
-        started = time.monotonic()
-        while time.monotonic() - started < seconds or sum(isinstance(e, TextEvent) for e in list(events)) < 4:
+        def recorded_s() -> float:  # frames processed (and recorded), not wall time: a busy
+            # machine drops input frames when it falls behind
+            frames = [e.frames for e in list(events) if isinstance(e, StatsEvent)]
+            return max(frames, default=0) / 12.5
+
+        while recorded_s() < seconds or sum(isinstance(e, TextEvent) for e in list(events)) < 4:
             assert time.monotonic() < deadline, "the demo model said too little"
             time.sleep(0.05)
         engine.stop()
