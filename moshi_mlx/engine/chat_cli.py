@@ -6,7 +6,7 @@ import argparse
 import sys
 import threading
 
-from .options_cli import add_model_options, add_sampling_options
+from .options_cli import add_model_options, add_sampling_options, number
 
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
@@ -19,9 +19,9 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     add_sampling_options(p)
     p.add_argument("--record", metavar="DIR", default=None,
                    help="save the conversation: WAV (you, Moshi) + timestamped transcript")
-    p.add_argument("--max-lag-frames", type=int, default=3,
+    p.add_argument("--max-lag-frames", type=number(0, integer=True), default=3,
                    help="drop input frames when processing falls this many 80 ms frames behind")
-    p.add_argument("--duration", type=float, default=None,
+    p.add_argument("--duration", type=number(0, low_open=True), default=None,
                    help="stop after this many seconds (default: run until Ctrl+C)")
     p.add_argument("--no-stats", action="store_true", help="do not show the status line")
 
