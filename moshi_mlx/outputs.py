@@ -24,6 +24,26 @@ from .interrupts import deferred_interrupts
 from .partial import Partial, remove_stale
 
 
+def writable_folder(path: str | os.PathLike, what: str) -> Path:
+    """Create `path` (and its parents) if needed and prove a file can be written in it, else
+    MoshiError naming `what` and the reason. For outputs written as they go (a recording)."""
+    folder = Path(path).expanduser().absolute()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        Partial(folder / "probe", folder=False).discard()
+    except OSError as e:
+        if folder.exists() and not folder.is_dir():
+            raise MoshiError(f"{what} {path}: is a file, not a folder") from None
+        raise MoshiError(f"{what} {path}: cannot write there ({_reason(e)})") from None
+    return folder
+
+
+def _reason(e: OSError) -> str:
+    if e.errno in (errno.EACCES, errno.EROFS, errno.EPERM):
+        return "read-only"
+    return e.strerror or str(e)
+
+
 class OutputSet:
     def __init__(self) -> None:
         self._items: list[tuple[Path, Partial, str]] = []
@@ -48,15 +68,13 @@ class OutputSet:
             raise MoshiError(f"{what} {path}: is a folder; give a file name")
         parent = final.parent
         if not parent.is_dir():
-            why = "does not exist" if not parent.exists() else "is not a folder"
-            raise MoshiError(f"{what} {path}: the folder {parent} {why}")
+            why = f"the folder {parent} does not exist" if not parent.exists() else f"{parent} is not a folder"
+            raise MoshiError(f"{what} {path}: {why}")
         remove_stale(parent)
         try:
             partial = Partial(final, folder=False)
         except OSError as e:
-            reason = "the folder is read-only" if e.errno in (errno.EACCES, errno.EROFS, errno.EPERM) \
-                else (e.strerror or str(e))
-            raise MoshiError(f"{what} {path}: cannot write there ({reason})") from None
+            raise MoshiError(f"{what} {path}: cannot write there ({_reason(e)})") from None
         self._items.append((final, partial, what))
         return partial.path
 

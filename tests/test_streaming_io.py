@@ -69,3 +69,24 @@ def test_output_set_all_or_nothing(tmp_path):
         outputs.commit()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt"]
     assert (tmp_path / "a.txt").read_text() == "new"
+
+
+def test_outputs_get_the_normal_permissions_and_recording_folders_are_checked(tmp_path):
+    import os
+
+    from moshi_mlx.outputs import writable_folder
+
+    old = os.umask(0o022)
+    try:
+        with OutputSet() as outputs:
+            outputs.add(tmp_path / "a.txt", "--a").write_text("x")
+            outputs.commit()
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o644
+    assert writable_folder(tmp_path / "rec" / "deeper", "--record").is_dir()
+    assert sorted(p.name for p in (tmp_path / "rec" / "deeper").iterdir()) == []
+    with pytest.raises(MoshiError, match="--record .*a.txt: is a file, not a folder"):
+        writable_folder(tmp_path / "a.txt", "--record")
+    with pytest.raises(MoshiError, match="--out .*a.txt is not a folder"):
+        OutputSet().add(tmp_path / "a.txt" / "x.wav", "--out")

@@ -76,7 +76,11 @@ def main(args: argparse.Namespace) -> int:
         print(format_devices(list_devices()))
         return 0
     from ..hub import DEMO
+    from ..outputs import writable_folder
     from .conversation import ConversationEngine, EngineOptions
+
+    if args.record:
+        writable_folder(args.record, "--record")  # before the model loads, not after
 
     if args.model == DEMO:
         print("note: the demo model has random weights: you will hear noise and see random words",
