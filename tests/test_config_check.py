@@ -11,7 +11,7 @@ from moshi_mlx.lm.config import LmConfig
 from moshi_mlx.mimi.config import MimiConfig
 
 
-@pytest.mark.parametrize("change, expected", [
+BAD_LM_VALUES = [  # the first five are the issue's
     ({"delays": ["x"]}, "key 'delays' is ['x']: expected a list of integers >= 0"),
     ({"delays": 5}, "key 'delays' is 5: expected a list of integers >= 0"),
     ({"num_heads": 0}, "key 'num_heads' is 0: expected an integer > 0"),
@@ -22,7 +22,10 @@ from moshi_mlx.mimi.config import MimiConfig
     ({"depformer_dim_feedforward": [1, 2]}, "expected an integer > 0 or null"),
     ({"depformer_multi_linear": 1}, "key 'depformer_multi_linear' is 1: expected true or false"),
     ({"norm": 3}, "key 'norm' is 3: expected a string"),
-])
+]
+
+
+@pytest.mark.parametrize("change, expected", BAD_LM_VALUES)
 def test_lm_config_values(change, expected):
     base = LmConfig.tiny().to_dict(with_extra=False)
     with pytest.raises(ConfigError) as info:

@@ -4,6 +4,7 @@ nothing left behind (no output folder, no temporary folder)."""
 import json
 import os
 import pickle
+import re
 import shutil
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from moshi_mlx.errors import CheckpointError, ConfigError, MoshiError
 from moshi_quantize import cli
 from moshi_quantize.convert import convert
 from tests.quantize.checkpoints import MIMI_NAME, TOKENIZER_NAME
+from tests.test_config_check import BAD_LM_VALUES
 
 
 def variant(tmp_path, release_folder, name, state_fn=None):
@@ -175,19 +177,12 @@ def test_weights_with_nan_or_inf_are_refused(tmp_path, release_folder, out_paren
     fails(out_parent, "'linears.3.weight' holds 1 NaN or infinite", str(inf), out, error=CheckpointError)
 
 
-@pytest.mark.parametrize("change, expected", [
-    ({"delays": ["x"]}, "'delays' is \\['x'\\]: expected a list of integers >= 0"),
-    ({"delays": 5}, "'delays' is 5: expected a list of integers"),
-    ({"num_heads": 0}, "'num_heads' is 0: expected an integer > 0"),
-    ({"dim": "big"}, "'dim' is \"big\": expected an integer > 0"),
-    ({"dim": None}, "'dim' is null: expected an integer > 0"),
-    ({"hidden_scale": "4"}, "'hidden_scale' is \"4\": expected a number > 0"),
-])
+@pytest.mark.parametrize("change, expected", BAD_LM_VALUES[:5])
 def test_config_values_of_the_wrong_type_or_range(tmp_path, release_folder, out_parent, change, expected):
     folder = variant(tmp_path, release_folder, "cfg")
     cfg = json.loads((folder / "config.json").read_text())
     (folder / "config.json").write_text(json.dumps({**cfg, **change}))
-    msg = fails(out_parent, expected, str(folder), out_parent / "o", error=ConfigError)
+    msg = fails(out_parent, re.escape(expected), str(folder), out_parent / "o", error=ConfigError)
     assert "config.json" in msg or str(folder) in msg
     r = subprocess.run([sys.executable, "-m", "moshi_quantize", str(folder), "-o", str(out_parent / "o")],
                        capture_output=True, text=True, timeout=120)
