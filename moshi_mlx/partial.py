@@ -95,9 +95,11 @@ def remove_stale(folder: Path, kinds: tuple[str, ...] = (TAG,)) -> list[Path]:
 def is_abandoned(path: Path, now: float | None = None) -> bool:
     """True for an entry older than STALE_AFTER_S that no process holds locked."""
     try:
-        if path.is_symlink() or (now or time.time()) - path.stat().st_mtime < STALE_AFTER_S:
+        if path.is_symlink() or not (path.is_file() or path.is_dir()):
             return False
-        fd = os.open(path, os.O_RDONLY)
+        if (now or time.time()) - path.stat().st_mtime < STALE_AFTER_S:
+            return False
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError:
         return False
     try:

@@ -92,7 +92,11 @@ def recover_replaced(output: Path) -> None:
             continue
         replaced = old / _REPLACED
         if replaced.is_dir() and not (output.exists() or output.is_symlink()):
-            os.rename(replaced, output)
+            try:
+                os.rename(replaced, output)
+            except OSError as e:
+                raise CheckpointError(f"{output}: a replace was cut short and the previous output, "
+                                      f"kept in {replaced}, cannot be put back ({e.strerror or e})") from None
         shutil.rmtree(old, ignore_errors=True)
 
 

@@ -50,15 +50,12 @@ def _weights_and_config(args):
     folder_config = None
     if args.mimi:
         path = Path(args.mimi)
-    elif Path(args.model).expanduser().is_dir():  # a folder may hold only the codec
-        path = find_mimi_file(Path(args.model).expanduser())
-        folder_config = folder_mimi_config(path.parent)
-    else:  # demo or a repo id, as for every other command
-        files = resolve_model(args.model, cache_dir=args.cache_dir)
-        path = files.mimi_path
-        if files.config.get("mimi_config") is not None:
-            folder_config = MimiConfig.from_dict(files.config["mimi_config"],
-                                                 source=f"{files.name} config.json \"mimi_config\"")
+    else:
+        if Path(args.model).expanduser().is_dir():  # a folder may hold only the codec
+            path = find_mimi_file(Path(args.model).expanduser())
+        else:  # demo or a repo id, as for every other command
+            path = resolve_model(args.model, cache_dir=args.cache_dir).mimi_path
+        folder_config = folder_mimi_config(path.parent)  # its config.json "mimi_config"
     if args.mimi_config:
         text, source = args.mimi_config, "--mimi-config"
         if os.path.isfile(text):
