@@ -7,7 +7,7 @@ import soxr
 
 from moshi_mlx.audio_io import AudioFileReader, WavWriter, clean_pcm, read_audio
 from moshi_mlx.errors import MoshiError
-from moshi_mlx.npyfile import NpyColumnWriter, open_codes
+from moshi_mlx.npyfile import CodesFile, NpyColumnWriter
 from moshi_mlx.outputs import OutputSet
 
 
@@ -43,12 +43,20 @@ def test_npy_columns_round_trip_and_checks(tmp_path):
             w.append(c)
     got = np.load(tmp_path / "c.npy")
     assert got.shape == (9, 5) and np.array_equal(got, cols.T)
-    assert np.array_equal(open_codes(tmp_path / "c.npy"), cols.T)
+    np.save(tmp_path / "c_order.npy", cols.T.copy())  # what np.save writes: rows contiguous
+    for name in ("c.npy", "c_order.npy"):
+        with CodesFile(tmp_path / name) as codes:
+            assert codes.shape == (9, 5)
+            assert np.array_equal(np.stack(list(codes.columns(block=2)), 1), cols.T)
+    raw = (tmp_path / "c_order.npy").read_bytes()
+    (tmp_path / "short.npy").write_bytes(raw[:-4])
+    with pytest.raises(MoshiError, match="short.npy: truncated"):
+        CodesFile(tmp_path / "short.npy")
     with pytest.raises(ValueError, match="expected 9"):
         NpyColumnWriter(tmp_path / "d.npy", 9).append(np.zeros(8))
     (tmp_path / "p.npy").write_bytes(b"\x80\x04\x95")
     with pytest.raises(MoshiError, match="pickle"):
-        open_codes(tmp_path / "p.npy")
+        CodesFile(tmp_path / "p.npy")
 
 
 def test_output_set_all_or_nothing(tmp_path):

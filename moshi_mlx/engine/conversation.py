@@ -169,7 +169,7 @@ def _check_devices(options: EngineOptions) -> None:
     """A missing or unusable device is reported before the model is loaded (DeviceError)."""
     from .live import LiveAudio
 
-    LiveAudio(options.input_device, options.output_device)
+    LiveAudio(options.input_device, options.output_device, options.max_lag_frames)
 
 
 class _LiveSession:

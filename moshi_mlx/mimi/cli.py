@@ -99,12 +99,11 @@ def encode_file(args) -> tuple[int, int]:
 def decode_file(args) -> float:
     """Streams the codes of args.input into a WAV; returns its duration in seconds."""
     from ..audio_io import WavWriter
-    from ..npyfile import open_codes
+    from ..npyfile import CodesFile
     from ..outputs import OutputSet
 
-    with OutputSet() as outputs:
+    with OutputSet() as outputs, CodesFile(args.input) as codes:
         tmp = outputs.add(args.output, "output")
-        codes = open_codes(args.input)
         path, config = _weights_and_config(args)
         k, frames = codes.shape
         if k > config.n_q:
@@ -116,9 +115,9 @@ def decode_file(args) -> float:
             raise MoshiError(f"codes file {args.input}: holds no frames ([{k}, 0])")
         codec = _open(args, path, config, k)
         with WavWriter(tmp, codec.sample_rate) as wav:
-            for t in range(frames):
+            for t, column in enumerate(codes.columns()):
                 try:
-                    pcm = codec.decode_frame(np.asarray(codes[:, t]))
+                    pcm = codec.decode_frame(column)
                 except ValueError as e:
                     raise MoshiError(f"codes file {args.input}, frame {t}: {e}") from None
                 wav.write(pcm)
