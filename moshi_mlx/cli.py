@@ -11,6 +11,7 @@ import importlib
 import sys
 
 from .errors import MoshiError
+from .interrupts import stop_signals_interrupt
 
 # sub-command -> (module, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -46,11 +47,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(rest)
     args.command = name
     try:
-        return int(module.main(args) or 0)
+        with stop_signals_interrupt():  # SIGTERM, SIGHUP: like Ctrl-C (temporary files removed)
+            return int(module.main(args) or 0)
     except MoshiError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
+        if getattr(e, "completed", False):
+            print("interrupted after the outputs were complete", file=sys.stderr)
         return 130
 
 

@@ -253,15 +253,52 @@ def _fetch(repo_id: str, filename: str, meta, cache_dir: str | None, report, can
     os.replace(tmp, ref)
 
 
+class HubUnavailable(ModelNotAvailableError):
+    """The repo cannot be had from the Hub: unreachable, no such repo, or access refused."""
+
+
+def probe(repo_id: str) -> None:
+    """One request to the Hub, without huggingface_hub's retries (which take ~23 s to give up on a
+    dead connection): raises HubUnavailable saying what is wrong, or returns when the repo answers."""
+    from huggingface_hub import constants, hf_hub_url
+    from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError
+    from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
+
+    known = known_model(repo_id)
+    if known is not None and known.files:
+        method, url = "HEAD", hf_hub_url(repo_id, known.files[0])
+    else:
+        method, url = "GET", f"{constants.ENDPOINT}/api/models/{repo_id}/tree/main"
+    try:
+        response = get_session().request(method, url, headers=build_hf_headers(), follow_redirects=False,
+                                         timeout=constants.HF_HUB_ETAG_TIMEOUT)
+    except Exception as e:  # DNS, refused, timeout...
+        raise HubUnavailable(f"the Hugging Face Hub ({constants.ENDPOINT}) cannot be reached to fetch "
+                             f"{repo_id} ({type(e).__name__}: {e}); check the connection or HF_ENDPOINT") from None
+    try:
+        hf_raise_for_status(response)
+    except GatedRepoError:
+        raise HubUnavailable(f"{repo_id} is gated on the Hub: accept its conditions on its page, then set "
+                             "HF_TOKEN to an access token") from None
+    except (RepositoryNotFoundError, HfHubHTTPError) as e:
+        if not isinstance(e, RepositoryNotFoundError) and response.status_code != 404:
+            raise HubUnavailable(f"the Hub refused {repo_id} (HTTP {response.status_code}): {e}") from None
+        raise HubUnavailable(f"no model repo {repo_id} on the Hugging Face Hub ({constants.ENDPOINT}), or it "
+                             "is private (then set HF_TOKEN)") from None
+
+
 def download(repo_id: str, cache_dir: str | None = None,
              progress: Callable[[int, int], None] | None = None,
              cancel: threading.Event | None = None) -> Path:
     """Fetch a model into the HF cache (resumable, verified, cancellable) and return its snapshot
-    folder. `progress(done_bytes, total_bytes)` is called from this thread after every chunk."""
+    folder. `progress(done_bytes, total_bytes)` is called from this thread after every chunk.
+    Fails at once (HubUnavailable) when the Hub cannot be reached or has no such repo."""
     if is_installed(repo_id, cache_dir):
         return _snapshot_folder(repo_id, cache_dir)
     if is_offline():
-        raise ModelNotAvailableError(_offline_message(repo_id))
+        raise ModelNotAvailableError(f"cannot download {repo_id}: offline mode is on (HF_HUB_OFFLINE); "
+                                     "unset it and try again while online")
+    probe(repo_id)
     from huggingface_hub import get_hf_file_metadata, hf_hub_url
 
     try:
@@ -366,9 +403,15 @@ def resolve_model(spec: str, cache_dir: str | None = None, allow_download: bool 
                                      + ", ".join(m.repo_id for m in KNOWN_MODELS))
     if is_installed(spec, cache_dir):
         return folder_files(_snapshot_folder(spec, cache_dir), name=spec)
+    # `org/name` also reads as a relative path: say both readings when neither works
+    local = "" if known_model(spec) else (f"--model {spec!r} is not a local folder or file "
+                                          f"({path.absolute()} does not exist); as a Hugging Face repo id: ")
     if not allow_download or is_offline():
-        raise ModelNotAvailableError(_offline_message(spec))
-    return folder_files(download(spec, cache_dir, progress, cancel), name=spec)
+        raise ModelNotAvailableError(local + _offline_message(spec))
+    try:
+        return folder_files(download(spec, cache_dir, progress, cancel), name=spec)
+    except HubUnavailable as e:
+        raise HubUnavailable(local + str(e)) from None
 
 
 def total_memory() -> int | None:

@@ -8,6 +8,7 @@ import argparse
 import sys
 
 from moshi_mlx.errors import MoshiError
+from moshi_mlx.interrupts import stop_signals_interrupt
 
 from .plan import PARTS
 
@@ -81,7 +82,11 @@ def run(args: argparse.Namespace) -> int:
         return 0
     from .verify import Thresholds, verify
 
-    report = verify(summary.output, summary.source_lm, frames=args.verify_frames)
+    try:
+        report = verify(summary.output, summary.source_lm, frames=args.verify_frames)
+    except KeyboardInterrupt:
+        print(f"verification interrupted; the output is complete: {summary.output}", file=sys.stderr)
+        return 130
     thresholds = Thresholds(args.min_text_agreement, args.min_audio_agreement, args.max_text_kl)
     print(report.format(thresholds))
     return 0 if report.passes(thresholds) else 1
@@ -99,10 +104,14 @@ def main(argv: list[str] | None = None) -> int:
     configure_parser(parser)
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     try:
-        return run(args)
+        with stop_signals_interrupt():  # SIGTERM, SIGHUP: like Ctrl-C, nothing left behind
+            return run(args)
     except MoshiError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted: no output was written", file=sys.stderr)
+    except KeyboardInterrupt as e:
+        if getattr(e, "completed", False):
+            print(f"interrupted after the output was complete: {args.output}", file=sys.stderr)
+        else:
+            print("interrupted: no output was written", file=sys.stderr)
         return 130

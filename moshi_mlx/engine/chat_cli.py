@@ -6,7 +6,7 @@ import argparse
 import sys
 import threading
 
-from .options_cli import add_model_options, add_sampling_options
+from .options_cli import add_model_options, add_sampling_options, number
 
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
@@ -19,9 +19,9 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     add_sampling_options(p)
     p.add_argument("--record", metavar="DIR", default=None,
                    help="save the conversation: WAV (you, Moshi) + timestamped transcript")
-    p.add_argument("--max-lag-frames", type=int, default=3,
+    p.add_argument("--max-lag-frames", type=number(0, integer=True), default=3,
                    help="drop input frames when processing falls this many 80 ms frames behind")
-    p.add_argument("--duration", type=float, default=None,
+    p.add_argument("--duration", type=number(0, low_open=True), default=None,
                    help="stop after this many seconds (default: run until Ctrl+C)")
     p.add_argument("--no-stats", action="store_true", help="do not show the status line")
 
@@ -76,7 +76,11 @@ def main(args: argparse.Namespace) -> int:
         print(format_devices(list_devices()))
         return 0
     from ..hub import DEMO
+    from ..outputs import writable_folder
     from .conversation import ConversationEngine, EngineOptions
+
+    if args.record:
+        writable_folder(args.record, "--record")  # before the model loads, not after
 
     if args.model == DEMO:
         print("note: the demo model has random weights: you will hear noise and see random words",

@@ -21,6 +21,7 @@ from typing import Callable
 import numpy as np
 
 from .. import FRAME_RATE
+from ..audio_io import clean_pcm
 from ..errors import AudioDeviceError, ModelNotAvailableError, MoshiError
 from ..hub import DownloadCancelled
 from ..kinds import ModelKindError, check_kind, kind_of
@@ -139,6 +140,7 @@ class ConversationEngine:
             if self._stop.is_set():  # stopped before the worker got to it
                 return
             self._emit(StateEvent("loading", options.model))
+            _check_devices(options)
             model = self._models.get(options, self._emit, self._stop)
             if self._stop.is_set():
                 return
@@ -167,6 +169,13 @@ class ConversationEngine:
             if session is not None:
                 session.close()
             self._emit(StateEvent("stopped"))
+
+
+def _check_devices(options: EngineOptions) -> None:
+    """A missing or unusable device is reported before the model is loaded (DeviceError)."""
+    from .live import LiveAudio
+
+    LiveAudio(options.input_device, options.output_device, options.max_lag_frames)
 
 
 class _LiveSession:
@@ -228,8 +237,7 @@ class _LiveSession:
                 break
             t0 = time.perf_counter()
             lag_after = audio.lag_frames
-            if not np.isfinite(mic).all():
-                mic = np.nan_to_num(mic, nan=0.0, posinf=0.0, neginf=0.0)
+            mic, _ = clean_pcm(mic)  # NaN, inf, absurd values: silence (as for files)
             near = mic
             if self.aec is not None:
                 near = self.aec.process(mic, far)

@@ -30,7 +30,7 @@ def _mimi_config(files: ModelFiles):
         return None
     from ..mimi import MimiConfig
 
-    return MimiConfig.from_dict(cfg)
+    return MimiConfig.from_dict(cfg, source=f"{files.lm_path.parent / 'config.json'} \"mimi_config\"")
 
 
 def load_model(files: ModelFiles, codec_backend: str = "mlx",

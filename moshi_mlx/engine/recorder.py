@@ -6,6 +6,7 @@ appended and the transcript is flushed after each piece, so a killed process lea
 
 from __future__ import annotations
 
+import os
 import struct
 import time
 from pathlib import Path
@@ -16,7 +17,16 @@ from .. import SAMPLE_RATE
 
 
 class IncrementalWav:
-    """16-bit PCM WAV whose header is kept up to date after every write."""
+    """16-bit PCM WAV whose header is kept up to date after every write.
+
+    The header reserves a 28-byte JUNK chunk (as EBU Tech 3306 recommends), so that when the file
+    passes the 4 GiB that 32-bit RIFF sizes can count (12.4 hours of two-channel 24 kHz audio) the
+    same header becomes RF64 (`ds64` chunk with 64-bit sizes) and the recording goes on. Each update
+    rewrites the whole 80-byte header in one write, after the samples it counts are written, so the
+    file is valid at every moment."""
+
+    HEADER_BYTES = 80
+    _MAX32 = 0xFFFFFFFF
 
     def __init__(self, path: Path, channels: int, rate: int = SAMPLE_RATE):
         self.path, self.channels, self.rate = path, channels, rate
@@ -27,22 +37,22 @@ class IncrementalWav:
 
     def _header(self) -> bytes:
         block = 2 * self.channels
-        return (b"RIFF" + struct.pack("<I", 36 + self._data_bytes) + b"WAVE"
-                + b"fmt " + struct.pack("<IHHIIHH", 16, 1, self.channels, self.rate,
-                                        self.rate * block, block, 16)
-                + b"data" + struct.pack("<I", self._data_bytes))
+        fmt = b"fmt " + struct.pack("<IHHIIHH", 16, 1, self.channels, self.rate, self.rate * block, block, 16)
+        riff_size = self.HEADER_BYTES - 8 + self._data_bytes
+        if riff_size <= self._MAX32:
+            return (b"RIFF" + struct.pack("<I", riff_size) + b"WAVE" + b"JUNK" + struct.pack("<I", 28)
+                    + bytes(28) + fmt + b"data" + struct.pack("<I", self._data_bytes))
+        ds64 = struct.pack("<QQQI", riff_size, self._data_bytes, self._data_bytes // block, 0)
+        return (b"RF64" + struct.pack("<I", self._MAX32) + b"WAVE" + b"ds64" + struct.pack("<I", 28)
+                + ds64 + fmt + b"data" + struct.pack("<I", self._MAX32))
 
     def write(self, frames: np.ndarray) -> None:
         """frames: [n, channels] float32 in [-1, 1]."""
         pcm = (np.clip(frames, -1.0, 1.0) * 32767.0).astype("<i2")
         self._f.write(pcm.tobytes())
+        self._f.flush()  # the samples are in the file before the header counts them
         self._data_bytes += pcm.nbytes
-        self._f.seek(4)
-        self._f.write(struct.pack("<I", 36 + self._data_bytes))
-        self._f.seek(40)
-        self._f.write(struct.pack("<I", self._data_bytes))
-        self._f.seek(0, 2)
-        self._f.flush()
+        os.pwrite(self._f.fileno(), self._header(), 0)
 
     @property
     def seconds(self) -> float:

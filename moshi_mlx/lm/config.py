@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..config_check import check_lm_config
 from ..errors import ConfigError
 from ..jsonfile import read_json_object
 
@@ -250,6 +251,7 @@ class LmConfig:
     @classmethod
     def from_dict(cls, data: dict, source: str = "config") -> "LmConfig":
         """Build from Kyutai `lm_kwargs` names. Unknown keys, unsupported values -> ConfigError."""
+        check_lm_config(cls, data, source)  # types and ranges of every field, naming the file
         names = {f.name for f in dataclasses.fields(cls)} - {"extra"}
         kwargs, extra, problems = {}, {}, []
         for key, value in data.items():
