@@ -21,9 +21,12 @@ from .errors import ConfigError
 # Moshi LM fields (moshi_mlx.lm.config.LmConfig) that must be > 0, by name or name suffix.
 LM_POSITIVE = ("dim", "num_heads", "context", "card", "card_out", "dim_feedforward", "max_period",
                "hidden_scale")
+# ... except these, whose 0 means "none" (STT's end-of-turn heads are absent from most models)
+LM_ZERO_ALLOWED = ("extra_heads_num_heads",)
 
 
-def check_config(cls, data: dict, source: str, positive: tuple[str, ...] = ()) -> None:
+def check_config(cls, data: dict, source: str, positive: tuple[str, ...] = (),
+                 zero_allowed: tuple[str, ...] = ()) -> None:
     """Raise ConfigError listing every value of `data` that does not fit its field of `cls`."""
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a JSON object of settings, got {type(data).__name__}")
@@ -33,7 +36,8 @@ def check_config(cls, data: dict, source: str, positive: tuple[str, ...] = ()) -
         if f.name not in data:
             continue
         name, value = f.name, data[f.name]
-        strictly_positive = any(name == s or name.endswith("_" + s) for s in positive)
+        strictly_positive = name not in zero_allowed and any(name == s or name.endswith("_" + s)
+                                                             for s in positive)
         expected = _problem(hints[name], value, strictly_positive, name.endswith("_id"))
         if expected:
             problems.append(f"key {name!r} is {_show(value)}: expected {expected}")
@@ -82,7 +86,7 @@ def _words(hint, positive: bool, any_sign: bool, plural: bool = False) -> str:
 
 def check_lm_config(cls, data: dict, source: str) -> None:
     """check_config for the Moshi LM config (the hook at the top of LmConfig.from_dict)."""
-    check_config(cls, data, source, positive=LM_POSITIVE)
+    check_config(cls, data, source, positive=LM_POSITIVE, zero_allowed=LM_ZERO_ALLOWED)
 
 
 def _show(value) -> str:

@@ -22,6 +22,13 @@ BAD_LM_VALUES = [  # the first five are the issue's
     ({"depformer_dim_feedforward": [1, 2]}, "expected an integer > 0 or null"),
     ({"depformer_multi_linear": 1}, "key 'depformer_multi_linear' is 1: expected true or false"),
     ({"norm": 3}, "key 'norm' is 3: expected a string"),
+    # the family's fields
+    ({"kv_repeat": 0}, "kv_repeat=0 must be >= 1 and divide the number of heads (4)"),
+    ({"kv_repeat": 3}, "kv_repeat=3 must be >= 1 and divide the number of heads (4)"),
+    ({"conditioners": [1]}, "key 'conditioners' is [1]: expected a JSON object"),
+    ({"conditioners": {"x": {"type": "lut"}}}, "conditioners.x.lut: needs a positive integer 'dim'"),
+    ({"positional_embedding": "sin"}, "positional_embedding='sin' is not one of"),
+    ({"extra_heads_num_heads": -1}, "key 'extra_heads_num_heads' is -1: expected an integer >= 0"),
 ]
 
 
@@ -35,6 +42,7 @@ def test_lm_config_values(change, expected):
 
 def test_valid_values_pass():
     base = LmConfig.tiny().to_dict(with_extra=False)
+    assert LmConfig.from_dict({**base, "extra_heads_num_heads": 0, "kv_repeat": 2}).num_kv_heads == 2
     assert LmConfig.from_dict({**base, "text_card_out": None, "max_period": 10000}).max_period == 10000
     assert MimiConfig.from_dict(MimiConfig.tiny().to_dict()) == MimiConfig.tiny()
 
