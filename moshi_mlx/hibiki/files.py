@@ -31,8 +31,11 @@ def open_input(path: str | os.PathLike) -> InputAudio:
     """The input as frames; a file that cannot be read is a MoshiError naming it, raised here.
     (Reads the whole file with audio_io.read_audio; a streaming reader drops in here.)"""
     from .. import audio_io
+    from ..errors import MoshiError
 
     pcm = audio_io.read_audio(path)
+    if not len(pcm):
+        raise MoshiError(f"{path}: holds no audio")
     return InputAudio(str(path), pcm_frames(pcm, FRAME_SIZE), -(-len(pcm) // FRAME_SIZE))
 
 

@@ -16,24 +16,22 @@ from moshi_mlx.errors import ConfigError
 from moshi_mlx.hibiki.translator import FileTranslator, pcm_frames
 from moshi_mlx.hub import folder_files
 
-from .models import EOS, TOKENIZER_FILE, write_hibiki_folder
+from .models import EOS, TOKENIZER_FILE
 
 FRAMES = 10  # input frames (80 ms each)
 
 
 @pytest.fixture(scope="module")
-def models(tmp_path_factory):
-    """(layout, route) -> (our LoadedModel, Kyutai's LM, Kyutai's Mimi, tokenizer), built once."""
-    built = {}
+def models(hibiki_models):
+    """(layout, route) -> (our LoadedModel, Kyutai's LM, Kyutai's Mimi, tokenizer), loaded once."""
+    loaded = {}
 
     def get(layout, route="eos"):
-        if (layout, route) not in built:
-            folder, pt, mimi = write_hibiki_folder(tmp_path_factory.mktemp(f"{layout}-{route}"), layout,
-                                                   route=route)
-            ours = load_model(folder_files(folder))
+        if (layout, route) not in loaded:
+            folder, pt, mimi = hibiki_models(layout, route)
             sp = sentencepiece.SentencePieceProcessor(model_file=str(folder / TOKENIZER_FILE))
-            built[layout, route] = (ours, pt, mimi, sp)
-        return built[layout, route]
+            loaded[layout, route] = (load_model(folder_files(folder)), pt, mimi, sp)
+        return loaded[layout, route]
 
     return get
 
