@@ -56,6 +56,8 @@ def _check_args(args) -> None:
         raise MoshiError("give an input file and -o OUTPUT.wav (or --live for the microphone)")
     if args.cfg_coef < 0:
         raise MoshiError(f"--cfg-coef must be >= 0, got {args.cfg_coef}")
+    if args.max_tail < 0:
+        raise MoshiError(f"--max-tail must be >= 0 seconds, got {args.max_tail}")
 
 
 def _sampling(args, config):

@@ -44,8 +44,9 @@ class Translation:
     early_eos: int = 0  # EOS sampled before the input ended: ignored, as in Kyutai's runner
     tokens: list = field(default_factory=list)  # per output frame: [text token, codebooks...]
     words: list = field(default_factory=list)  # (seconds into the translated audio, text)
-    lm_ms: float = 0.0  # summed over frames
-    total_ms: float = 0.0
+    steps: int = 0  # model calls (input frames + 1 + the end of input + the tail)
+    lm_ms: float = 0.0  # summed over steps
+    total_ms: float = 0.0  # encode + LM + decode, summed over steps
 
     @property
     def text(self) -> str:
@@ -59,7 +60,8 @@ class Translation:
 
     @property
     def ms_per_frame(self) -> float:
-        return self.total_ms / max(1, self.frames_in + self.frames_out)
+        """Encode + LM + decode per model step (80 ms of audio)."""
+        return self.total_ms / max(1, self.steps)
 
 
 def pcm_frames(pcm: np.ndarray, frame_size: int) -> Iterator[np.ndarray]:
@@ -97,6 +99,7 @@ class FileTranslator:
         input_ended = False
 
         def emit(result) -> bool:  # True once the model has said EOS after the end of the input
+            out.steps += 1
             out.lm_ms += result.lm_ms
             out.total_ms += result.total_ms
             if result.text_token is None:  # the acoustic delay is still filling

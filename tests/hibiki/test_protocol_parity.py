@@ -44,7 +44,7 @@ def speech(frames: int = FRAMES, seed: int = 0) -> np.ndarray:
 
 
 def kyutai_run(pt, mimi, sp, pcm, cfg_coef, max_steps=200):
-    """Kyutai's runner; returns (token columns [1 + dep_q, n], audio, warnings)."""
+    """Kyutai's runner; returns (token columns [1 + dep_q, n], audio, warnings, LMGen calls)."""
     import sys
 
     # run_inference imports sphn (Kyutai's audio file I/O) for its main() only; it is not installed
@@ -74,7 +74,7 @@ def kyutai_run(pt, mimi, sp, pcm, cfg_coef, max_steps=200):
     finally:  # InferenceState streams "forever": end it so that the models serve the next case
         for module in (state.lm_gen, pt, mimi):
             module._stop_streaming()
-    return np.stack(recorded, axis=1), audio[0].numpy(), warnings
+    return np.stack(recorded, axis=1), audio[0].numpy(), warnings, recording_step.calls
 
 
 def ours_run(model, pcm, cfg_coef, max_tail_s=10.0):
@@ -92,7 +92,7 @@ CASES = [("hibiki", 1.0, "eos"), ("hibiki", 3.0, "eos"), ("hibiki_2b", 1.0, "eos
 def test_file_protocol_equals_kyutai_runner(models, layout, cfg_coef, route):
     ours, pt, mimi, sp = models(layout, route)
     pcm = speech()
-    expected, expected_audio, warnings = kyutai_run(pt, mimi, sp, pcm, cfg_coef)
+    expected, expected_audio, warnings, calls = kyutai_run(pt, mimi, sp, pcm, cfg_coef)
     result, audio = ours_run(ours, pcm, cfg_coef)
     got = result.token_array(1 + ours.lm.config.dep_q)
     assert got.shape == expected.shape, (got.shape, expected.shape)
@@ -100,6 +100,7 @@ def test_file_protocol_equals_kyutai_runner(models, layout, cfg_coef, route):
     # steps: 1 (first frame again) + FRAMES + 1 (end of input) + silence until EOS; output = steps - 2
     assert result.eos and got[0, -1] == EOS and result.frames_in == FRAMES
     assert result.frames_out == FRAMES + 2, "EOS comes at the end-of-input step, out 2 frames later"
+    assert result.steps == calls == FRAMES + 4
     assert len(set(got[0].tolist())) > 2 and len(np.unique(got[1:])) > 8, "degenerate tokens prove little"
     early = ["EOS sampled too early." in w for w in warnings].count(True)
     assert result.early_eos == early == (1 if route == "early" else 0)
