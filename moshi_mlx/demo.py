@@ -53,7 +53,16 @@ class DemoSpec:
 
 
 # `--model` spec -> its demo. One line per model kind (each kind's module may define its spec).
-DEMOS: dict[str, DemoSpec] = {"demo": DemoSpec()}
+DEMOS: dict[str, DemoSpec] = {
+    "demo": DemoSpec(),
+    "demo-hibiki": DemoSpec(  # Hibiki's layout: acoustic delay 2, a "description" condition for CFG
+        lm={"delays": (0, 0) + (2,) * 7 + (0,) + (2,) * 7, "max_period": 100_000,
+            "conditioners": {"description": {"type": "lut", "lut": {
+                "n_bins": 31, "dim": 16, "tokenizer": "noop",
+                "possible_values": ["very_bad", "bad", "neutral", "good", "very_good"]}}},
+            "fuser": {"sum": ["description"], "cross": [], "prepend": []}},
+        metadata={"model_type": "hibiki"}),
+}
 
 
 def is_demo(spec: str) -> bool:

@@ -94,6 +94,11 @@ KNOWN_MODELS += (
     _family("kyutai/hibiki-2b-pytorch-bf16", "hibiki", "Hibiki 2B, French to English", 5_574_762_720,
             ("config.json", "hibiki-pytorch-ccef4858@200.safetensors", _MIMI_PT,
              "tokenizer_spm_48k_multi6_2.model"), runtime_bytes=1_200_000_000),
+    _family("kyutai/hibiki-1b-mlx-bf16", "hibiki", "Hibiki 1B, French to English (Kyutai's MLX form)",
+            3_600_043_224, ("config.json", "hibiki-mlx-dc2cf5a5@80.safetensors",
+                            "mimi-dbaa9758@125.safetensors", "tokenizer_spm_48k_multi6_2.model")),
+    _family("kyutai/hibiki-2b-mlx-bf16", "hibiki", "Hibiki 2B, French to English (Kyutai's MLX form)",
+            5_574_762_720, runtime_bytes=1_200_000_000),
     _family("kyutai/hibiki-zero-3b-pytorch-bf16", "hibiki", "Hibiki-Zero 3B, French/Spanish/"
             "Portuguese/German to English", 6_263_000_000, runtime_bytes=1_200_000_000),
     _family("kyutai/tts-1.6b-en_fr", "tts", "Kyutai TTS 1.6B, English + French", 3_683_719_712,

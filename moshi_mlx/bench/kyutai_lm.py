@@ -22,7 +22,10 @@ def main() -> None:
     cfg = models.LmConfig.from_config_dict(job["lm_kwargs"])
     model = models.Lm(cfg)
     if job["bits"] < 16:
-        nn.quantize(model, bits=job["bits"], group_size=job["group_size"])
+        # conditioners stay float (as in ours; Hibiki's 16-wide table cannot be grouped by 32)
+        nn.quantize(model, bits=job["bits"], group_size=job["group_size"],
+                    class_predicate=lambda path, m: hasattr(m, "to_quantized")
+                    and not path.startswith("condition_provider"))
     if job["dtype"] != "float32":
         model.set_dtype(getattr(mx, job["dtype"]))
     for _, module in model.named_modules():  # bf16 scales and biases, as in Kyutai's q4/q8 files
@@ -37,13 +40,15 @@ def main() -> None:
     gen = models.LmGen(model=model, max_steps=steps + warmup + 5,
                        text_sampler=utils.Sampler(temp=0.7, top_k=min(25, cfg.text_out_vocab_size - 1)),
                        audio_sampler=utils.Sampler(temp=0.8, top_k=min(250, cfg.audio_vocab_size - 2)),
-                       check=False)
+                       cfg_coef=job.get("cfg_coef", 1.0), check=False)
+    # a LUT condition (Hibiki's "description"), as Kyutai's run_inference gives it to every step
+    ct = model.condition_provider.condition_tensor(*job["condition"]) if job.get("condition") else None
     rng = np.random.default_rng(0)
     times = []
     for i in range(steps + warmup):
         user = mx.array(rng.integers(0, cfg.audio_vocab_size - 1, (1, cfg.other_codebooks)), dtype=mx.int32)
         t0 = time.perf_counter()
-        text = gen.step(user)[0].item()
+        text = gen.step(user, ct)[0].item()
         audio = gen.last_audio_tokens()
         if audio is not None:
             audio = np.array(audio)

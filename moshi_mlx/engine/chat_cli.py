@@ -11,6 +11,12 @@ from .options_cli import add_model_options, add_sampling_options, number
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
     add_model_options(p)
+    add_live_options(p)
+
+
+def add_live_options(p: argparse.ArgumentParser) -> None:
+    """Devices, echo cancellation, sampling, recording: what every live command (chat, translate
+    --live) takes."""
     p.add_argument("--list-devices", action="store_true", help="list audio devices and exit")
     p.add_argument("--input-device", default=None, help="input device index or name (default: system's)")
     p.add_argument("--output-device", default=None, help="output device index or name (default: system's)")
@@ -76,21 +82,34 @@ def main(args: argparse.Namespace) -> int:
         print(format_devices(list_devices()))
         return 0
     from ..hub import DEMO
-    from ..outputs import writable_folder
-    from .conversation import ConversationEngine, EngineOptions
-
-    if args.record:
-        writable_folder(args.record, "--record")  # before the model loads, not after
 
     if args.model == DEMO:
         print("note: the demo model has random weights: you will hear noise and see random words",
               file=sys.stderr)
-    options = EngineOptions(
+    return run_live(args, live_options(args))
+
+
+def live_options(args: argparse.Namespace, **overrides):
+    """EngineOptions from the options of add_model_options + add_live_options; `overrides` set
+    other fields (a kind's options, the accepted kinds, sampling)."""
+    from .conversation import EngineOptions
+
+    values = dict(
         model=args.model, input_device=args.input_device, output_device=args.output_device,
         aec=args.aec, text_temperature=args.text_temperature, text_top_k=args.text_top_k,
         audio_temperature=args.audio_temperature, audio_top_k=args.audio_top_k, seed=args.seed,
         record_dir=args.record, codec_backend=args.codec_backend,
         max_lag_frames=args.max_lag_frames, cache_dir=args.cache_dir)
+    return EngineOptions(**(values | overrides))
+
+
+def run_live(args: argparse.Namespace, options) -> int:
+    """Run a live session in the terminal until Ctrl+C, `--duration` or a fatal error."""
+    from ..outputs import writable_folder
+    from .conversation import ConversationEngine
+
+    if options.record_dir:
+        writable_folder(options.record_dir, "--record")  # before the model loads, not after
     view = TerminalView(show_stats=not args.no_stats)
     engine = ConversationEngine(view)
     engine.start(options)

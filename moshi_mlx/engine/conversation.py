@@ -32,7 +32,7 @@ from .events import ErrorEvent, Event, LevelEvent, ProgressEvent, StateEvent, St
 FRAME_MS = 1000.0 / FRAME_RATE
 SILENT_INPUT_FRAMES = 40  # 3.2 s of exact zeros from the mic: access is probably denied
 WARMUP_FRAMES = 3
-KINDS_ACCEPTED = ("moshi", "personaplex")  # what a conversation runs (moshi_mlx/kinds.py)
+KINDS_ACCEPTED = ("moshi", "personaplex")  # what a conversation runs by default (moshi_mlx/kinds.py)
 
 
 @dataclass
@@ -51,6 +51,8 @@ class EngineOptions:
     max_lag_frames: int = 3  # drop input frames when further behind than this
     cache_dir: str | None = None  # HF cache override
     kind_options: dict | None = None  # the model kind's own options (engine/setup.py), e.g. a persona
+    kinds: tuple[str, ...] = KINDS_ACCEPTED  # model kinds this session runs (e.g. ("hibiki",) to translate)
+    used_by: str = "a conversation (chat, the app's Talk mode)"  # who refuses the other kinds
 
     @property
     def sampling(self) -> Sampling:
@@ -76,12 +78,13 @@ class ModelCache:
 
         key = (options.model, options.codec_backend, options.cache_dir)
         if key == self.key:
+            check_kind(self.model.files.config, options.kinds, self.model.files.name, options.used_by)
             return self.model
         self.key = self.model = None  # free the old model before loading the next
         files = resolve_model(options.model, cache_dir=options.cache_dir, allow_download=True,
                               progress=lambda d, t: emit(ProgressEvent("download", d, t, "bytes")),
                               cancel=cancel)
-        check_kind(files.config, KINDS_ACCEPTED, files.name, "a conversation (chat, the app's Talk mode)")
+        check_kind(files.config, options.kinds, files.name, options.used_by)
         model = load_model(files, options.codec_backend,
                            progress=lambda job, d, t: emit(ProgressEvent(job, d, t)))
         warm = FrameEngine(model, options.sampling, options.kind_options)

@@ -11,7 +11,9 @@ from __future__ import annotations
 import importlib
 from typing import Any, Mapping
 
-SETUP_CLASSES: dict[str, str] = {}  # kind -> "module:Class"
+SETUP_CLASSES: dict[str, str] = {  # kind -> "module:Class"
+    "hibiki": "moshi_mlx.hibiki.setup:HibikiSetup",
+}
 
 
 class StreamSetup:

@@ -236,8 +236,8 @@ class LmGen:
         if codes.size < given:
             raise ValueError(f"expected {given} user codes, got {codes.size}")
         codes = codes[:given]
-        if ((codes < -1) | (codes >= c.card)).any():
-            raise ValueError(f"user codes must be in [0, {c.card}) or -1 (no input), got {codes}")
+        if ((codes < -1) | (codes > c.card)).any():  # card: Kyutai's initial / end-of-input token
+            raise ValueError(f"user codes must be in [0, {c.card}], or -1 (no input), got {codes}")
         self.buffer.write_given(self._offset, codes)
         return self.buffer.input(self._offset)
 

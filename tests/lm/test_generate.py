@@ -90,7 +90,7 @@ def test_bad_user_codes(tiny):
     with pytest.raises(ValueError, match="expected 8 user codes"):
         gen.step(np.zeros(3, int))
     with pytest.raises(ValueError, match="user codes must be"):
-        gen.step(np.full(8, tiny.config.card))
+        gen.step(np.full(8, tiny.config.card + 1))  # card itself is the end-of-input token
 
 
 def test_samplers():
