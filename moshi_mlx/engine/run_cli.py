@@ -75,6 +75,7 @@ def main(args: argparse.Namespace) -> int:
     from .. import audio_io
     from ..errors import MoshiError
     from ..hub import resolve_model
+    from ..kinds import KINDS, check_kind
     from .core import FrameEngine
     from .loader import load_model
 
@@ -83,6 +84,7 @@ def main(args: argparse.Namespace) -> int:
             raise MoshiError(f"output folder of {out} does not exist")
     pcm = audio_io.read_audio(args.input)
     files = resolve_model(args.model, cache_dir=args.cache_dir)
+    check_kind(files.config, [k for k in KINDS if "run" in KINDS[k].commands], args.model, "`run`")
     if files.is_demo:
         print("note: the demo model has random weights: its output is noise", file=sys.stderr)
     model = load_model(files, args.codec_backend)

@@ -1,0 +1,212 @@
+"""Live transcription from the microphone: the engine behind `listen` and the app's Transcribe mode.
+
+`LiveTranscription.start(options)` returns at once; the MLX worker thread loads the model (kept for
+the next session while model and codec are the same), opens the microphone (no output device) and
+transcribes frame by frame until `stop()`, which finishes the stream: the trailing silence makes
+the model write its last words before "stopped". Everything arrives as events from the worker
+thread: StateEvent, ProgressEvent, ErrorEvent, LevelEvent, StatsEvent (engine/events.py) and the
+transcription's TextPiece, Word and EndOfTurn (stt/events.py). No Qt, no terminal here.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+import time
+import traceback
+from concurrent import futures
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from .. import FRAME_RATE
+from ..engine import mlx_worker
+from ..engine.conversation import SILENT_INPUT_FRAMES, db
+from ..engine.events import ErrorEvent, LevelEvent, ProgressEvent, StateEvent, StatsEvent
+from ..errors import AudioDeviceError, ModelNotAvailableError, MoshiError
+from ..hub import DownloadCancelled
+from .loading import DEFAULT_MODEL
+
+
+@dataclass
+class ListenOptions:
+    model: str = DEFAULT_MODEL  # local folder, HF repo id, or "demo-stt"
+    input_device: int | str | None = None  # None = system default
+    cache_dir: str | None = None
+    codec_backend: str = "mlx"
+    record_dir: str | None = None  # keep the audio and the transcript here
+    max_lag_frames: int = 25  # input waiting beyond this (2 s) is dropped rather than lagging more
+    temperature: float | None = None  # text sampling; None: the model's lm_gen_config
+    top_k: int | None = None
+    seed: int | None = None
+    used_by: str = "`listen`"  # named in the refusal of a model of another kind
+
+
+class LiveTranscription:
+    def __init__(self, listener: Callable[[object], None]):
+        self._listener = listener
+        self._job: futures.Future | None = None
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._model_key = None
+        self._model = None
+        self._transcriber = None
+        self._sampling = None
+        self.recording_paths: dict | None = None
+
+    def start(self, options: ListenOptions) -> None:
+        """Start in the background; raises RuntimeError if a session runs."""
+        with self._lock:
+            if self.running:
+                raise RuntimeError("a transcription is already running: stop() it first")
+            self._stop.clear()
+            self.recording_paths = None
+            self._job = mlx_worker.submit(lambda: self._run(options))
+
+    def stop(self, timeout: float = 60.0) -> None:
+        """Stop listening, let the model finish its last words, wait for "stopped". Idempotent."""
+        self._stop.set()
+        job = self._job
+        if job is not None and not mlx_worker.on_worker_thread():
+            futures.wait([job], timeout)
+
+    @property
+    def running(self) -> bool:
+        return self._job is not None and not self._job.done()
+
+    def _emit(self, event) -> None:
+        try:
+            self._listener(event)
+        except Exception:  # a broken listener must not stop the transcription
+            traceback.print_exc()
+
+    def _load(self, options: ListenOptions):
+        """The transcriber, reusing the loaded model (and its compiled frames) when it can."""
+        from .loading import load_stt_model
+        from .transcriber import Transcriber
+
+        key = (options.model, options.cache_dir, options.codec_backend)
+        sampling = (options.temperature, options.top_k, options.seed)
+        if key != self._model_key:
+            self._model_key = self._transcriber = None  # free the old model before loading
+            self._model = load_stt_model(
+                options.model, options.used_by, cache_dir=options.cache_dir,
+                codec_backend=options.codec_backend, cancel=self._stop,
+                progress=lambda job, d, t: self._emit(ProgressEvent(job, d, t)),
+                download_progress=lambda d, t: self._emit(ProgressEvent("download", d, t, "bytes")))
+            self._model_key = key
+        if self._transcriber is None or self._sampling != sampling:
+            self._transcriber = None
+            tr = Transcriber(self._model, temperature=options.temperature, top_k=options.top_k,
+                             seed=options.seed)
+            self._emit(ProgressEvent("warm-up", 0, 1))
+            tr.warmup()
+            self._emit(ProgressEvent("warm-up", 1, 1))
+            self._transcriber, self._sampling = tr, sampling
+        self._transcriber.reset()
+        return self._transcriber
+
+    def _run(self, options: ListenOptions) -> None:
+        session = None
+        try:
+            if self._stop.is_set():
+                return
+            self._emit(StateEvent("loading", options.model))
+            transcriber = self._load(options)
+            if self._stop.is_set():
+                return
+            self._emit(StateEvent("ready", transcriber.model.files.name))
+            session = _Session(transcriber, options, self._emit, self._stop)
+            self.recording_paths = session.recording_paths
+            session.run()
+        except AudioDeviceError as e:
+            self._emit(ErrorEvent(getattr(e, "kind", "no_input_device"), str(e)))
+        except DownloadCancelled:
+            pass
+        except ModelNotAvailableError as e:
+            self._emit(ErrorEvent("download", str(e)))
+        except MemoryError:
+            self._emit(ErrorEvent("out_of_memory", f"not enough memory to run {options.model}: choose a "
+                                  "smaller model or close other applications"))
+        except MoshiError as e:
+            self._emit(ErrorEvent("model_load", str(e)))
+        except Exception as e:
+            self._emit(ErrorEvent("internal", f"{type(e).__name__}: {e}\n{traceback.format_exc()}"))
+        finally:
+            if session is not None:
+                session.close()
+            self._emit(StateEvent("stopped"))
+
+
+class _Session:
+    """One live stream: microphone, transcriber, optional recorder."""
+
+    def __init__(self, transcriber, options: ListenOptions, emit, stop: threading.Event):
+        from ..engine.live import LiveAudio
+
+        self.transcriber, self.emit, self.stop = transcriber, emit, stop
+        self.audio = LiveAudio(options.input_device, max_lag_frames=options.max_lag_frames, output=False)
+        self.recorder = None
+        self.recording_paths = None
+        if options.record_dir:
+            from .record import TranscriptRecorder
+
+            files = transcriber.model.files
+            note = "demo model: random weights, random words" if files.is_demo else ""
+            self.recorder = TranscriptRecorder(options.record_dir, files.name, note)
+            self.recording_paths = dict(self.recorder.paths)
+
+    def _send(self, events) -> None:
+        for e in events:
+            if self.recorder is not None:
+                self.recorder.event(e)
+            self.emit(e)
+
+    def run(self) -> None:
+        audio, tr, emit = self.audio, self.transcriber, self.emit
+        audio.start()
+        heads = "end-of-turn detection on" if tr.has_end_of_turn else "no end-of-turn heads (no paragraphs)"
+        emit(StateEvent("running", f"input {audio.input.name!r} at {audio.in_rate} Hz, {heads}"))
+        step_ms = collections.deque(maxlen=int(FRAME_RATE * 5))
+        zero_frames, warned_silent = 0, False
+        next_stats = time.monotonic() + 1.0
+        while True:
+            mic = audio.read_frame(self.stop)
+            if mic is None:
+                if audio.lost:
+                    emit(ErrorEvent("device_lost", f"audio device {audio.lost_device!r} stopped working "
+                                    "(unplugged or lost); transcription stopped"
+                                    + (", recording kept" if self.recorder else "")))
+                break
+            t0 = time.perf_counter()
+            if not np.isfinite(mic).all():
+                mic = np.nan_to_num(mic, nan=0.0, posinf=0.0, neginf=0.0)
+            self._send(tr.push(mic))
+            if self.recorder is not None:
+                self.recorder.write_audio(mic)
+            step_ms.append((time.perf_counter() - t0) * 1e3)
+            emit(LevelEvent(db(mic), -200.0))
+            zero_frames = zero_frames + 1 if not mic.any() else 0
+            if zero_frames >= SILENT_INPUT_FRAMES and not warned_silent:
+                warned_silent = True
+                from ..engine.live import MIC_PERMISSION_HELP
+
+                emit(ErrorEvent("mic_permission", f"input {audio.input.name!r}: {MIC_PERMISSION_HELP}",
+                                fatal=False))
+            if time.monotonic() >= next_stats:
+                next_stats += 1.0
+                frame_ms = 1000.0 / FRAME_RATE
+                emit(StatsEvent(frames=tr.frames, real_time_factor=float(np.mean(step_ms)) / frame_ms,
+                                latency_ms=(audio.input_latency_s * 1e3 + frame_ms + audio.lag_frames * frame_ms
+                                            + float(np.mean(step_ms)) + tr.settings.delay_s * 1e3),
+                                step_ms=float(np.median(step_ms)), dropped_frames=audio.dropped_frames,
+                                underruns=0))
+        self.audio.close()
+        emit(StateEvent("stopping"))
+        self._send(tr.flush())  # the model's last words (its delay + 1 s of silence)
+
+    def close(self) -> None:
+        self.audio.close()
+        if self.recorder is not None:
+            self.recorder.close()
