@@ -64,6 +64,11 @@ def stamp(seconds: float, separator: str) -> str:
     return f"{h:02d}:{m:02d}:{s:02d}{separator}{ms:03d}"
 
 
+def _shown_end(w: Word) -> float:
+    """A word's end as subtitled: Kyutai's end runs to the next word, across pauses."""
+    return min(w.end, w.start + LAST_WORD_S)
+
+
 class SubtitleWriter(Writer):
     """SubRip or WebVTT cues: at most two lines of LINE_CHARS, at most MAX_CUE_S long, ended by a
     turn or a sentence. A cue shows until its last word's end, at most LAST_WORD_S after that
@@ -83,7 +88,7 @@ class SubtitleWriter(Writer):
 
     def word(self, w: Word) -> None:
         text = " ".join(x.text for x in self._words + [w])
-        if self._words and (len(text) > 2 * self.LINE_CHARS or w.end - self._words[0].start > self.MAX_CUE_S):
+        if self._words and (len(text) > 2 * self.LINE_CHARS or _shown_end(w) - self._words[0].start > self.MAX_CUE_S):
             self._cue()
         self._words.append(w)
         if w.text[-1:] in ".?!":
@@ -100,7 +105,7 @@ class SubtitleWriter(Writer):
             return
         words, self._words = self._words, []
         start = words[0].start
-        end = max(min(words[-1].end, words[-1].start + LAST_WORD_S), start + self.MIN_CUE_S)
+        end = max(_shown_end(words[-1]), start + self.MIN_CUE_S)
         self._count += 1
         sep = "." if self.vtt else ","
         header = "" if self.vtt else f"{self._count}\n"

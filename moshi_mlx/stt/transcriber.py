@@ -163,7 +163,7 @@ class Transcriber:
                 events += self._collect()
             if self._first:  # the reference's first call ignores its input: give frame 0 twice
                 self.gen.step(codes)
-                self._first = True
+                self._first = False
             self.gen.submit(codes)
             submitted = True
         if submitted:
