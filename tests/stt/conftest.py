@@ -59,3 +59,10 @@ def demo_stt_home(tmp_path_factory):
 def _torch_threads():
     torch.set_num_threads(2)
     np.random.seed(0)
+
+
+@pytest.fixture
+def event_log():
+    from tests.engine.conftest import EventLog
+
+    return EventLog()
