@@ -129,6 +129,25 @@ def _progress_bar(job: Job, quiet: bool):
     return bar, update
 
 
+def _download_bar(quiet: bool):
+    """A progress bar for a model download (only drawn if one happens)."""
+    if quiet:
+        return None
+    bar = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            from tqdm import tqdm
+
+            bar = tqdm(total=total or None, unit="B", unit_scale=True, desc="download", file=sys.stderr)
+        bar.update(done - bar.n)
+        if total and done >= total:
+            bar.close()
+
+    return update
+
+
 def _run_job(transcriber, job: Job, fmt: str, meta: dict, quiet: bool, several: bool):
     from .files import transcribe_file
 
@@ -158,7 +177,7 @@ def main(args: argparse.Namespace) -> int:
     sources = [check_input(p) for p in args.inputs]
     jobs = plan_jobs(sources, args, fmt)
     model = load_stt_model(args.model, "`transcribe`", cache_dir=args.cache_dir,
-                           codec_backend=args.codec_backend)
+                           codec_backend=args.codec_backend, download_progress=_download_bar(args.quiet))
     if model.files.is_demo:
         print("note: the demo model has random weights: its words are random", file=sys.stderr)
     temperature = 0.0 if args.greedy else args.text_temperature
