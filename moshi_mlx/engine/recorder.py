@@ -64,18 +64,19 @@ class Recorder:
 
     PAUSE_S = 1.0  # a new transcript line after this much silence from Moshi
 
-    def __init__(self, folder: str | Path, note: str = ""):
+    def __init__(self, folder: str | Path, note: str = "", *, name: str = "conversation", channels: int = 2,
+                 title: str = "Moshi conversation"):
         folder = Path(folder).expanduser()
         folder.mkdir(parents=True, exist_ok=True)
-        base = folder / time.strftime("conversation-%Y%m%d-%H%M%S")
+        base = folder / time.strftime(f"{name}-%Y%m%d-%H%M%S")
         n = 1
         while base.with_suffix(".wav").exists():
             n += 1
-            base = folder / (time.strftime("conversation-%Y%m%d-%H%M%S") + f"-{n}")
+            base = folder / (time.strftime(f"{name}-%Y%m%d-%H%M%S") + f"-{n}")
         self.paths = {"wav": base.with_suffix(".wav"), "transcript": base.with_suffix(".txt")}
-        self._wav = IncrementalWav(self.paths["wav"], channels=2)
+        self._wav = IncrementalWav(self.paths["wav"], channels=channels)
         self._txt = open(self.paths["transcript"], "w", encoding="utf-8")
-        self._txt.write(f"# Moshi conversation {time.strftime('%Y-%m-%d %H:%M:%S')}"
+        self._txt.write(f"# {title} {time.strftime('%Y-%m-%d %H:%M:%S')}"
                         + (f" ({note})" if note else "") + "\n")
         self._txt.flush()
         self._last_text_s = -1e9

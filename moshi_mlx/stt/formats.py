@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import TextIO
 
-from .events import EndOfTurn, SttEvent, Word
+from .events import EndOfTurn, SttEvent, TextPiece, Word
 from .words import LAST_WORD_S
 
 FORMATS = ("txt", "srt", "vtt", "json")
@@ -162,6 +162,31 @@ class JsonWriter(Writer):
         tail = {"end_of_turns": self._turns, "text": text, "duration": round(duration, 3)}
         self.f.write(("\n " if self._written else "") + "],\n" + json.dumps(tail, ensure_ascii=False, indent=1)[2:])
         self.f.write("\n")
+
+
+class Captions:
+    """Text pieces and ends of turn as running text (live captions, recorded transcripts): each
+    paragraph starts with its time, a turn ends it."""
+
+    def __init__(self, ms: bool = True):
+        self.ms = ms
+        self.open = False
+
+    def text(self, e: SttEvent) -> str:
+        if isinstance(e, TextPiece) and e.text:
+            if self.open:
+                return e.text
+            self.open = True
+            when = stamp(e.time, ".")
+            return f"[{when if self.ms else when[:-4]}] " + e.text.lstrip()
+        if isinstance(e, EndOfTurn) and self.open:
+            self.open = False
+            return "\n\n"
+        return ""
+
+    def close(self) -> str:
+        was, self.open = self.open, False
+        return "\n" if was else ""
 
 
 def make_writer(fmt: str, f: TextIO, meta: dict) -> Writer:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-import threading
 
+from ..engine.chat_cli import TerminalView
+from .events import EndOfTurn, TextPiece
+from .formats import Captions
 from .loading import DEFAULT_MODEL, DEMO
 
 
@@ -24,57 +26,30 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
                    help="drop input when processing falls this many 80 ms frames behind (default 25: 2 s)")
     p.add_argument("--duration", type=float, default=None,
                    help="stop after this many seconds (default: run until Ctrl+C)")
-    p.add_argument("--stats", action="store_true", help="show a status line (speed, latency, dropped)")
+    p.add_argument("--stats", action="store_true", help="show a status line (speed, latency, dropped frames)")
 
 
-class CaptionView:
-    """Captions on stdout (a new paragraph with its time at each end of turn); status on stderr."""
+class CaptionView(TerminalView):
+    """Captions on stdout, a paragraph per turn starting with its time; the rest as `chat` shows it."""
 
     def __init__(self, stats: bool = False):
-        self.stats = stats
-        self.stopped = threading.Event()
-        self.fatal_error = False
-        self._line_open = False
+        super().__init__(show_stats=stats)
+        self.captions = Captions(ms=False)
 
     def __call__(self, event) -> None:
-        from ..engine.events import ErrorEvent, ProgressEvent, StateEvent, StatsEvent
-        from .events import EndOfTurn, TextPiece
-        from .formats import stamp
+        from ..engine.events import StateEvent
 
-        if isinstance(event, TextPiece):
-            if not self._line_open:
-                sys.stdout.write(f"[{stamp(event.time, '.')[:-4]}] " + event.text.lstrip())
-                self._line_open = True
-            else:
-                sys.stdout.write(event.text)
+        if isinstance(event, (TextPiece, EndOfTurn)):
+            sys.stdout.write(self.captions.text(event))
             sys.stdout.flush()
-        elif isinstance(event, EndOfTurn):
-            if self._line_open:
-                sys.stdout.write("\n\n")
-                sys.stdout.flush()
-            self._line_open = False
-        elif isinstance(event, StatsEvent) and self.stats:
-            sys.stderr.write(f"\r[RTF {event.real_time_factor:.2f}  latency {event.latency_ms:4.0f} ms  "
-                             f"dropped {event.dropped_frames}]  ")
-        elif isinstance(event, ProgressEvent):
-            if event.unit == "bytes" and event.total:
-                sys.stderr.write(f"\rdownloading {event.done / 1e9:.2f}/{event.total / 1e9:.2f} GB   ")
-            elif event.unit != "bytes":
-                sys.stderr.write(f"\r{event.job}: {event.done:.0f}/{event.total:.0f}   ")
-        elif isinstance(event, ErrorEvent):
-            self.fatal_error |= event.fatal
-            sys.stderr.write(f"\n{'error' if event.fatal else 'warning'} ({event.kind}): {event.message}\n")
-        elif isinstance(event, StateEvent):
-            if event.state == "running":
-                sys.stderr.write(f"\nlistening: {event.detail}. Speak! (Ctrl+C to stop)\n")
-            elif event.state == "stopped":
-                self.stopped.set()
-        sys.stderr.flush()
+        elif isinstance(event, StateEvent) and event.state == "running":
+            sys.stderr.write(f"\nlistening: {event.detail}. Speak! (Ctrl+C to stop)\n")
+        else:
+            super().__call__(event)
 
     def close(self) -> None:
-        if self._line_open:
-            sys.stdout.write("\n")
-            sys.stdout.flush()
+        sys.stdout.write(self.captions.close())
+        sys.stdout.flush()
 
 
 def main(args: argparse.Namespace) -> int:

@@ -13,19 +13,14 @@ from __future__ import annotations
 import collections
 import threading
 import time
-import traceback
-from concurrent import futures
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
 from .. import FRAME_RATE
-from ..engine import mlx_worker
-from ..engine.conversation import SILENT_INPUT_FRAMES, db
+from ..engine.conversation import SILENT_INPUT_FRAMES, ConversationEngine, db
 from ..engine.events import ErrorEvent, LevelEvent, ProgressEvent, StateEvent, StatsEvent
-from ..errors import AudioDeviceError, ModelNotAvailableError, MoshiError
-from ..hub import DownloadCancelled
 from .loading import DEFAULT_MODEL
 
 
@@ -43,53 +38,27 @@ class ListenOptions:
     used_by: str = "`listen`"  # named in the refusal of a model of another kind
 
 
-class LiveTranscription:
-    def __init__(self, listener: Callable[[object], None]):
-        self._listener = listener
-        self._job: futures.Future | None = None
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._model_key = None
-        self._model = None
-        self._transcriber = None
-        self._sampling = None
-        self.recording_paths: dict | None = None
+class LiveTranscription(ConversationEngine):
+    """start(ListenOptions) / stop() / running / recording_paths, events to the listener (see above):
+    the conversation engine's lifecycle, with a transcriber and the microphone alone."""
 
-    def start(self, options: ListenOptions) -> None:
-        """Start in the background; raises RuntimeError if a session runs."""
-        with self._lock:
-            if self.running:
-                raise RuntimeError("a transcription is already running: stop() it first")
-            self._stop.clear()
-            self.recording_paths = None
-            self._job = mlx_worker.submit(lambda: self._run(options))
+    def __init__(self, listener: Callable[[object], None]):
+        super().__init__(listener)
+        self._model_key = self._model = self._transcriber = self._sampling = None
 
     def stop(self, timeout: float = 60.0) -> None:
         """Stop listening, let the model finish its last words, wait for "stopped". Idempotent."""
-        self._stop.set()
-        job = self._job
-        if job is not None and not mlx_worker.on_worker_thread():
-            futures.wait([job], timeout)
-
-    @property
-    def running(self) -> bool:
-        return self._job is not None and not self._job.done()
-
-    def _emit(self, event) -> None:
-        try:
-            self._listener(event)
-        except Exception:  # a broken listener must not stop the transcription
-            traceback.print_exc()
+        super().stop(timeout)
 
     def _load(self, options: ListenOptions):
-        """The transcriber, reusing the loaded model (and its compiled frames) when it can."""
+        """The model, with its warmed-up transcriber; both reused while the options allow."""
         from .loading import load_stt_model
         from .transcriber import Transcriber
 
         key = (options.model, options.cache_dir, options.codec_backend)
         sampling = (options.temperature, options.top_k, options.seed)
         if key != self._model_key:
-            self._model_key = self._transcriber = None  # free the old model before loading
+            self._model_key = self._model = self._transcriber = None  # free the old model first
             self._model = load_stt_model(
                 options.model, options.used_by, cache_dir=options.cache_dir,
                 codec_backend=options.codec_backend, cancel=self._stop,
@@ -104,39 +73,11 @@ class LiveTranscription:
             tr.warmup()
             self._emit(ProgressEvent("warm-up", 1, 1))
             self._transcriber, self._sampling = tr, sampling
-        self._transcriber.reset()
-        return self._transcriber
+        return self._model
 
-    def _run(self, options: ListenOptions) -> None:
-        session = None
-        try:
-            if self._stop.is_set():
-                return
-            self._emit(StateEvent("loading", options.model))
-            transcriber = self._load(options)
-            if self._stop.is_set():
-                return
-            self._emit(StateEvent("ready", transcriber.model.files.name))
-            session = _Session(transcriber, options, self._emit, self._stop)
-            self.recording_paths = session.recording_paths
-            session.run()
-        except AudioDeviceError as e:
-            self._emit(ErrorEvent(getattr(e, "kind", "no_input_device"), str(e)))
-        except DownloadCancelled:
-            pass
-        except ModelNotAvailableError as e:
-            self._emit(ErrorEvent("download", str(e)))
-        except MemoryError:
-            self._emit(ErrorEvent("out_of_memory", f"not enough memory to run {options.model}: choose a "
-                                  "smaller model or close other applications"))
-        except MoshiError as e:
-            self._emit(ErrorEvent("model_load", str(e)))
-        except Exception as e:
-            self._emit(ErrorEvent("internal", f"{type(e).__name__}: {e}\n{traceback.format_exc()}"))
-        finally:
-            if session is not None:
-                session.close()
-            self._emit(StateEvent("stopped"))
+    def _open_session(self, model, options: ListenOptions):
+        self._transcriber.reset()
+        return _Session(self._transcriber, options, self._emit, self._stop)
 
 
 class _Session:
