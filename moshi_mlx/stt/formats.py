@@ -166,19 +166,25 @@ class JsonWriter(Writer):
 
 class Captions:
     """Text pieces and ends of turn as running text (live captions, recorded transcripts): each
-    paragraph starts with its time, a turn ends it."""
+    paragraph starts with its time; a turn ends it, and so does a pause of PAUSE_S without text
+    (models without end-of-turn heads)."""
+
+    PAUSE_S = 3.0
 
     def __init__(self, ms: bool = True):
         self.ms = ms
         self.open = False
+        self._last = 0.0
 
     def text(self, e: SttEvent) -> str:
         if isinstance(e, TextPiece) and e.text:
-            if self.open:
+            pause = self.open and e.time - self._last > self.PAUSE_S
+            self._last = e.time
+            if self.open and not pause:
                 return e.text
             self.open = True
             when = stamp(e.time, ".")
-            return f"[{when if self.ms else when[:-4]}] " + e.text.lstrip()
+            return ("\n\n" if pause else "") + f"[{when if self.ms else when[:-4]}] " + e.text.lstrip()
         if isinstance(e, EndOfTurn) and self.open:
             self.open = False
             return "\n\n"

@@ -107,7 +107,7 @@ class _Session:
     def run(self) -> None:
         audio, tr, emit = self.audio, self.transcriber, self.emit
         audio.start()
-        heads = "end-of-turn detection on" if tr.has_end_of_turn else "no end-of-turn heads (no paragraphs)"
+        heads = "end-of-turn detection on" if tr.has_end_of_turn else "no end-of-turn heads (paragraphs at pauses)"
         emit(StateEvent("running", f"input {audio.input.name!r} at {audio.in_rate} Hz, {heads}"))
         step_ms = collections.deque(maxlen=int(FRAME_RATE * 5))
         zero_frames, warned_silent = 0, False

@@ -203,3 +203,14 @@ def test_long_cues_split_in_two_lines():
         lines = cue.split("\n")[2:]
         assert 1 <= len(lines) <= 2 and all(len(x) <= 42 for x in lines)
     assert " ".join(" ".join(c.split("\n")[2:]) for c in cues).split() == [w.text for w in words]
+
+
+def test_captions_paragraphs():
+    from moshi_mlx.stt.formats import Captions
+
+    c = Captions(ms=False)
+    parts = [c.text(e) for e in (TextPiece(" hello", 1.0), TextPiece(" there", 1.2), EndOfTurn(2.0, 0.9),
+                                 EndOfTurn(2.1, 0.9), TextPiece(" again", 3.0), TextPiece(" later", 7.5),
+                                 Word("ignored", 0, 1))]
+    assert "".join(parts) + c.close() == ("[00:00:01] hello there\n\n[00:00:03] again\n\n"
+                                          "[00:00:07] later\n")
