@@ -20,6 +20,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "chat": ("moshi_mlx.engine.chat_cli", "live full-duplex conversation with mic and speakers"),
     "run": ("moshi_mlx.engine.run_cli", "run the conversation engine over a recorded WAV file"),
     "translate": ("moshi_mlx.hibiki.cli", "translate speech (Hibiki): a file, or live from the microphone"),
+    "transcribe": ("moshi_mlx.stt.transcribe_cli", "transcribe audio files (Kyutai STT): text, subtitles, word times"),
+    "listen": ("moshi_mlx.stt.listen_cli", "live captions from the microphone (Kyutai STT)"),
     "models": ("moshi_mlx.hub_cli", "list known models, their sizes, and what is installed"),
     "bench": ("moshi_mlx.bench.cli", "benchmarks: codec, lm, end-to-end"),
 }

@@ -62,6 +62,13 @@ DEMOS: dict[str, DemoSpec] = {
                 "possible_values": ["very_bad", "bad", "neutral", "good", "very_good"]}}},
             "fuser": {"sum": ["description"], "cross": [], "prepend": []}},
         metadata={"model_type": "hibiki"}),
+    # Kyutai STT 1B's layout (32 codebooks in, no depformer, end-of-turn heads) and its config keys
+    "demo-stt": DemoSpec(lm=dict(n_q=32, dep_q=0, delays=(0,) * 33, max_period=100_000,
+                                 extra_heads_num_heads=4, extra_heads_dim=6),
+                         metadata={"model_type": "stt", "lm_gen_config": {
+                             "temp": 0.0, "temp_text": 0.0, "top_k": 250, "top_k_text": 50},
+                             "stt_config": {"audio_delay_seconds": 0.5, "audio_silence_prefix_seconds": 0.0}},
+                         mimi_codebooks=32),
 }
 
 

@@ -419,6 +419,24 @@ def resolve_model(spec: str, cache_dir: str | None = None, allow_download: bool 
         raise HubUnavailable(local + str(e)) from None
 
 
+def preview_config(spec: str, cache_dir: str | None = None) -> dict:
+    """What is known of a model's config.json without downloading or building anything: a local
+    folder's (or an installed repo's) config.json, a demo's metadata, a known repo's kind; {} when
+    nothing is known yet (the commands check again once the model is resolved). For refusing a
+    model of the wrong kind (moshi_mlx.kinds.check_kind) before any heavy work."""
+    from .demo import DEMOS
+
+    if spec in DEMOS:
+        return dict(DEMOS[spec].metadata)
+    path = Path(spec).expanduser()
+    if path.is_dir() or path.is_file():
+        return _read_config(path if path.is_dir() else path.parent)
+    if spec.count("/") == 1 and is_installed(spec, cache_dir):
+        return _read_config(_snapshot_folder(spec, cache_dir))
+    known = known_model(spec)
+    return {"model_type": known.kind} if known is not None else {}
+
+
 def total_memory() -> int | None:
     try:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")

@@ -38,7 +38,8 @@ def main() -> None:
             mx.eval(module.parameters())
     steps, warmup = job["steps"], job["warmup"]
     gen = models.LmGen(model=model, max_steps=steps + warmup + 5,
-                       text_sampler=utils.Sampler(temp=0.7, top_k=min(25, cfg.text_out_vocab_size - 1)),
+                       text_sampler=utils.Sampler(temp=job.get("text_temp", 0.7),
+                                                  top_k=min(job.get("text_top_k", 25), cfg.text_out_vocab_size - 1)),
                        audio_sampler=utils.Sampler(temp=0.8, top_k=min(250, cfg.audio_vocab_size - 2)),
                        cfg_coef=job.get("cfg_coef", 1.0), check=False)
     # a LUT condition (Hibiki's "description"), as Kyutai's run_inference gives it to every step
@@ -48,7 +49,11 @@ def main() -> None:
     for i in range(steps + warmup):
         user = mx.array(rng.integers(0, cfg.audio_vocab_size - 1, (1, cfg.other_codebooks)), dtype=mx.int32)
         t0 = time.perf_counter()
-        text = gen.step(user, ct)[0].item()
+        if model.extra_heads:  # STT's end of turn: the heads' probabilities every frame, as ours
+            text, heads = gen.step_with_extra_heads(user, ct)
+            text, heads = text[0].item(), np.array(mx.stack(heads))
+        else:
+            text = gen.step(user, ct)[0].item()
         audio = gen.last_audio_tokens()
         if audio is not None:
             audio = np.array(audio)

@@ -54,10 +54,17 @@ def bench_config(args):
         config = LmConfig.from_json(args.config)
     if args.dim:
         heads = max(1, args.dim // 32)  # head dim 32 at tiny widths
-        config = LmConfig.from_dict(config.to_dict(with_extra=False) | dict(
+        config = LmConfig.from_dict(config.to_dict() | dict(
             dim=args.dim, num_heads=heads, depformer_dim=args.dim, depformer_num_heads=heads,
             depformer_dim_feedforward=int(config.hidden_scale * args.dim)))
     return config
+
+
+def text_sampling(config) -> tuple[float, int]:
+    """The text sampler a model runs with: its config's lm_gen_config (Kyutai's STT: greedy),
+    else Kyutai's LMGen defaults (temperature 0.7, top-k 25)."""
+    gen = config.extra.get("lm_gen_config") or {}
+    return float(gen.get("temp_text", 0.7)), int(gen.get("top_k_text", 25))
 
 
 def bench_conditions(model, cfg_coef: float, dtype):
@@ -208,9 +215,11 @@ def run_kyutai(config, bits: int, group: int, dtype_name: str, steps: int, warmu
     target = Path(os.environ.get("KYUTAI_MOSHI_MLX", repo / ".venv" / "kyutai-moshi-mlx"))
     if not (target / "moshi_mlx").is_dir():
         raise MoshiError(f"Kyutai's moshi-mlx is not installed in {target} (run `make setup`)")
+    text_temp, text_top_k = text_sampling(config)
     job = {"lm_kwargs": config.pytorch_kwargs(), "bits": bits, "group_size": group,
            "dtype": dtype_name, "steps": steps, "warmup": warmup, "floor": True,
-           "cfg_coef": cfg_coef, "condition": kyutai_condition(config)}
+           "cfg_coef": cfg_coef, "condition": kyutai_condition(config),
+           "text_temp": text_temp, "text_top_k": text_top_k}
     env = dict(os.environ, PYTHONPATH=str(target))
     proc = subprocess.run([sys.executable, str(Path(__file__).with_name("kyutai_lm.py")), json.dumps(job)],
                           env=env, capture_output=True, text=True, cwd=str(target))
@@ -286,7 +295,7 @@ def main(args: argparse.Namespace) -> int:
     from mlx.utils import tree_flatten
 
     from ..device import activation_dtype, parse_dtype
-    from ..lm import LmGen
+    from ..lm import LmGen, make_sampler
 
     config = bench_config(args)
     if args.compare_kyutai and kyutai_cannot_run(config):  # say so before building the model
@@ -303,7 +312,9 @@ def main(args: argparse.Namespace) -> int:
     weight_bytes = sum(v.nbytes for _, v in tree_flatten(model.parameters()))
     mx.reset_peak_memory()
     conditions = bench_conditions(model, getattr(args, "cfg_coef", 1.0), dtype)
-    gen = LmGen(model, seed=0, dtype=dtype, conditions=conditions, cfg_coef=getattr(args, "cfg_coef", 1.0))
+    text_temp, text_top_k = text_sampling(config)
+    gen = LmGen(model, make_sampler(text_temp, top_k=text_top_k), seed=0, dtype=dtype, conditions=conditions,
+                cfg_coef=getattr(args, "cfg_coef", 1.0))
     kv_bytes = sum(a.nbytes for a in gen._kv)  # the ring is allocated at full context up front
     step_ms = _time_steps(gen, config, args.steps, args.warmup)
     result = {

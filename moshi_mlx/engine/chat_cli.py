@@ -81,7 +81,11 @@ def main(args: argparse.Namespace) -> int:
     if args.list_devices:
         print(format_devices(list_devices()))
         return 0
-    from ..hub import DEMO
+    from ..hub import DEMO, preview_config
+    from ..kinds import KINDS, check_kind
+
+    check_kind(preview_config(args.model, args.cache_dir), [k for k in KINDS if "chat" in KINDS[k].commands],
+               args.model, "`chat`")
 
     if args.model == DEMO:
         print("note: the demo model has random weights: you will hear noise and see random words",

@@ -65,6 +65,25 @@ def db(x: np.ndarray) -> float:
     return 20.0 * math.log10(rms) if rms > 1e-10 else -200.0
 
 
+def error_event(e: Exception, model: str) -> ErrorEvent | None:
+    """The ErrorEvent that tells a listener why a live session ended (None: a cancelled download,
+    whose partial file stays for next time). Call from the `except` block (for the traceback)."""
+    if isinstance(e, AudioDeviceError):
+        return ErrorEvent(getattr(e, "kind", "no_input_device"), str(e))
+    if isinstance(e, DownloadCancelled):
+        return None
+    if isinstance(e, ModelNotAvailableError):
+        return ErrorEvent("download", str(e))
+    if isinstance(e, ModelKindError):
+        return ErrorEvent("model_kind", str(e))
+    if isinstance(e, MemoryError):
+        return ErrorEvent("out_of_memory", f"not enough memory to run {model}: choose a smaller (4-bit) "
+                          "model or close other applications")
+    if isinstance(e, MoshiError):
+        return ErrorEvent("model_load", str(e))
+    return ErrorEvent("internal", f"{type(e).__name__}: {e}\n{traceback.format_exc()}")
+
+
 class ModelCache:
     """The one loaded model, kept while the same model and codec backend are asked for."""
 
@@ -143,42 +162,38 @@ class ConversationEngine:
             if self._stop.is_set():  # stopped before the worker got to it
                 return
             self._emit(StateEvent("loading", options.model))
-            _check_devices(options)
-            model = self._models.get(options, self._emit, self._stop)
+            self._check_devices(options)
+            model = self._load(options)
             if self._stop.is_set():
                 return
             self._emit(StateEvent("ready", model.files.name))
-            self._conversation += 1
-            session = self._session = _LiveSession(model, options, self._conversation, self._emit,
-                                                   self._stop)
+            session = self._session = self._open_session(model, options)
             self._recording_paths = session.recording_paths
             session.run()
-        except AudioDeviceError as e:
-            self._emit(ErrorEvent(getattr(e, "kind", "no_input_device"), str(e)))
-        except DownloadCancelled:
-            pass  # stop() during a download: the partial file stays for next time
-        except ModelNotAvailableError as e:
-            self._emit(ErrorEvent("download", str(e)))
-        except ModelKindError as e:
-            self._emit(ErrorEvent("model_kind", str(e)))
-        except MemoryError:
-            self._emit(ErrorEvent("out_of_memory", f"not enough memory to run {options.model}: "
-                                  "choose a smaller (4-bit) model or close other applications"))
-        except MoshiError as e:
-            self._emit(ErrorEvent("model_load", str(e)))
         except Exception as e:
-            self._emit(ErrorEvent("internal", f"{type(e).__name__}: {e}\n{traceback.format_exc()}"))
+            event = error_event(e, options.model)
+            if event is not None:
+                self._emit(event)
         finally:
             if session is not None:
                 session.close()
             self._emit(StateEvent("stopped"))
 
 
-def _check_devices(options: EngineOptions) -> None:
-    """A missing or unusable device is reported before the model is loaded (DeviceError)."""
-    from .live import LiveAudio
+    def _load(self, options: EngineOptions):
+        """The LoadedModel for `options` (kept for the next session while the same one is asked for)."""
+        return self._models.get(options, self._emit, self._stop)
 
-    LiveAudio(options.input_device, options.output_device, options.max_lag_frames)
+    def _open_session(self, model, options: EngineOptions):
+        """The session to run: has `recording_paths`, `run()` (until stop) and `close()`."""
+        self._conversation += 1
+        return _LiveSession(model, options, self._conversation, self._emit, self._stop)
+
+    def _check_devices(self, options) -> None:
+        """A missing or unusable device is reported before the model is loaded (DeviceError)."""
+        from .live import LiveAudio
+
+        LiveAudio(options.input_device, options.output_device, options.max_lag_frames)
 
 
 class _LiveSession:

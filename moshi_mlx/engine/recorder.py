@@ -75,19 +75,21 @@ class Recorder:
     PAUSE_S = 1.0  # a new transcript line after this much silence from Moshi
     LINE_S = 5.0  # or, at the next word, once a line has run this long (timestamps to jump to)
 
-    def __init__(self, folder: str | Path, note: str = "", meta: dict | None = None):
-        """`meta`: mode, kind, model (and model_name) for the session's JSON sidecar (session_meta.py)."""
+    def __init__(self, folder: str | Path, note: str = "", meta: dict | None = None, *,
+                 name: str = "conversation", channels: int = 2, title: str = "Moshi conversation"):
+        """`meta`: mode, kind, model (and model_name) for the session's JSON sidecar (session_meta.py);
+        `name`: the files' stem; `channels`: 2 = (user, model), 1 = the microphone alone."""
         folder = Path(folder).expanduser()
         folder.mkdir(parents=True, exist_ok=True)
-        base = folder / time.strftime("conversation-%Y%m%d-%H%M%S")
+        base = folder / time.strftime(f"{name}-%Y%m%d-%H%M%S")
         n = 1
         while base.with_suffix(".wav").exists():
             n += 1
-            base = folder / (time.strftime("conversation-%Y%m%d-%H%M%S") + f"-{n}")
+            base = folder / (time.strftime(f"{name}-%Y%m%d-%H%M%S") + f"-{n}")
         self.paths = {"wav": base.with_suffix(".wav"), "transcript": base.with_suffix(".txt")}
-        self._wav = IncrementalWav(self.paths["wav"], channels=2)
+        self._wav = IncrementalWav(self.paths["wav"], channels=channels)
         self._txt = open(self.paths["transcript"], "w", encoding="utf-8")
-        self._txt.write(f"# Moshi conversation {time.strftime('%Y-%m-%d %H:%M:%S')}"
+        self._txt.write(f"# {title} {time.strftime('%Y-%m-%d %H:%M:%S')}"
                         + (f" ({note})" if note else "") + "\n")
         self._txt.flush()
         self.meta = None

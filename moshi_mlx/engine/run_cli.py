@@ -81,10 +81,12 @@ def _run(args, reader, outputs, wav_tmp, txt_tmp, tok_tmp) -> None:
     from ..audio_io import WavWriter
     from ..hub import resolve_model
     from ..npyfile import NpyColumnWriter
+    from ..kinds import KINDS, check_kind
     from .core import FrameEngine
     from .loader import load_model
 
     files = resolve_model(args.model, cache_dir=args.cache_dir)
+    check_kind(files.config, [k for k in KINDS if "run" in KINDS[k].commands], args.model, "`run`")
     if files.is_demo:
         print("note: the demo model has random weights: its output is noise", file=sys.stderr)
     model = load_model(files, args.codec_backend)

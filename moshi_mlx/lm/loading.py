@@ -41,6 +41,8 @@ def resolve_checkpoint(path: str | Path, config: LmConfig | None = None
             files = [folder / name] if name else sorted(folder.glob("model*.safetensors"))
         else:
             files = [path]
+        if not quantization and files:  # Kyutai's MLX repos: quantization implied by the file name
+            quantization = KNOWN_FILES.get(files[0].name)
     else:  # forms (a) and (b): the Moshi 7B unless told otherwise
         config = config or LmConfig.moshi_7b()
         if path.is_dir():

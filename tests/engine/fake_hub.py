@@ -7,6 +7,7 @@ import hashlib
 import http.server
 import re
 import threading
+import urllib.parse
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
@@ -23,7 +24,7 @@ class FakeHub:
                 pass
 
             def _lookup(self):
-                m = re.fullmatch(r"/(.+?)/resolve/([^/]+)/(.+)", self.path.split("?")[0])
+                m = re.fullmatch(r"/(.+?)/resolve/([^/]+)/(.+)", urllib.parse.unquote(self.path.split("?")[0]))
                 if not m or m.group(1) not in hub.repos or m.group(3) not in hub.repos[m.group(1)]:
                     return None, None
                 return m.group(3), hub.repos[m.group(1)][m.group(3)]
