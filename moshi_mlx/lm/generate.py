@@ -193,7 +193,7 @@ class LmGen:
 
     def warmup(self) -> None:
         """Compile every variant now (each is traced on first use otherwise: a hiccup mid-call
-        each time the conversation outgrows one), then reset."""
+        each time the conversation outgrows one). The stream's state is left as it was."""
         tokens = mx.array(np.repeat(self.buffer.initial[None], self.rows, 0), dtype=mx.int32)
         parts = ["text", "audio"] if self.text_hook else ["frame"]
         for length in self._lengths:
@@ -205,7 +205,6 @@ class LmGen:
                 else:
                     out = self._fn(length, part)(*args)
                     mx.eval(out)
-        self.reset()
 
     @property
     def offset(self) -> int:

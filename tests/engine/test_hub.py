@@ -177,10 +177,9 @@ def test_bad_model_spec_names_it(tmp_path):
 def test_engine_downloads_with_progress_then_reports_load_failure(fake_hub, tmp_path, monkeypatch):
     """The engine fetches a missing model (ProgressEvent in bytes); these fake files are not a
     model, which must arrive as a 'model_load' ErrorEvent naming the model, then 'stopped'."""
-    from moshi_mlx.engine import conversation
     from moshi_mlx.engine.conversation import ConversationEngine, EngineOptions
 
-    monkeypatch.setattr(conversation, "_check_devices", lambda options: None)  # no devices needed here
+    monkeypatch.setattr(ConversationEngine, "_check_devices", lambda self, options: None)  # no devices here
     from moshi_mlx.engine.events import ErrorEvent, ProgressEvent, StateEvent
     from tests.engine.conftest import EventLog
 
