@@ -18,6 +18,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "decode": ("moshi_mlx.mimi.cli", "decode Mimi codes (.npy) into a WAV file"),
     "chat": ("moshi_mlx.engine.chat_cli", "live full-duplex conversation with mic and speakers"),
     "run": ("moshi_mlx.engine.run_cli", "run the conversation engine over a recorded WAV file"),
+    "serve": ("moshi_mlx.serve.cli", "serve Kyutai's clients (web UI, moshi.client) over the network"),
     "models": ("moshi_mlx.hub_cli", "list known models, their sizes, and what is installed"),
     "bench": ("moshi_mlx.bench.cli", "benchmarks: codec, lm, end-to-end"),
 }
