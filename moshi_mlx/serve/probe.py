@@ -6,8 +6,8 @@ It streams a test signal in 80 ms frames (paced at real time, or as fast as the 
 `--window N`), decodes the answer, and times each frame: from the moment the client sent the frame
 to the moment the server's answer frame for it has fully arrived. The server answers every frame it
 processes with one frame (silence while the model's delays fill), so answer k is the k-th 1920
-samples of decoded audio. This is the network + server part of the latency; the devices' buffers
-at both ends come on top.
+samples of decoded audio (exact while no frame is dropped: the summary counts drops). This is the
+network + server part of the latency; the devices' buffers at both ends come on top.
 """
 
 from __future__ import annotations
@@ -40,7 +40,9 @@ class ProbeResult:
 
     def summary(self) -> dict:
         lat = np.asarray(self.latencies_ms)
-        return {"sent": self.sent, "answered": self.answered,
+        # After a frame is dropped (the server was behind, or the link too slow), answer k belongs
+        # to a later frame than k: the latencies after it are overestimated by 80 ms per drop.
+        return {"sent": self.sent, "answered": self.answered, "dropped": self.sent - self.answered,
                 "median_ms": round(float(np.median(lat)), 1) if lat.size else None,
                 "p90_ms": round(float(np.percentile(lat, 90)), 1) if lat.size else None,
                 "max_ms": round(float(lat.max()), 1) if lat.size else None,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from moshi_mlx.engine.events import LevelEvent, TextEvent
-from moshi_mlx.serve import protocol
+from moshi_mlx.serve import ServeOptions, protocol
 from moshi_mlx.serve.events import ClientEvent, SessionStatsEvent
 from moshi_mlx.serve.probe import Prober, probe, probe_signal
 from moshi_mlx.serve.server import BUSY_MESSAGE, CLOSE_TRY_AGAIN
@@ -132,3 +132,39 @@ def test_probe_cli_reports_latency(idle_server, query, capsys):
     out = capsys.readouterr().out
     assert '"answered": 10' in out and '"median_ms"' in out
     assert main([ws_url(idle_server), "--seconds", "0.5", "--token", "wrong"]) == 2
+
+
+def test_stop_closes_the_conversation_and_a_restart_keeps_the_model(demo_home):
+    from moshi_mlx.engine.events import ProgressEvent, StateEvent
+
+    from .conftest import EventLog, start_server
+
+    log = EventLog()
+    own = start_server(log, demo_home)
+    model = own.model
+    assert [e.done for e in log.of(ProgressEvent) if e.job == "load model"] == [0, 1, 2, 3]
+
+    async def stopped_while_talking():
+        async with aiohttp.ClientSession() as http:
+            async with http.ws_connect(ws_url(own)) as ws:
+                assert (await ws.receive(30)).data == protocol.handshake()
+                own.stop()
+                while True:
+                    msg = await ws.receive(30)
+                    if msg.type != aiohttp.WSMsgType.BINARY:
+                        return msg
+
+    msg = run(stopped_while_talking())
+    assert msg.type == aiohttp.WSMsgType.CLOSE and msg.data == 1001 and msg.extra == "server stopping"
+    assert not own.running and own.connected is None
+    assert [e.state for e in log.of(StateEvent)][-2:] == ["stopping", "stopped"]
+    assert log.of(ClientEvent)[-1].detail == "server stopping"
+    # the same model again: served at once, nothing loaded
+    loads = len(log.of(ProgressEvent))
+    own.start(ServeOptions(model="demo", cache_dir=str(demo_home), port=0))
+    try:
+        assert own.wait_running(60) and own.model is model
+        assert len(log.of(ProgressEvent)) == loads
+        assert run(probe(ws_url(own), seconds=0.4, pace=False)).answered == 5
+    finally:
+        own.stop()
