@@ -81,6 +81,10 @@ class ChatServer:
         that cannot work, RuntimeError if already started."""
         if self.running:
             raise RuntimeError("the server is already running: stop() it first")
+        if not 0 <= options.port <= 65535:
+            raise security.ServeConfigError(f"--port {options.port}: a port is from 0 to 65535")
+        if options.max_lag_frames < 1:
+            raise security.ServeConfigError(f"--max-lag-frames {options.max_lag_frames}: at least 1")
         self.warnings = security.exposure_warnings(options.host, options.token,
                                                    options.ssl_dir is not None)
         tls = security.ssl_context(options.ssl_dir) if options.ssl_dir else None

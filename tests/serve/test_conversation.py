@@ -168,3 +168,44 @@ def test_stop_closes_the_conversation_and_a_restart_keeps_the_model(demo_home):
         assert run(probe(ws_url(own), seconds=0.4, pace=False)).answered == 5
     finally:
         own.stop()
+
+
+def test_clients_are_told_while_the_model_loads(demo_home, monkeypatch):
+    import threading
+
+    from moshi_mlx.serve import ChatServer
+    from moshi_mlx.serve.security import ServeConfigError
+
+    from .conftest import EventLog
+
+    release = threading.Event()
+    real_load = ChatServer._load_on_worker
+
+    def slow_load(self, options, cancel):
+        release.wait(60)
+        return real_load(self, options, cancel)
+
+    monkeypatch.setattr(ChatServer, "_load_on_worker", slow_load)
+    log = EventLog()
+    own = ChatServer(log)
+    for bad, words in (({"port": 70000}, "from 0 to 65535"), ({"max_lag_frames": 0}, "at least 1")):
+        with pytest.raises(ServeConfigError, match=words):
+            own.start(ServeOptions(model="demo", **bad))
+    own.start(ServeOptions(model="demo", cache_dir=str(demo_home), port=0))
+    try:
+        assert wait_until(lambda: own.port is not None, 30)
+
+        async def early():
+            async with aiohttp.ClientSession() as http:
+                async with http.ws_connect(ws_url(own)) as ws:
+                    return [await ws.receive(10) for _ in range(3)]
+
+        got = run(early())
+        assert got[0].data == protocol.error_message("The model is still loading; try again in a moment.")
+        assert got[2].type == aiohttp.WSMsgType.CLOSE and got[2].extra == "loading"
+        release.set()
+        assert own.wait_running(60)
+        assert run(probe(ws_url(own), seconds=0.4, pace=False)).answered == 5
+    finally:
+        release.set()
+        own.stop()
