@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import threading
 import traceback
 import weakref
@@ -24,18 +23,18 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..engine.core import Sampling
-from ..engine.events import ErrorEvent, ProgressEvent, StateEvent
+from ..engine.events import ErrorEvent, StateEvent
 from ..engine.options_cli import DEFAULT_MODEL
-from ..errors import ModelNotAvailableError, MoshiError
 from . import protocol, security
+from .addresses import bound_port, bracket, reachable_hosts
 from .events import ClientEvent
+from .loading import load_error
 from .session import ChatSession, on_worker
 
 log = logging.getLogger("moshi_mlx.serve")
 
 WS_MAX_MESSAGE = 16 * 1024 * 1024  # aiohttp closes the connection beyond this (1009)
 HEARTBEAT_S = 20.0  # websocket pings: a client gone without a word is noticed
-WARMUP_FRAMES = 3
 CLOSE_TRY_AGAIN = 1013  # RFC 6455 "Try Again Later"
 BUSY_GRACE_S = 2.0  # a client that reconnects at once may arrive before its old session ended
 BUSY_MESSAGE = ("This Moshi server is already in a conversation with another device; "
@@ -146,8 +145,8 @@ class ChatServer:
         if self._options is None or self.port is None:
             return []
         scheme = "https" if self._options.ssl_dir else "http"
-        hosts = _reachable_hosts(self._options.host)
-        return [f"{scheme}://{_bracket(h)}:{self.port}" for h in hosts]
+        hosts = reachable_hosts(self._options.host)
+        return [f"{scheme}://{bracket(h)}:{self.port}" for h in hosts]
 
     def browser_url(self, base: str) -> str:
         """`base` with the token, for a browser (Kyutai's web UI) or a QR code."""
@@ -197,7 +196,7 @@ class ChatServer:
                 self._emit(ErrorEvent("bind", f"cannot listen on {options.host}:{options.port}: "
                                       f"{e.strerror or e}"))
                 return
-            self.port = _bound_port(runner, options.port)
+            self.port = bound_port(runner, options.port)
             if not await self._load(options):
                 return
             self._emit(StateEvent("running", " ".join(self.urls)))
@@ -228,33 +227,15 @@ class ChatServer:
         try:
             self._model = waiter.result()
         except Exception as e:
-            self._emit(_load_error(e, options.model))
+            self._emit(load_error(e, options.model))
             return False
         self._model_key = key
         return not self._stop.is_set()
 
     def _load_on_worker(self, options: ServeOptions, cancel: threading.Event):
-        import numpy as np
+        from .loading import load_for_serving
 
-        from ..engine.core import FrameEngine
-        from ..engine.loader import load_model
-        from ..hub import resolve_model
-        from ..kinds import check_kind
-
-        files = resolve_model(options.model, cache_dir=options.cache_dir, allow_download=True,
-                              progress=lambda d, t: self._emit(ProgressEvent("download", d, t, "bytes")),
-                              cancel=cancel)
-        check_kind(files.config, ("moshi", "personaplex"), files.name or options.model, "`serve`")
-        model = load_model(files, options.codec_backend,
-                           progress=lambda job, d, t: self._emit(ProgressEvent(job, d, t)))
-        warm = FrameEngine(model, options.sampling)
-        silence = np.zeros(model.codec.frame_size, np.float32)
-        for i in range(WARMUP_FRAMES):
-            warm.step(silence)
-            self._emit(ProgressEvent("warm-up", i + 1, WARMUP_FRAMES, "frames"))
-        model.codec.reset()
-        self._emit(StateEvent("ready", files.name))
-        return model
+        return load_for_serving(options, self._emit, cancel)
 
     # ---- HTTP handlers (event loop) ----
 
@@ -375,48 +356,3 @@ class ChatServer:
             response.set_cookie(security.COOKIE, token, httponly=True, samesite="Strict",
                                 secure=request.secure, path="/")
         return response
-
-
-def _load_error(e: BaseException, model: str) -> ErrorEvent:
-    from ..hub import DownloadCancelled
-
-    if isinstance(e, DownloadCancelled):
-        return ErrorEvent("download", f"download of {model} cancelled")
-    if isinstance(e, ModelNotAvailableError):
-        return ErrorEvent("download", str(e))
-    if isinstance(e, MemoryError):
-        return ErrorEvent("out_of_memory", f"not enough memory to run {model}: choose a smaller "
-                          "(4-bit) model or close other applications")
-    if isinstance(e, MoshiError):
-        return ErrorEvent("model_load", str(e))
-    return ErrorEvent("internal", f"{type(e).__name__}: {e}\n"
-                      + "".join(traceback.format_exception(e)))
-
-
-def _bound_port(runner, wanted: int) -> int:
-    for address in runner.addresses:
-        if isinstance(address, tuple) and len(address) >= 2:
-            return int(address[1])
-    return wanted
-
-
-def _bracket(host: str) -> str:
-    return f"[{host}]" if ":" in host else host
-
-
-def _reachable_hosts(host: str) -> list[str]:
-    """What other devices type for `host`: for a wildcard, this machine's LAN addresses."""
-    if host in ("0.0.0.0", "::", ""):
-        found = []
-        for family, probe in ((socket.AF_INET, ("10.255.255.255", 1)),):
-            try:  # a UDP "connect" sends nothing: it only picks the outgoing interface
-                with socket.socket(family, socket.SOCK_DGRAM) as s:
-                    s.connect(probe)
-                    found.append(s.getsockname()[0])
-            except OSError:
-                pass
-        name = socket.gethostname()
-        if name and name != "localhost":
-            found.append(name if "." in name else f"{name}.local")
-        return found or ["127.0.0.1"]
-    return [host]

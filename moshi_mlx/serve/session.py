@@ -179,10 +179,11 @@ class ChatSession:
     def _step(self, pcm: np.ndarray):
         first = self.core.frames == 0
         result = self.core.step(pcm)
-        if first:
+        if first and result.text_token is None:
             # As Kyutai's server: the model never reads the first frame's user codes (it is "in the
             # past"), and the encoder restarts so that the next frame gets the start-of-stream
-            # padding. Frame 0 emits nothing, so only the encoder's state is affected.
+            # padding. Frame 0 emits nothing (nothing was decoded), so only the encoder's state is
+            # reset.
             self.core.model.codec.reset()
         return result
 

@@ -107,18 +107,23 @@ def test_second_client_is_told_the_server_is_busy(idle_server, server_log):
     assert refused[-1].detail == "busy"
 
 
-def test_hang_up_ends_the_conversation_not_the_server(idle_server):
+def _closed_by(server, action, headers: dict | None = None):
+    """Start a conversation, call `action()`, return the message that ends it on the client."""
     async def scenario():
         async with aiohttp.ClientSession() as http:
-            async with http.ws_connect(ws_url(idle_server), headers=auth()) as ws:
+            async with http.ws_connect(ws_url(server), headers=headers or {}) as ws:
                 assert (await ws.receive(30)).data == protocol.handshake()
-                idle_server.hang_up()
+                action()
                 while True:
                     msg = await ws.receive(30)
                     if msg.type != aiohttp.WSMsgType.BINARY:
                         return msg
 
-    msg = run(scenario())
+    return run(scenario())
+
+
+def test_hang_up_ends_the_conversation_not_the_server(idle_server):
+    msg = _closed_by(idle_server, idle_server.hang_up, auth())
     assert msg.type == aiohttp.WSMsgType.CLOSE and msg.extra == "hung up"
     assert run(probe(ws_url(idle_server), seconds=0.5, token=TOKEN)).answered == 6
 
@@ -144,17 +149,7 @@ def test_stop_closes_the_conversation_and_a_restart_keeps_the_model(demo_home):
     model = own.model
     assert [e.done for e in log.of(ProgressEvent) if e.job == "load model"] == [0, 1, 2, 3]
 
-    async def stopped_while_talking():
-        async with aiohttp.ClientSession() as http:
-            async with http.ws_connect(ws_url(own)) as ws:
-                assert (await ws.receive(30)).data == protocol.handshake()
-                own.stop()
-                while True:
-                    msg = await ws.receive(30)
-                    if msg.type != aiohttp.WSMsgType.BINARY:
-                        return msg
-
-    msg = run(stopped_while_talking())
+    msg = _closed_by(own, own.stop)
     assert msg.type == aiohttp.WSMsgType.CLOSE and msg.data == 1001 and msg.extra == "server stopping"
     assert not own.running and own.connected is None
     assert [e.state for e in log.of(StateEvent)][-2:] == ["stopping", "stopped"]
