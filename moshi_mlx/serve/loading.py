@@ -1,5 +1,6 @@
-"""The model a server serves: resolved, checked to be a conversation model, loaded, warmed up.
-Runs on the MLX worker thread; failures become the ErrorEvent that explains them."""
+"""The model a server serves: resolved, checked to be a conversation model, then loaded and warmed
+up by the engine's ModelCache (as for `chat`). Runs on the MLX worker thread; failures become the
+ErrorEvent that explains them."""
 
 from __future__ import annotations
 
@@ -10,15 +11,10 @@ from typing import Callable
 from ..engine.events import ErrorEvent, ProgressEvent, StateEvent
 from ..errors import ModelNotAvailableError, MoshiError
 
-WARMUP_FRAMES = 3
-
-
-def load_for_serving(options, emit: Callable, cancel: threading.Event):
-    """`options`: ServeOptions. Returns the LoadedModel; `emit` gets progress and state events."""
-    import numpy as np
-
-    from ..engine.core import FrameEngine
-    from ..engine.loader import load_model
+def load_for_serving(options, models, emit: Callable, cancel: threading.Event):
+    """`options`: ServeOptions; `models`: the server's engine ModelCache (which keeps the model
+    for the next start). The kind is checked before anything is loaded. Returns the LoadedModel."""
+    from ..engine.conversation import EngineOptions
     from ..hub import resolve_model
     from ..kinds import check_kind
 
@@ -26,13 +22,13 @@ def load_for_serving(options, emit: Callable, cancel: threading.Event):
                           progress=lambda d, t: emit(ProgressEvent("download", d, t, "bytes")),
                           cancel=cancel)
     check_kind(files.config, ("moshi", "personaplex"), files.name or options.model, "`serve`")
-    model = load_model(files, options.codec_backend,
-                       progress=lambda job, d, t: emit(ProgressEvent(job, d, t)))
-    warm = FrameEngine(model, options.sampling)
-    silence = np.zeros(model.codec.frame_size, np.float32)
-    for i in range(WARMUP_FRAMES):
-        warm.step(silence)
-        emit(ProgressEvent("warm-up", i + 1, WARMUP_FRAMES, "frames"))
+    s = options.sampling
+    model = models.get(EngineOptions(model=options.model, cache_dir=options.cache_dir,
+                                     codec_backend=options.codec_backend,
+                                     text_temperature=s.text_temperature, text_top_k=s.text_top_k,
+                                     audio_temperature=s.audio_temperature,
+                                     audio_top_k=s.audio_top_k, seed=s.seed),
+                       emit, cancel)
     model.codec.reset()
     emit(StateEvent("ready", files.name))
     return model

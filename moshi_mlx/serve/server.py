@@ -22,6 +22,7 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Callable
 
+from ..engine.conversation import ModelCache
 from ..engine.core import Sampling
 from ..engine.events import ErrorEvent, StateEvent
 from ..engine.options_cli import DEFAULT_MODEL
@@ -62,8 +63,9 @@ class ChatServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._running = threading.Event()
-        self._model = None
-        self._model_key = None
+        self._model = None  # the LoadedModel being served
+        self._given = None  # one handed to start()
+        self._models = ModelCache()  # the engine's: keeps what it loaded for the next start()
         self._options: ServeOptions | None = None
         self._session: ChatSession | None = None
         self._sessions = 0
@@ -88,8 +90,7 @@ class ChatServer:
                                                    options.ssl_dir is not None)
         tls = security.ssl_context(options.ssl_dir) if options.ssl_dir else None
         static = security.static_root(options.static_dir) if options.static_dir else None
-        if model is not None:
-            self._model, self._model_key = model, ("given", id(model))
+        self._given = model
         self._options = options
         self._running.clear()
         self.port = None
@@ -212,10 +213,10 @@ class ChatServer:
             await runner.cleanup()
 
     async def _load(self, options: ServeOptions) -> bool:
-        key = (options.model, options.codec_backend, options.cache_dir)
-        if self._model is not None and self._model_key in (key, ("given", id(self._model))):
+        self._model = self._given
+        if self._model is not None:
+            self._emit(StateEvent("ready", self._model.files.name))
             return True
-        self._model = self._model_key = None
         stop = threading.Event()
         waiter = asyncio.ensure_future(on_worker(lambda: self._load_on_worker(options, stop)))
         stopper = asyncio.ensure_future(self._stop.wait())
@@ -229,13 +230,12 @@ class ChatServer:
         except Exception as e:
             self._emit(load_error(e, options.model))
             return False
-        self._model_key = key
         return not self._stop.is_set()
 
     def _load_on_worker(self, options: ServeOptions, cancel: threading.Event):
         from .loading import load_for_serving
 
-        return load_for_serving(options, self._emit, cancel)
+        return load_for_serving(options, self._models, self._emit, cancel)
 
     # ---- HTTP handlers (event loop) ----
 
