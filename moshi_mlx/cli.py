@@ -22,6 +22,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "translate": ("moshi_mlx.hibiki.cli", "translate speech (Hibiki): a file, or live from the microphone"),
     "transcribe": ("moshi_mlx.stt.transcribe_cli", "transcribe audio files (Kyutai STT): text, subtitles, word times"),
     "listen": ("moshi_mlx.stt.listen_cli", "live captions from the microphone (Kyutai STT)"),
+    "serve": ("moshi_mlx.serve.cli", "serve Kyutai's clients (web UI, moshi.client) over the network"),
     "models": ("moshi_mlx.hub_cli", "list known models, their sizes, and what is installed"),
     "bench": ("moshi_mlx.bench.cli", "benchmarks: codec, lm, end-to-end"),
 }
