@@ -19,6 +19,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "chat": ("moshi_mlx.engine.chat_cli", "live full-duplex conversation with mic and speakers"),
     "run": ("moshi_mlx.engine.run_cli", "run the conversation engine over a recorded WAV file"),
     "models": ("moshi_mlx.hub_cli", "list known models, their sizes, and what is installed"),
+    "voices": ("moshi_mlx.personas.cli", "PersonaPlex voices: list them, or make one from a recording"),
     "bench": ("moshi_mlx.bench.cli", "benchmarks: codec, lm, end-to-end"),
 }
 

@@ -53,7 +53,18 @@ class DemoSpec:
 
 
 # `--model` spec -> its demo. One line per model kind (each kind's module may define its spec).
-DEMOS: dict[str, DemoSpec] = {"demo": DemoSpec()}
+DEMOS: dict[str, DemoSpec] = {
+    "demo": DemoSpec(),
+    "demo-personaplex": DemoSpec(lm={"dep_q": 16, "context": 256}, metadata={"model_type": "personaplex"},
+                                 extras=lambda folder, lm: _kind_module("personas.demo").make_demo_files(folder, lm)),
+}
+
+
+def _kind_module(name: str):
+    """A kind's module, imported when its demo is built."""
+    import importlib
+
+    return importlib.import_module(f"{__package__}.{name}")
 
 
 def is_demo(spec: str) -> bool:

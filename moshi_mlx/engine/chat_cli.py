@@ -6,6 +6,7 @@ import argparse
 import sys
 import threading
 
+from ..personas.cli import add_persona_options, persona_options
 from .options_cli import add_model_options, add_sampling_options
 
 
@@ -17,6 +18,7 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--aec", action=argparse.BooleanOptionalAction, default=None,
                    help="echo cancellation (default: on when both devices are built-in)")
     add_sampling_options(p)
+    add_persona_options(p)
     p.add_argument("--record", metavar="DIR", default=None,
                    help="save the conversation: WAV (you, Moshi) + timestamped transcript")
     p.add_argument("--max-lag-frames", type=int, default=3,
@@ -86,7 +88,8 @@ def main(args: argparse.Namespace) -> int:
         aec=args.aec, text_temperature=args.text_temperature, text_top_k=args.text_top_k,
         audio_temperature=args.audio_temperature, audio_top_k=args.audio_top_k, seed=args.seed,
         record_dir=args.record, codec_backend=args.codec_backend,
-        max_lag_frames=args.max_lag_frames, cache_dir=args.cache_dir)
+        max_lag_frames=args.max_lag_frames, cache_dir=args.cache_dir,
+        kind_options=persona_options(args))
     view = TerminalView(show_stats=not args.no_stats)
     engine = ConversationEngine(view)
     engine.start(options)

@@ -41,14 +41,17 @@ def load_model(files: ModelFiles, codec_backend: str = "mlx",
     from ..lm import load_lm
     from ..mimi import open_codec
 
+    from .setup import setup_class
+
     report = progress or (lambda job, done, total: None)
+    kind = kind_name(files.config, str(files.lm_path))
     if codec_backend not in ("mlx", "rustymimi"):
         raise CheckpointError(f"codec backend {codec_backend!r}: use 'mlx' or 'rustymimi'")
     try:
         report("load model", 0, 3)
         lm = load_lm(files.lm_path)  # reads config.json beside it when there is one
         report("load model", 1, 3)
-        num_codebooks = lm.config.mimi_codebooks
+        num_codebooks = setup_class(kind).codec_codebooks(lm.config)  # PersonaPlex: 8 of its 16
         codec = open_codec(files.mimi_path, backend=codec_backend, num_codebooks=num_codebooks,
                            config=_mimi_config(files))
         report("load model", 2, 3)
@@ -63,4 +66,4 @@ def load_model(files: ModelFiles, codec_backend: str = "mlx",
     if text_card is not None and tokenizer.get_piece_size() > text_card:
         raise CheckpointError(f"{files.tokenizer_path}: {tokenizer.get_piece_size()} pieces, more than "
                               f"the LM's text vocabulary ({text_card})")
-    return LoadedModel(files, lm, codec, tokenizer, codec_backend, kind_name(files.config, str(files.lm_path)))
+    return LoadedModel(files, lm, codec, tokenizer, codec_backend, kind)

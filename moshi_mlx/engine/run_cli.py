@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..personas.cli import add_persona_options, persona_options
 from .options_cli import add_model_options, add_sampling_options, sampling_from_args
 
 
@@ -28,6 +29,7 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--greedy", action="store_true", help="argmax everywhere (no sampling)")
     add_model_options(p)
     add_sampling_options(p)
+    add_persona_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -82,11 +84,12 @@ def main(args: argparse.Namespace) -> int:
         if out and not Path(out).resolve().parent.is_dir():
             raise MoshiError(f"output folder of {out} does not exist")
     pcm = audio_io.read_audio(args.input)
+    kind_options = persona_options(args)
     files = resolve_model(args.model, cache_dir=args.cache_dir)
     if files.is_demo:
         print("note: the demo model has random weights: its output is noise", file=sys.stderr)
     model = load_model(files, args.codec_backend)
-    core = FrameEngine(model, sampling_from_args(args))
+    core = FrameEngine(model, sampling_from_args(args), kind_options)
     t0 = time.perf_counter()
     audio, text, tokens, ms = run_file(core, pcm, progress=not args.quiet)
     wall = time.perf_counter() - t0

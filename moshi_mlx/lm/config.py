@@ -251,6 +251,10 @@ class LmConfig:
     def from_dict(cls, data: dict, source: str = "config") -> "LmConfig":
         """Build from Kyutai `lm_kwargs` names. Unknown keys, unsupported values -> ConfigError."""
         names = {f.name for f in dataclasses.fields(cls)} - {"extra"}
+        if all(key in METADATA_KEYS for key in data):  # e.g. NVIDIA's PersonaPlex config.json
+            from .presets import kind_architecture
+
+            data = {**kind_architecture(data.get("model_type")), **data}
         kwargs, extra, problems = {}, {}, []
         for key, value in data.items():
             key = _ALIASES.get(key, key)
