@@ -91,16 +91,11 @@ def _members(archive: Path):
 
 def convert_archive(archive: Path, out_dir: Path) -> list[Path]:
     """Convert every voice of `archive` into `out_dir/NAME.safetensors` (existing files are kept:
-    converted once). Returns the files written now."""
-    written = []
-    for name, data in _members(archive):
-        target = out_dir / f"{name}.safetensors"
-        if target.exists():
-            continue
-        voice = voice_from_pt(data, name, f"{archive}:{name}.pt")
-        written.append(save_voice(Voice(name, voice.codes, voice.embeddings, f"{ARCHIVE}:{name}.pt"),
-                                  target))
-    return written
+    converted once). All are read and checked before any is written. Returns the files written."""
+    voices = [voice_from_pt(data, name, f"{archive}:{name}.pt") for name, data in _members(archive)
+              if not (out_dir / f"{name}.safetensors").exists()]
+    return [save_voice(Voice(v.name, v.codes, v.embeddings, f"{ARCHIVE}:{v.name}.pt"),
+                       out_dir / f"{v.name}.safetensors") for v in voices]
 
 
 def ensure_model_voices(model_folder: str | os.PathLike) -> Path | None:
@@ -115,7 +110,7 @@ def ensure_model_voices(model_folder: str | os.PathLike) -> Path | None:
         target.mkdir(exist_ok=True)
         convert_archive(archive, target)
         return target
-    except PermissionError:
+    except OSError:  # read-only (permissions, a read-only volume...)
         import hashlib
 
         key = hashlib.sha256(str(archive.resolve()).encode()).hexdigest()[:16]
