@@ -180,3 +180,20 @@ def test_recordings(tmp_path):
         read_recording(tmp_path / "broken.wav")
     with pytest.raises(MoshiError, match="no such file"):
         read_recording(tmp_path / "missing.wav")
+
+
+def test_converted_model_carries_its_voices(lm, voice_codes, tmp_path):
+    """moshi-quantize turns a PersonaPlex folder's voices.tgz into voices/*.safetensors (manifest)."""
+    import json
+
+    from moshi_quantize.convert import convert
+    from moshi_quantize.outdir import verify_manifest
+    from tests.quantize.checkpoints import tiny_config, write_release_folder
+
+    source = tmp_path / "personaplex"
+    write_release_folder(source, tiny_config(num_layers=1, dep_q=16), dtype=torch.float32)
+    (source / "voices.tgz").write_bytes(nvidia.tar_bytes({"NATF1.pt": pt_bytes(lm, voice_codes, tmp_path)}))
+    out = convert(str(source), tmp_path / "q4", bits=4).output
+    assert (out / "voices" / "NATF1.safetensors").is_file()
+    assert "voices/NATF1.safetensors" in json.loads((out / "manifest.json").read_text())["files"]
+    assert verify_manifest(out) == []
