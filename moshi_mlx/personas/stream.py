@@ -74,3 +74,41 @@ class PersonaSetup(StreamSetup):
 
     def start(self, gen) -> None:
         self.restored = run_prompt(gen, self.prompt, self.persona.key())
+
+
+def make_user_voice(model, name: str, pcm, rate: int = 24000) -> Path:
+    """Save a recording (mono float32 at `rate`, 1-30 s) as the user's voice `name`, encoded by the
+    loaded model's Mimi (the app's "Use my voice..."; MLX: call it on the MLX worker)."""
+    import numpy as np
+
+    from ..audio_io import resample
+    from .voices import MAX_SECONDS, MIN_SECONDS, check_name, save_voice, user_voice_dir, voice_from_audio
+
+    pcm = resample(np.asarray(pcm, np.float32).reshape(-1), rate, 24000)
+    if not MIN_SECONDS <= len(pcm) / 24000 <= MAX_SECONDS:
+        raise VoiceError(f"a voice recording must last {MIN_SECONDS:.0f}-{MAX_SECONDS:.0f} s, this one "
+                         f"{len(pcm) / 24000:.1f} s")
+    voice = voice_from_audio(pcm, model.codec, check_name(name), model.lm.config.n_q // 2, "recording")
+    return save_voice(voice, user_voice_dir() / f"{name}.safetensors")
+
+
+def voice_preview(model, spec, seconds: float = 3.0, seed: int = 0):
+    """A few seconds of audio to hear a voice (24 kHz float32). A voice stored as codes is decoded
+    as the model hears it; NVIDIA's voices keep only embeddings, so the model speaks with that
+    voice prompt (over silence) instead. MLX: call it on the MLX worker."""
+    import numpy as np
+
+    from ..engine.core import FrameEngine, Sampling
+
+    voice = load_persona_voice(model, spec)
+    codec = model.codec
+    codec.reset()
+    try:
+        if voice is not None and (voice.codes >= 0).all():
+            frames = voice.codes[: int(seconds * 12.5)]
+            return np.concatenate([np.asarray(codec.decode_frame(c), np.float32) for c in frames])
+        engine = FrameEngine(model, Sampling(seed=seed), {"voice": voice})
+        silence = np.zeros(codec.frame_size, np.float32)
+        return np.concatenate([engine.step(silence).pcm for _ in range(int(seconds * 12.5))])
+    finally:
+        codec.reset()
