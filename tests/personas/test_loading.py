@@ -60,3 +60,24 @@ def test_gated_repo_says_accept_the_licence_and_set_a_token(fake_hub, tmp_path, 
         assert words in message
     left = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert left == []  # nothing half-downloaded in the way
+
+
+def test_conversion_from_the_repo_fetches_the_voices(tmp_path, monkeypatch):
+    import huggingface_hub
+
+    from moshi_quantize.sources import resolve
+
+    for name in ("model.safetensors", "tokenizer-e351c8d8-checkpoint125.safetensors",
+                 "tokenizer_spm_32k_3.model"):
+        (tmp_path / name).write_bytes(b"")
+    (tmp_path / "config.json").write_text(NVIDIA_CONFIG)
+    calls = []
+
+    def fake_snapshot_download(repo_id, allow_patterns=None, **kwargs):
+        calls.append(sorted(allow_patterns))
+        return str(tmp_path)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
+    resolve(REPO)
+    assert calls[1] == sorted(["model.safetensors", "tokenizer-e351c8d8-checkpoint125.safetensors",
+                               "tokenizer_spm_32k_3.model", "voices.tgz"])
