@@ -24,6 +24,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "listen": ("moshi_mlx.stt.listen_cli", "live captions from the microphone (Kyutai STT)"),
     "serve": ("moshi_mlx.serve.cli", "serve Kyutai's clients (web UI, moshi.client) over the network"),
     "models": ("moshi_mlx.hub_cli", "list known models, their sizes, and what is installed"),
+    "voices": ("moshi_mlx.personas.cli", "PersonaPlex voices: list them, or make one from a recording"),
     "bench": ("moshi_mlx.bench.cli", "benchmarks: codec, lm, end-to-end"),
 }
 

@@ -69,7 +69,16 @@ DEMOS: dict[str, DemoSpec] = {
                              "temp": 0.0, "temp_text": 0.0, "top_k": 250, "top_k_text": 50},
                              "stt_config": {"audio_delay_seconds": 0.5, "audio_silence_prefix_seconds": 0.0}},
                          mimi_codebooks=32),
+    "demo-personaplex": DemoSpec(lm={"dep_q": 16, "context": 256}, metadata={"model_type": "personaplex"},
+                                 extras=lambda folder, lm: _kind_module("personas.demo").make_demo_files(folder, lm)),
 }
+
+
+def _kind_module(name: str):
+    """A kind's module, imported when its demo is built."""
+    import importlib
+
+    return importlib.import_module(f"{__package__}.{name}")
 
 
 def is_demo(spec: str) -> bool:

@@ -108,7 +108,7 @@ KNOWN_MODELS += (
             1_560_040_168, ("config.json", "dsm_tts_d6ef30c7@1000.safetensors", MIMI_FILE,
                             "tokenizer_spm_8k_en_fr_audio.model")),
     _family("nvidia/personaplex-7b-v1", "personaplex", "PersonaPlex 7B (NVIDIA), voices and roles",
-            16_742_874_000, ("config.json", "model.safetensors", MIMI_FILE, TOKENIZER_FILE),
+            16_742_874_000, ("config.json", "model.safetensors", MIMI_FILE, TOKENIZER_FILE, "voices.tgz"),
             runtime_bytes=1_600_000_000, gated=True),
 )
 
@@ -324,6 +324,9 @@ def download(repo_id: str, cache_dir: str | None = None,
     except MoshiError:
         raise
     except Exception as e:  # network, HTTP and hub errors all become one readable message
+        status = getattr(getattr(e, "response", None), "status_code", None)
+        if status in (401, 403):
+            raise ModelNotAvailableError(_gated_message(repo_id, status)) from None
         raise ModelNotAvailableError(f"cannot download {repo_id}: {type(e).__name__}: {e}") from None
     return _snapshot_folder(repo_id, cache_dir)
 
@@ -339,6 +342,15 @@ def _snapshot_folder(repo_id: str, cache_dir: str | None) -> Path:
     if snap is None:
         raise ModelNotAvailableError(_offline_message(repo_id))
     return snap
+
+
+def _gated_message(repo_id: str, status: int) -> str:
+    from huggingface_hub import constants
+
+    return (f"{repo_id}: the Hugging Face Hub refused the download (HTTP {status}): this model is "
+            f"gated. Accept its licence on its page, {constants.ENDPOINT}/{repo_id} (logged in), then "
+            "let this program use your access token: set HF_TOKEN=hf_... in the environment, or log "
+            "in once with `hf auth login`. Nothing was downloaded.")
 
 
 def _offline_message(repo_id: str) -> str:

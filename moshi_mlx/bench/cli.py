@@ -14,6 +14,7 @@ BENCHMARKS = {
     "codec": ("moshi_mlx.bench.codec", "Mimi encode/decode ms per frame, MLX vs rustymimi vs Kyutai's MLX"),
     "lm": ("moshi_mlx.bench.lm", "LM step time split into temporal, depformer and sampling"),
     "stt": ("moshi_mlx.stt.bench", "transcription speed (x real time) of a file, as `transcribe` runs it"),
+    "persona": ("moshi_mlx.bench.persona", "PersonaPlex prompt: batched vs frame-by-frame prefill, conversation start"),
 }
 
 

@@ -6,6 +6,7 @@ import argparse
 import sys
 import threading
 
+from ..personas.cli import add_persona_options, persona_options
 from .options_cli import add_model_options, add_sampling_options, number
 
 
@@ -23,6 +24,7 @@ def add_live_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--aec", action=argparse.BooleanOptionalAction, default=None,
                    help="echo cancellation (default: on when both devices are built-in)")
     add_sampling_options(p)
+    add_persona_options(p)
     p.add_argument("--record", metavar="DIR", default=None,
                    help="save the conversation: WAV (you, Moshi) + timestamped transcript")
     p.add_argument("--max-lag-frames", type=number(0, integer=True), default=3,
@@ -90,7 +92,7 @@ def main(args: argparse.Namespace) -> int:
     if args.model == DEMO:
         print("note: the demo model has random weights: you will hear noise and see random words",
               file=sys.stderr)
-    return run_live(args, live_options(args))
+    return run_live(args, live_options(args, kind_options=persona_options(args)))
 
 
 def live_options(args: argparse.Namespace, **overrides):

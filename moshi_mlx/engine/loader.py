@@ -48,7 +48,10 @@ def load_model(files: ModelFiles, codec_backend: str = "mlx",
     from ..lm import load_lm
     from ..mimi import open_codec
 
+    from .setup import setup_class
+
     report = progress or (lambda job, done, total: None)
+    kind = kind_name(files.config, str(files.lm_path))
     if codec_backend not in ("mlx", "rustymimi"):
         raise CheckpointError(f"codec backend {codec_backend!r}: use 'mlx' or 'rustymimi'")
     kind = kind_name(files.config, str(files.lm_path))
@@ -59,7 +62,7 @@ def load_model(files: ModelFiles, codec_backend: str = "mlx",
             module, name = LM_FIXUPS[kind].split(":")
             getattr(importlib.import_module(module), name)(lm)
         report("load model", 1, 3)
-        num_codebooks = lm.config.mimi_codebooks
+        num_codebooks = setup_class(kind).codec_codebooks(lm.config)  # PersonaPlex: 8 of its 16
         codec = open_codec(files.mimi_path, backend=codec_backend, num_codebooks=num_codebooks,
                            config=_mimi_config(files))
         report("load model", 2, 3)

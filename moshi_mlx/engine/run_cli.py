@@ -22,6 +22,7 @@ from typing import Iterable, TextIO
 
 import numpy as np
 
+from ..personas.cli import add_persona_options, persona_options
 from .options_cli import add_model_options, add_sampling_options, sampling_from_args
 
 
@@ -33,6 +34,7 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--greedy", action="store_true", help="argmax everywhere (no sampling)")
     add_model_options(p)
     add_sampling_options(p)
+    add_persona_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -85,12 +87,13 @@ def _run(args, reader, outputs, wav_tmp, txt_tmp, tok_tmp) -> None:
     from .core import FrameEngine
     from .loader import load_model
 
+    kind_options = persona_options(args)
     files = resolve_model(args.model, cache_dir=args.cache_dir)
     check_kind(files.config, [k for k in KINDS if "run" in KINDS[k].commands], args.model, "`run`")
     if files.is_demo:
         print("note: the demo model has random weights: its output is noise", file=sys.stderr)
     model = load_model(files, args.codec_backend)
-    core = FrameEngine(model, sampling_from_args(args))
+    core = FrameEngine(model, sampling_from_args(args), kind_options)
     t0 = time.perf_counter()
     text = open(txt_tmp, "w+", encoding="utf-8") if txt_tmp else tempfile.TemporaryFile("w+")
     with text, WavWriter(wav_tmp) as wav:

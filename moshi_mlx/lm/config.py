@@ -253,6 +253,10 @@ class LmConfig:
         """Build from Kyutai `lm_kwargs` names. Unknown keys, unsupported values -> ConfigError."""
         check_lm_config(cls, data, source)  # types and ranges of every field, naming the file
         names = {f.name for f in dataclasses.fields(cls)} - {"extra"}
+        if all(key in METADATA_KEYS for key in data):  # e.g. NVIDIA's PersonaPlex config.json
+            from .presets import kind_architecture
+
+            data = {**kind_architecture(data.get("model_type")), **data}
         kwargs, extra, problems = {}, {}, []
         for key, value in data.items():
             key = _ALIASES.get(key, key)

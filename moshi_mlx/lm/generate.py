@@ -313,19 +313,33 @@ class LmGen:
         return self.collect()
 
     # -- prompts ------------------------------------------------------------------------------
-    def prefill(self, frames: np.ndarray) -> None:
+    def prefill(self, frames: np.ndarray | None = None, *, embeddings=None) -> None:
         """Run the temporal inputs of calls offset .. offset+T-1 (`frames` [T, 1 + n_q], exactly as
         they are fed, initial tokens included) through the temporal transformer at once, without
-        sampling: their outputs are discarded (prompts). The next call's input must then be
+        sampling: their outputs are discarded (prompts). Or `embeddings` [T, dim]: those inputs
+        already embedded (PersonaPlex's stored voice prompts). The next call's input must then be
         provided (see `provide`)."""
-        frames = np.asarray(frames, dtype=np.int64)
-        if frames.ndim != 2 or frames.shape[1] != self.config.num_codebooks:
-            raise ValueError(f"prefill takes frames [T, {self.config.num_codebooks}], got {frames.shape}")
-        tokens = mx.array(np.stack([frames] * self.rows), dtype=mx.int32)
+        if (frames is None) == (embeddings is None):
+            raise ValueError("prefill takes either frames or embeddings")
         cross = self._cross or None
-        _, self._kv = self.model.prefill(tokens, self._kv, self._offset, self.dtype,
-                                         self._cond[0] if self._cond else None, cross)
+        cond = self._cond[0] if self._cond else None
+        if embeddings is not None:
+            x = mx.array(embeddings)
+            if x.ndim != 2 or x.shape[1] != self.config.dim:
+                raise ValueError(f"prefill takes embeddings [T, {self.config.dim}], got {x.shape}")
+            x = mx.broadcast_to(x.astype(self.dtype)[None], (self.rows, *x.shape))
+            if cond is not None:
+                x = x + cond.astype(x.dtype)
+            _, self._kv = self.model.prefill_embeddings(x, self._kv, self._offset, cross)
+            count = x.shape[1]
+        else:
+            frames = np.asarray(frames, dtype=np.int64)
+            if frames.ndim != 2 or frames.shape[1] != self.config.num_codebooks:
+                raise ValueError(f"prefill takes frames [T, {self.config.num_codebooks}], got {frames.shape}")
+            tokens = mx.array(np.stack([frames] * self.rows), dtype=mx.int32)
+            _, self._kv = self.model.prefill(tokens, self._kv, self._offset, self.dtype, cond, cross)
+            count = len(frames)
         mx.eval(self._kv)
-        for _ in range(len(frames)):
+        for _ in range(count):
             self.buffer.fixed[:, self._offset % self.buffer.length] = False
             self._offset += 1

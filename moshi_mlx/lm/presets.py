@@ -85,6 +85,17 @@ PRESETS: dict[str, dict] = {
 }
 
 
+# The architecture of a kind whose config.json holds metadata only: NVIDIA's PersonaPlex ships
+# {"model_type": "personaplex", "version": "7b-v1"} and its loader builds Moshi 7B with dep_q 16.
+# (Moshi's repos, without config.json, get LmConfig's defaults: Moshi 7B.)
+_KIND_ARCHITECTURES = {"personaplex": "personaplex-7b"}
+
+
+def kind_architecture(model_type: str | None) -> dict:
+    name = _KIND_ARCHITECTURES.get(model_type or "")
+    return dict(PRESETS[name]) if name else {}
+
+
 def preset(name: str):
     """The LmConfig of a released model by its preset name (see PRESETS)."""
     from ..errors import ConfigError

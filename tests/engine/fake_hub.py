@@ -17,6 +17,7 @@ class FakeHub:
         self.repos = repos
         self.requests: list[tuple[str, str, str | None]] = []  # (method, path, Range header)
         self.corrupt: set[str] = set()  # filenames whose ETag will not match their content
+        self.gated: dict[str, int] = {}  # repo -> 401 or 403 (licence not accepted, no token)
         hub = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -41,8 +42,21 @@ class FakeHub:
                     self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
                 self.end_headers()
 
+            def _refused(self):
+                status = hub.gated.get(self.path.lstrip("/").split("/resolve/")[0])
+                if status is None:
+                    return False
+                self.send_response(status)
+                self.send_header("X-Error-Code", "GatedRepo")
+                self.send_header("X-Error-Message", "Access to this model is restricted.")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return True
+
             def do_HEAD(self):
                 hub.requests.append(("HEAD", self.path, self.headers.get("Range")))
+                if self._refused():
+                    return
                 name, data = self._lookup()
                 if data is None:
                     self.send_response(404)
@@ -54,6 +68,8 @@ class FakeHub:
             def do_GET(self):
                 rng = self.headers.get("Range")
                 hub.requests.append(("GET", self.path, rng))
+                if self._refused():
+                    return
                 name, data = self._lookup()
                 if data is None:
                     self.send_response(404)
