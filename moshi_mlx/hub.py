@@ -283,9 +283,10 @@ def probe(repo_id: str) -> None:
     try:
         hf_raise_for_status(response)
     except GatedRepoError:
-        raise HubUnavailable(f"{repo_id} is gated on the Hub: accept its conditions on its page, then set "
-                             "HF_TOKEN to an access token") from None
+        raise HubUnavailable(_gated_message(repo_id, response.status_code)) from None
     except (RepositoryNotFoundError, HfHubHTTPError) as e:
+        if response.status_code in (401, 403) and known is not None and known.gated:
+            raise HubUnavailable(_gated_message(repo_id, response.status_code)) from None
         if not isinstance(e, RepositoryNotFoundError) and response.status_code != 404:
             raise HubUnavailable(f"the Hub refused {repo_id} (HTTP {response.status_code}): {e}") from None
         raise HubUnavailable(f"no model repo {repo_id} on the Hugging Face Hub ({constants.ENDPOINT}), or it "
