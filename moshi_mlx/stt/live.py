@@ -19,8 +19,8 @@ from typing import Callable
 import numpy as np
 
 from .. import FRAME_RATE
-from ..engine.conversation import SILENT_INPUT_FRAMES, ConversationEngine, db
-from ..engine.events import ErrorEvent, LevelEvent, ProgressEvent, StateEvent, StatsEvent
+from ..engine.conversation import ConversationEngine, db
+from ..engine.events import LevelEvent, ProgressEvent, StateEvent, StatsEvent
 from .loading import DEFAULT_MODEL
 
 
@@ -116,31 +116,16 @@ class _Session:
         heads = "end-of-turn detection on" if tr.has_end_of_turn else "no end-of-turn heads (paragraphs at pauses)"
         emit(StateEvent("running", f"input {audio.input.name!r} at {audio.in_rate} Hz, {heads}"))
         step_ms = collections.deque(maxlen=int(FRAME_RATE * 5))
-        zero_frames, warned_silent = 0, False
         next_stats = time.monotonic() + 1.0
-        while True:
-            mic = audio.read_frame(self.stop)
-            if mic is None:
-                if audio.lost:
-                    emit(ErrorEvent("device_lost", f"audio device {audio.lost_device!r} stopped working "
-                                    "(unplugged or lost); transcription stopped"
-                                    + (", recording kept" if self.recorder else "")))
-                break
+        from ..engine.live import microphone_frames
+
+        for mic in microphone_frames(audio, self.stop, emit, "transcription", self.recorder is not None):
             t0 = time.perf_counter()
-            if not np.isfinite(mic).all():
-                mic = np.nan_to_num(mic, nan=0.0, posinf=0.0, neginf=0.0)
             self._send(tr.push(mic))
             if self.recorder is not None:
                 self.recorder.write_audio(mic)
             step_ms.append((time.perf_counter() - t0) * 1e3)
             emit(LevelEvent(db(mic), -200.0))
-            zero_frames = zero_frames + 1 if not mic.any() else 0
-            if zero_frames >= SILENT_INPUT_FRAMES and not warned_silent:
-                warned_silent = True
-                from ..engine.live import MIC_PERMISSION_HELP
-
-                emit(ErrorEvent("mic_permission", f"input {audio.input.name!r}: {MIC_PERMISSION_HELP}",
-                                fatal=False))
             if time.monotonic() >= next_stats:
                 next_stats += 1.0
                 frame_ms = 1000.0 / FRAME_RATE
