@@ -30,6 +30,7 @@ class LiveMode(Mode):
     def __init__(self, shell) -> None:
         self._stop_requested = False  # one stop per session: its `stopped` ends it
         self.last_recordings: list[str] = []
+        self.last_running_detail = ""
         super().__init__(shell)
         self.bridge = self.make_bridge()
         self.bridge.event.connect(self.on_event)
@@ -37,7 +38,8 @@ class LiveMode(Mode):
         self.bridge.stopped.connect(self.on_stopped)
         p = self.page
         p.start_button.clicked.connect(self.toggle)
-        p.record_check.setChecked(self.option("record", shell.settings.auto_record))
+        self._auto_record = shell.settings.auto_record
+        p.record_check.setChecked(self.option("record", self._auto_record))
         p.record_check.toggled.connect(lambda on: self.set_option("record", bool(on)))
         hints = QGuiApplication.styleHints()
         if hasattr(hints, "colorSchemeChanged"):
@@ -64,6 +66,12 @@ class LiveMode(Mode):
 
     def color_scheme_changed(self, *_args) -> None:
         """Light/dark switch: redraw what was drawn with palette colours."""
+
+    def settings_changed(self) -> None:
+        """Settings' "Record every session" changed: every mode's Record box follows it."""
+        if self.shell.settings.auto_record != self._auto_record:
+            self._auto_record = self.shell.settings.auto_record
+            self.page.record_check.setChecked(self._auto_record)
 
     # -- start --------------------------------------------------------------------------------------
     def startable_model(self, confirmed: bool = False, retry=None, microphone: bool = True) -> str:
@@ -162,7 +170,8 @@ class LiveMode(Mode):
         if event.state == "stopped":
             self._request_stop()  # ended on its own (error, device lost): collect it, reset the page
         if event.state == "running":
-            self.page.state_label.setToolTip(event.detail)  # devices, rates
+            self.last_running_detail = event.detail  # devices, rates, echo cancellation
+            self.page.state_label.setToolTip(event.detail)
             self.page.set_running(True, busy=False)
             self.set_state(RUNNING)
             self.show_state(self.running_text())

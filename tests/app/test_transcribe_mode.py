@@ -193,3 +193,23 @@ def test_settings_persist(qtbot, make_app, settings_path):
     assert again.page.record_check.isChecked() and again.device_picker.input_combo.currentData() == "USB Headset"
     assert again.shell.current_page() == "transcribe"
     assert talk(again.shell).prefs.model == "" and talk(again.shell).prefs.input_device == ""
+
+
+def test_a_file_with_a_model_too_big_for_memory_asks_first(qtbot, make_app, tmp_path, monkeypatch):
+    import moshi_app.modes.live_mode as lm
+    from PySide6.QtWidgets import QMessageBox
+
+    monkeypatch.setattr(lm, "total_memory_bytes", lambda: 4 * 2**30)
+    backend = FakeBackend()
+    backend.installed = {"kyutai/stt-2.6b-en"}
+    m = transcribe(make_app(backend), "kyutai/stt-2.6b-en")
+    audio = wav(tmp_path / "a.wav")
+    assert m.transcribe_file(audio) is None and not backend.options
+    box = m.messages.last_box
+    assert box.windowTitle() == "Out of memory risk" and "4 GB" in box.text()
+    box.button(QMessageBox.StandardButton.Cancel).click()
+    assert m.file_job is None
+    m.transcribe_file(audio)
+    next(b for b in m.messages.last_box.buttons() if b.text() == "Load Anyway").click()
+    wait_for(qtbot, lambda: m.file_job is not None and m.file_job.outcome == "succeeded")
+    assert backend.options[-1].model == "kyutai/stt-2.6b-en"

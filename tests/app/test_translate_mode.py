@@ -118,3 +118,18 @@ def test_settings_persist(qtbot, make_app):
     assert again.prefs.model == "demo-hibiki" and again.prefs.output_device == "USB Headset"
     assert (p.guidance.value(), p.aec_check.isChecked(), p.record_check.isChecked()) == (2.5, False, True)
     assert again.shell.mode("transcribe").page.record_check.isChecked() is False  # each mode its own
+
+
+def test_record_every_session_reaches_every_mode(qtbot, make_app):
+    shell = make_app(FakeBackend())
+    dialog = shell.open_settings()
+    dialog.auto_record.setChecked(True)
+    dialog.accept()
+    assert all(m.page.record_check.isChecked() for m in shell.modes.values())
+    # a mode's own choice then stays, until the setting itself changes again
+    shell.mode("translate").page.record_check.setChecked(False)
+    dialog = shell.open_settings()
+    dialog.text_top_k.setValue(30)
+    dialog.accept()
+    assert not shell.mode("translate").page.record_check.isChecked()
+    assert shell.mode("transcribe").page.record_check.isChecked()
