@@ -45,6 +45,10 @@ _ERRORS: dict[str, tuple[str, str, str]] = {
                    "Pick a model of the right kind in Models…, or use this one in the mode named above."),
     "history": ("The recording could not be changed", "",
                 "Check that the recordings folder is writable (Settings…), then try again."),
+    "transcribe_file": ("The file could not be transcribed", "",
+                        "Check that it is an audio file (WAV, FLAC, MP3, OGG…), then try again."),
+    "record_dir": ("The recordings folder cannot be used", "",
+                   "Choose another recordings folder in Settings…, or turn Record off."),
     "playback": ("The recording cannot be played", "",
                  "Check the output device (Settings of this Mac's sound) and that the file is a WAV."),
 }
