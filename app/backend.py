@@ -63,6 +63,26 @@ class Backend:
                                  audio_temperature=s.audio_temperature, audio_top_k=s.audio_top_k,
                                  seed=s.seed, **kwargs)
 
+    # -- serving Kyutai's clients ("Let other devices connect") ---------------------------
+    def make_server(self, listener: Callable, models=None):
+        """A moshi_mlx.serve ChatServer; `models`: the ModelCache of Talk's engine, if it has one,
+        so that both keep a single copy of the model."""
+        from moshi_mlx.serve import ChatServer
+
+        return ChatServer(listener, models=models)
+
+    def make_serve_options(self, sampling: dict | None = None, **kwargs):
+        """ServeOptions(**kwargs); `sampling`: the keyword arguments of the engine's Sampling."""
+        from moshi_mlx.engine.core import Sampling
+        from moshi_mlx.serve import ServeOptions
+
+        return ServeOptions(sampling=Sampling(**(sampling or {})), **kwargs)
+
+    def new_token(self) -> str:
+        from moshi_mlx.serve.security import new_token
+
+        return new_token()
+
     # -- models ---------------------------------------------------------------------------
     @property
     def hub(self):

@@ -49,6 +49,14 @@ _ERRORS: dict[str, tuple[str, str, str]] = {
                         "Check that it is an audio file (WAV, FLAC, MP3, OGG…), then try again."),
     "record_dir": ("The recordings folder cannot be used", "",
                    "Choose another recordings folder in Settings…, or turn Record off."),
+    "bind": ("Other devices cannot connect: the port is in use", "",
+             "Another app (or another Moshi server) uses this port. Pick another port under Let "
+             "other devices connect in Settings…, or quit the other app."),
+    "sharing": ("Other devices cannot connect", "",
+                "Check the settings under Let other devices connect in Settings…, then turn it on "
+                "again."),
+    "sharing_busy": ("Another device is talking with Moshi", "",
+                     "Wait until it hangs up, or turn off Let other devices connect in Settings…."),
     "playback": ("The recording cannot be played", "",
                  "Check the output device (Settings of this Mac's sound) and that the file is a WAV."),
 }

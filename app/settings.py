@@ -48,6 +48,12 @@ class AppSettings:
     auto_record: bool = False
     cache_dir: str = ""  # "" = the Hugging Face default cache
     local_models: tuple[str, ...] = ()  # folders imported or converted by the user
+    # "Let other devices connect" (app/sharing.py): Kyutai's clients talk to Talk's model
+    sharing: bool = False
+    sharing_port: int = 8998  # Kyutai's server's default
+    sharing_network: bool = False  # False: this Mac only (127.0.0.1); True: the local network
+    sharing_token: str = ""  # always set when sharing_network (made when first needed)
+    sharing_tls_dir: str = ""  # a folder with cert.pem and key.pem; "" = plain http
 
     def replace(self, **changes) -> "AppSettings":
         return dataclasses.replace(self, **changes)

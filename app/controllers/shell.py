@@ -11,6 +11,7 @@ from ..hotkey import SHORTCUT_TEXT, GlobalHotKey
 from ..modes import MODES
 from ..modes.base import BUSY, RUNNING, Mode
 from ..settings import AppSettings, SettingsStore
+from ..sharing import Sharing
 from ..views.settings_dialog import SettingsDialog
 from ..views.shell_window import ShellWindow
 from .dialogs import MessagePresenter
@@ -49,6 +50,7 @@ class Shell(QObject):
         for mode in self.modes.values():
             mode.session_recorded.connect(self.history.refresh)
         self.active_mode: Mode = next(iter(self.modes.values()))
+        self.sharing = Sharing(self)  # "Let other devices connect": Talk's model, served
         self.tray = Tray(self)
         self.hotkey = hotkey_factory(self.toggle_active)
         self._apply_hotkey()
@@ -65,6 +67,8 @@ class Shell(QObject):
             w.restoreGeometry(geometry)
         last = self.settings.last_mode
         self.show_page(last if last in self.modes or last == HISTORY else self.active_mode.id)
+        if self.settings.sharing:  # it was on when the app quit
+            self.sharing.turn_on()
 
     # -- pages ------------------------------------------------------------------------------------
     def mode(self, mode_id: str) -> Mode:
@@ -112,7 +116,7 @@ class Shell(QObject):
 
     def open_settings(self) -> SettingsDialog:
         dialog = SettingsDialog(self.settings, self.window, shortcut_text=SHORTCUT_TEXT,
-                                shortcut_error=self.hotkey.error)
+                                shortcut_error=self.hotkey.error, sharing=self.sharing)
 
         def accepted() -> None:
             new = dialog.result_settings()
@@ -165,6 +169,7 @@ class Shell(QObject):
             return
         self._closed = True
         self.store.set_value("window/geometry", self.window.saveGeometry())
+        self.sharing.shutdown()  # connections closed, port freed
         for mode in self.modes.values():
             mode.shutdown()
         self.models.shutdown()

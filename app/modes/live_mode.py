@@ -26,6 +26,12 @@ _STATE_TEXT = {"loading": "Loading the model…", "ready": "Model loaded", "stop
 _JOB_TEXT = {"download": "Downloading the model", "load model": "Loading the model", "warm-up": "Warming up"}
 
 
+def progress_text(event) -> str:
+    """A ProgressEvent of a model's download, load or warm-up as the window says it."""
+    pct = f" {100 * event.done / event.total:.0f}%" if event.total else "…"
+    return _JOB_TEXT.get(event.job, event.job.capitalize()) + pct
+
+
 class LiveMode(Mode):
     def __init__(self, shell) -> None:
         self._stop_requested = False  # one stop per session: its `stopped` ends it
@@ -118,6 +124,8 @@ class LiveMode(Mode):
                 self.messages.show(for_error("record_dir", f"{folder}: {e.strerror or e}"))
                 return False
             record_dir = str(folder)
+        if not self.shell.sharing.hold(self.label):  # a device is talking through the MLX worker
+            return False
         self._stop_requested = False
         self.last_recordings = []
         self.session_starting()
@@ -155,8 +163,7 @@ class LiveMode(Mode):
         elif isinstance(event, StatsEvent):
             self.page.set_stats(event)
         elif isinstance(event, ProgressEvent):
-            pct = f" {100 * event.done / event.total:.0f}%" if event.total else "…"
-            self.show_state(_JOB_TEXT.get(event.job, event.job.capitalize()) + pct)
+            self.show_state(progress_text(event))
         elif isinstance(event, StateEvent):
             self._on_state(event)
         elif isinstance(event, ErrorEvent):

@@ -1,25 +1,38 @@
-"""Settings: sampling, seed, recordings, the global shortcut. Shows and returns AppSettings; the
-shell saves them."""
+"""Settings: sampling, seed, recordings, the global shortcut (shown and returned as AppSettings; the
+shell saves them on OK), and the "Other devices" page (views/sharing_panel.py, which acts at once)."""
 
 from __future__ import annotations
 
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog,
                                QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton,
-                               QSpinBox, QVBoxLayout, QWidget)
+                               QSpinBox, QTabWidget, QVBoxLayout, QWidget)
 
 from ..settings import AppSettings
 
 
 class SettingsDialog(QDialog):
     def __init__(self, settings: AppSettings, parent: QWidget | None = None, shortcut_text: str = "",
-                 shortcut_error: str = "") -> None:
+                 shortcut_error: str = "", sharing=None) -> None:
+        """`sharing`: app/sharing.py's Sharing, for the "Other devices" page (none without it)."""
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self._base = settings
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(18, 16, 18, 14)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(18, 16, 18, 14)
+        self.tabs = QTabWidget()
+        self.tabs.setAccessibleName("Settings pages")
+        outer.addWidget(self.tabs)
+        general = QWidget()
+        layout = QVBoxLayout(general)
         layout.setSpacing(12)
+        self.tabs.addTab(general, "General")
+        self.sharing_panel = None
+        if sharing is not None:
+            from .sharing_panel import SharingPanel
+
+            self.sharing_panel = SharingPanel(sharing)
+            self.tabs.addTab(self.sharing_panel, "Other devices")
 
         sampling = QGroupBox("Talk: sampling")
         form = QFormLayout(sampling)
@@ -76,7 +89,7 @@ class SettingsDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         buttons.button(QDialogButtonBox.StandardButton.RestoreDefaults).clicked.connect(self._defaults)
-        layout.addWidget(buttons)
+        outer.addWidget(buttons)
 
     @staticmethod
     def _spin_float(value: float) -> QDoubleSpinBox:

@@ -145,6 +145,11 @@ class ConversationEngine:
         return self._job is not None and not self._job.done()
 
     @property
+    def models(self) -> ModelCache:
+        """The model kept between conversations; a ChatServer given it serves the same copy."""
+        return self._models
+
+    @property
     def recording_paths(self) -> dict[str, Path] | None:
         return self._recording_paths
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class ClientEvent:
     """A device came or went. `change`: 'connected', 'disconnected', or 'refused' (then `detail`
-    says why: 'busy', 'unauthorized', 'loading', 'bad request')."""
+    says why: 'busy', 'unauthorized', 'loading', 'bad request', 'held': see ChatServer.hold)."""
 
     change: str
     peer: str  # the client's address

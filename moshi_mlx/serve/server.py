@@ -5,11 +5,13 @@
     server.wait_running(60)                       # listening and the model is loaded
     server.urls, server.token                     # what other devices connect to
     server.stop()                                 # blocking, idempotent; the model stays loaded
+    server.hold(reason) / server.release()        # refuse new clients while the model is used here
 
 The server's event loop runs in its own thread and never runs MLX: loading, warm-up and every frame
 go to the process-wide MLX worker thread (moshi_mlx/engine/mlx_worker.py). One conversation at a
 time: a second client is refused with a message saying so (see `refuse`). No Qt here: the desktop
-app drives this class as the terminal does.
+app drives this class as the terminal does, sharing its conversation engine's ModelCache (one copy of
+the model for both) and holding the server while one of its own sessions uses the MLX worker.
 """
 
 from __future__ import annotations
@@ -57,7 +59,10 @@ class ServeOptions:
 
 
 class ChatServer:
-    def __init__(self, listener: Callable[[object], None] | None = None):
+    def __init__(self, listener: Callable[[object], None] | None = None, models: ModelCache | None = None):
+        """`models`: a ModelCache to load through, e.g. a ConversationEngine's (`engine.models`), so
+        that the server and that engine keep one copy of the model (both use it on the MLX worker
+        thread only; never at the same time: see hold())."""
         self._listener = listener or (lambda event: None)
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -65,7 +70,9 @@ class ChatServer:
         self._running = threading.Event()
         self._model = None  # the LoadedModel being served
         self._given = None  # one handed to start()
-        self._models = ModelCache()  # the engine's: keeps what it loaded for the next start()
+        self._models = models if models is not None else ModelCache()  # kept for the next start()
+        self._hold_lock = threading.Lock()
+        self._held: str | None = None  # why new clients are refused (see hold())
         self._options: ServeOptions | None = None
         self._session: ChatSession | None = None
         self._sessions = 0
@@ -121,6 +128,20 @@ class ChatServer:
         if loop is not None and session is not None and not loop.is_closed():
             session.close_reason = "hung up"
             asyncio.run_coroutine_threadsafe(session.ws.close(code=1000, message=b"hung up"), loop)
+
+    def hold(self, reason: str) -> bool:
+        """Refuse new clients, telling them `reason` (the app's own session is using the MLX
+        worker). False, and nothing held, when a conversation is in progress. Any thread."""
+        with self._hold_lock:
+            if self._session is not None:
+                return False
+            self._held = reason
+            return True
+
+    def release(self) -> None:
+        """Let clients in again after hold()."""
+        with self._hold_lock:
+            self._held = None
 
     @property
     def model(self):
@@ -284,11 +305,16 @@ class ChatServer:
                 return await self._refuse(ws, peer, "busy", BUSY_MESSAGE)
         for note in params.notes:
             log.info("%s: %s", peer, note)
-        self._sessions += 1
+        with self._hold_lock:  # hold() and a client arriving: one of them wins, never both
+            held = self._held
+            if held is None:
+                self._sessions += 1
+                session = self._session = ChatSession(
+                    ws, request.transport, self._model, params.sampling, session_id=self._sessions,
+                    peer=peer, max_lag_frames=self._options.max_lag_frames, emit=self._emit)
+        if held is not None:
+            return await self._refuse(ws, peer, "held", held)
         self._idle.clear()
-        session = self._session = ChatSession(
-            ws, request.transport, self._model, params.sampling, session_id=self._sessions,
-            peer=peer, max_lag_frames=self._options.max_lag_frames, emit=self._emit)
         self._sockets.add(ws)
         self.live_sessions.add(session)
         self._emit(ClientEvent("connected", peer, session.session_id))

@@ -128,6 +128,35 @@ def test_hang_up_ends_the_conversation_not_the_server(idle_server):
     assert run(probe(ws_url(idle_server), seconds=0.5, token=TOKEN)).answered == 6
 
 
+def test_a_held_server_refuses_clients_with_the_reason_and_hold_fails_during_a_conversation(
+        idle_server, server_log):
+    """The app holds the server while its own session uses the MLX worker (app/sharing.py)."""
+    reason = "Moshi is in use on this Mac; try again later."
+
+    async def refused():
+        async with aiohttp.ClientSession() as http:
+            async with http.ws_connect(ws_url(idle_server), headers=auth()) as ws:
+                return [await ws.receive(10) for _ in range(3)]
+
+    async def hold_while_talking():
+        async with aiohttp.ClientSession() as http:
+            async with http.ws_connect(ws_url(idle_server), headers=auth()) as ws:
+                assert (await ws.receive(30)).data == protocol.handshake()
+                return idle_server.hold(reason)
+
+    assert idle_server.hold(reason)
+    try:
+        got = run(refused())
+    finally:
+        idle_server.release()
+    assert got[0].data == protocol.error_message(reason)
+    assert got[2].type == aiohttp.WSMsgType.CLOSE and got[2].extra == "held"
+    assert server_log.of(ClientEvent)[-1].detail == "held"
+    assert not run(hold_while_talking())  # a device is talking: the app's session must wait
+    assert wait_until(lambda: idle_server.connected is None, 20)
+    assert run(probe(ws_url(idle_server), seconds=0.3, token=TOKEN)).answered > 0  # released
+
+
 @pytest.mark.parametrize("query", ["", "text_temperature=0.5"])
 def test_probe_cli_reports_latency(idle_server, query, capsys):
     from moshi_mlx.serve.probe import main
