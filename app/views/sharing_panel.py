@@ -37,6 +37,27 @@ def _secondary(text: str) -> QLabel:
     return w
 
 
+def _field(name: str) -> QLineEdit:
+    w = QLineEdit()
+    w.setReadOnly(True)
+    w.setAccessibleName(name)
+    return w
+
+
+def _button(text: str, name: str) -> QPushButton:
+    w = QPushButton(text)
+    w.setAccessibleName(name)
+    return w
+
+
+def _row(field: QLineEdit, *buttons: QPushButton) -> QHBoxLayout:
+    row = QHBoxLayout()
+    row.addWidget(field, 1)
+    for b in buttons:
+        row.addWidget(b)
+    return row
+
+
 class SharingPanel(QWidget):
     def __init__(self, sharing, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -68,41 +89,30 @@ class SharingPanel(QWidget):
         scope_box = QVBoxLayout()
         scope_box.addWidget(self.only_mac)
         scope_box.addWidget(self.network)
-        self.token = QLineEdit()
-        self.token.setReadOnly(True)
-        self.token.setAccessibleName("Token")
-        self.regenerate = QPushButton("Regenerate")
-        self.regenerate.setAccessibleName("Regenerate the token")
-        token_row = QHBoxLayout()
-        token_row.addWidget(self.token, 1)
-        token_row.addWidget(self.regenerate)
-        self.tls_dir = QLineEdit()
-        self.tls_dir.setReadOnly(True)
+        self.token = _field("Token")
+        self.regenerate = _button("Regenerate", "Regenerate the token")
+        token_row = _row(self.token, self.regenerate)
+        self.tls_dir = _field("TLS certificates folder")
         self.tls_dir.setPlaceholderText("None: plain http")
-        self.tls_dir.setAccessibleName("TLS certificates folder")
-        self.choose_tls = QPushButton("Choose…")
-        self.choose_tls.setAccessibleName("Choose the TLS certificates folder")
-        self.clear_tls = QPushButton("Clear")
-        self.clear_tls.setAccessibleName("Use no TLS certificates")
-        tls_row = QHBoxLayout()
-        tls_row.addWidget(self.tls_dir, 1)
-        tls_row.addWidget(self.choose_tls)
-        tls_row.addWidget(self.clear_tls)
+        self.choose_tls = _button("Choose…", "Choose the TLS certificates folder")
+        self.clear_tls = _button("Clear", "Use no TLS certificates")
+        tls_row = _row(self.tls_dir, self.choose_tls, self.clear_tls)
         form.addRow("Port", self.port)
         form.addRow("Who", scope_box)
         form.addRow("Token", token_row)
         self._token_label = form.labelForField(token_row)
         form.addRow("TLS", tls_row)
-        self.warning = QLabel(PLAIN_HTTP)
-        self.warning.setWordWrap(True)
-        self.warning.setAccessibleName("Warning: unencrypted")
-        form.addRow(self.warning)
         self.locked_note = _secondary("Turn it off to change these.")
         form.addRow(self.locked_note)
         layout.addWidget(self.options)
+        self.warning = QLabel(PLAIN_HTTP)  # outside the options: as readable while it is on
+        self.warning.setWordWrap(True)
+        self.warning.setAccessibleName("Warning: unencrypted")
+        layout.addWidget(self.warning)
 
         self.state = QLabel()
         self.state.setWordWrap(True)
+        self.state.setFont(font)  # bold, as the switch
         self.state.setAccessibleName("Sharing state")
         self.addresses = QLabel()
         self.addresses.setWordWrap(True)
@@ -112,9 +122,14 @@ class SharingPanel(QWidget):
         self.qr = QLabel()
         self.qr.setAccessibleName("QR code of the address")
         self.qr.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
-        layout.addWidget(self.state)
-        layout.addWidget(self.addresses)
-        layout.addWidget(self.qr)
+        status = QHBoxLayout()  # the QR code beside the words: fits an 800x600 screen
+        words = QVBoxLayout()
+        words.addWidget(self.state)
+        words.addWidget(self.addresses)
+        words.addStretch(1)
+        status.addLayout(words, 1)
+        status.addWidget(self.qr)
+        layout.addLayout(status)
         layout.addStretch(1)
 
         self.switch.toggled.connect(self._switched)

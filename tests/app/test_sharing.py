@@ -17,7 +17,7 @@ from moshi_app.sharing import CONNECTED, OFF, READY
 from moshi_mlx.serve.probe import Prober, probe_signal
 from tests.engine.conftest import demo_home  # noqa: F401 - the fixture: the demo model, built once
 
-from .conftest import FakeBackend, wait_for
+from .conftest import SCREENSHOTS, FakeBackend, wait_for
 
 pytestmark = [pytest.mark.timeout(300)]
 LOAD_MS = 180_000  # the demo model loads in seconds; a loaded 2-core CI machine may take longer
@@ -158,6 +158,10 @@ def test_network_needs_its_token_and_a_session_in_the_app_holds_the_server(qtbot
     urls = shell.sharing.urls
     assert urls and all(u.endswith(f":{port}/?token={token}") for u in urls)
     assert panel.addresses.text().splitlines() == urls and panel.token.isVisible()
+    dialog.resize(dialog.sizeHint())
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    assert dialog.grab().save(str(SCREENSHOTS / "sharing.png"))
+    assert dialog.height() <= 600 and dialog.width() <= 800  # fits the smallest window we support
 
     assert Device(f"http://127.0.0.1:{port}/").finish() == "refused: 401"
     wait_for(qtbot, lambda: "without the right token" in panel.state.text())
@@ -196,3 +200,13 @@ def test_a_port_in_use_is_said_and_the_switch_goes_off(qtbot, make_app, demo_hom
     assert not panel.switch.isChecked() and not shell.settings.sharing and panel.options.isEnabled()
     assert panel.state.text().startswith("Off: other devices cannot connect")
     dialog.reject()
+
+
+def test_on_at_launch_when_it_was_on_at_quit(qtbot, make_app, demo_home):
+    port = free_port()
+    shell = make_app(FakeBackend(), model="demo", cache_dir=str(demo_home), sharing_port=port,
+                     sharing=True)
+    wait_for(qtbot, lambda: shell.sharing.state in (READY, OFF), LOAD_MS)
+    assert shell.sharing.urls == [f"http://127.0.0.1:{port}/"], shell.sharing.status
+    shell.quit()
+    assert port_is_free(port)
