@@ -52,6 +52,8 @@ class Sharing(QObject):
         self.urls: list[str] = []
         self.peer: str | None = None  # the address of the device in conversation
         self.shares_talk_model = False  # False: the server loaded a copy of its own
+        self.model = ""  # the spec being served
+        self._restart = False  # Talk's model changed: serve the new one once the server stopped
         self._server = None
         self._hold_reason: str | None = None
         self._failed = False  # a fatal error stopped the server: its status stays after "stopped"
@@ -60,6 +62,7 @@ class Sharing(QObject):
         self.bridge.start_failed.connect(self._on_failed)
         for mode in shell.modes.values():
             mode.state_changed.connect(self._modes_changed)
+        shell.modes["talk"].model_changed.connect(self._talk_model_changed)
 
     @property
     def active(self) -> bool:
@@ -87,7 +90,7 @@ class Sharing(QObject):
                                      audio_temperature=s.audio_temperature,
                                      audio_top_k=s.audio_top_k, seed=s.seed))
         self.shell.update_settings(sharing=True)
-        self.urls, self.peer = [], None
+        self.urls, self.peer, self.model = [], None, model
         self._set(STARTING, f"Starting with {model_display_name(self.backend, model)}…")
         self.bridge.call(lambda server: self._start_server(server, options)).add_done_callback(
             self._check_call)
@@ -95,11 +98,20 @@ class Sharing(QObject):
 
     def turn_off(self, remember: bool = True) -> None:
         """Stop serving (connections closed, port freed, in the background)."""
-        if remember:
+        if remember:  # the user's choice (not a restart for Talk's new model)
+            self._restart = False
             self.shell.update_settings(sharing=False)
         if self.active:
             self._set(self.state, "Stopping…")
             self.bridge.stop()
+
+    @Slot(str)
+    def _talk_model_changed(self, spec: str) -> None:
+        """Sharing serves Talk's model: a new one is served from now on (a device in conversation
+        is disconnected)."""
+        if self.active and spec != self.model:
+            self._restart = True
+            self.turn_off(remember=False)
 
     def configure(self, **changes) -> None:
         """Save sharing settings (port, network, TLS folder) edited while it is off."""
@@ -214,6 +226,9 @@ class Sharing(QObject):
         elif event.state == "stopped":
             self.urls, self.peer = [], None
             self._set(OFF, self.status if self._failed else "Off")
+            if self._restart and not self._failed:
+                self._restart = False
+                self.turn_on()
 
     def _on_client(self, event) -> None:
         if event.change == "connected":

@@ -66,6 +66,7 @@ class Mode(QObject):
     state_changed = Signal(str)  # IDLE | BUSY | RUNNING
     status_changed = Signal(str)  # a line for the tray and the window title
     session_recorded = Signal(list)  # paths of a finished recording
+    model_changed = Signal(str)  # the mode's model spec, after the user chose another one
 
     def __init__(self, shell) -> None:
         super().__init__(shell)
@@ -175,8 +176,11 @@ class Mode(QObject):
         if problem:
             self.messages.show(for_error("model_kind", problem))
             return False
+        changed = spec != self.prefs.model
         self.update_prefs(model=spec)
         self.show_model()
+        if changed:
+            self.model_changed.emit(spec)
         return True
 
     def show_model(self) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -210,3 +211,25 @@ def test_on_at_launch_when_it_was_on_at_quit(qtbot, make_app, demo_home):
     assert shell.sharing.urls == [f"http://127.0.0.1:{port}/"], shell.sharing.status
     shell.quit()
     assert port_is_free(port)
+
+
+def test_talks_new_model_is_served_and_a_model_that_cannot_load_is_said(qtbot, make_app, demo_home,
+                                                                       tmp_path):
+    from moshi_mlx.demo import demo_model_dir
+
+    port = free_port()
+    shell = make_app(FakeBackend(), model="demo", cache_dir=str(demo_home), sharing_port=port)
+    dialog, panel = turn_on(qtbot, shell)
+    folder = str(demo_model_dir(demo_home))  # the same files, as a folder: another model for Talk
+    assert shell.mode("talk").set_model(folder)
+    wait_for(qtbot, lambda: shell.sharing.model == folder and shell.sharing.state == READY, LOAD_MS)
+    assert shell.sharing._server.model.files.lm_path.parent == Path(folder) and shell.settings.sharing
+    empty = tmp_path / "not-a-model"
+    empty.mkdir()
+    assert shell.mode("talk").set_model(str(empty))  # a Moshi folder as far as the picker can tell
+    wait_for(qtbot, lambda: shell.sharing.model == str(empty) and shell.sharing.state == OFF, LOAD_MS)
+    assert shell.messages.history[-1].title == "The model could not be loaded"
+    assert str(empty) in shell.messages.history[-1].text
+    assert not panel.switch.isChecked() and not shell.settings.sharing and port_is_free(port)
+    assert panel.state.text() == "Off: the model could not be loaded"
+    dialog.reject()
