@@ -57,6 +57,7 @@ class Sharing(QObject):
         self._server = None
         self._hold_reason: str | None = None
         self._failed = False  # a fatal error stopped the server: its status stays after "stopped"
+        self._closed = False  # the app quits: nothing starts any more
         self.bridge = EngineBridge(self.backend, self, make_engine=self._make_server)
         self.bridge.event.connect(self._on_event)
         self.bridge.start_failed.connect(self._on_failed)
@@ -71,13 +72,13 @@ class Sharing(QObject):
     # -- on, off, settings (UI thread) ----------------------------------------------------------
     def turn_on(self, confirmed: bool = False) -> bool:
         """Serve Talk's model with the saved settings; False when it cannot (the user was told)."""
-        if self.active:
+        if self.active or self._closed:
             return False
         talk = self.shell.modes["talk"]
         model = talk.startable_model(confirmed, retry=lambda: self.turn_on(confirmed=True),
                                      microphone=False)
-        if not model:
-            self._set(OFF, "Off: Talk needs a model first")
+        if not model:  # none yet, not downloaded, another kind, or a memory warning to answer
+            self._set(OFF, "Off: Talk's model is needed first")
             return False
         s = self.shell.settings
         if s.sharing_network and not s.sharing_token:  # the network is never open without a token
@@ -127,6 +128,7 @@ class Sharing(QObject):
 
     def shutdown(self) -> None:
         """The app quits: stop the server and wait until the port is free."""
+        self._closed, self._restart = True, False
         self.bridge.shutdown()
 
     # -- the app's own sessions -------------------------------------------------------------------

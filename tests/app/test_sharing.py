@@ -203,12 +203,14 @@ def test_a_port_in_use_is_said_and_the_switch_goes_off(qtbot, make_app, demo_hom
     dialog.reject()
 
 
-def test_on_at_launch_when_it_was_on_at_quit(qtbot, make_app, demo_home):
+def test_on_at_launch_when_it_was_on_at_quit_never_without_a_token(qtbot, make_app, demo_home):
     port = free_port()
     shell = make_app(FakeBackend(), model="demo", cache_dir=str(demo_home), sharing_port=port,
-                     sharing=True)
+                     sharing=True, sharing_network=True, sharing_token="")
     wait_for(qtbot, lambda: shell.sharing.state in (READY, OFF), LOAD_MS)
-    assert shell.sharing.urls == [f"http://127.0.0.1:{port}/"], shell.sharing.status
+    token = shell.settings.sharing_token  # the network is never open without one
+    assert token and shell.sharing._server.token == token, shell.sharing.status
+    assert shell.sharing.urls and all(u.endswith(f"/?token={token}") for u in shell.sharing.urls)
     shell.quit()
     assert port_is_free(port)
 
