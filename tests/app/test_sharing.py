@@ -17,6 +17,7 @@ from moshi_app.settings import SettingsStore
 from moshi_app.sharing import CONNECTED, OFF, READY
 from moshi_mlx.serve.probe import Prober, probe_signal
 from tests.engine.conftest import demo_home  # noqa: F401 - the fixture: the demo model, built once
+from tests.serve.test_security import certificate  # noqa: F401 - the fixture: a self-signed one
 
 from .conftest import SCREENSHOTS, FakeBackend, wait_for
 
@@ -234,4 +235,26 @@ def test_talks_new_model_is_served_and_a_model_that_cannot_load_is_said(qtbot, m
     assert str(empty) in shell.messages.history[-1].text
     assert not panel.switch.isChecked() and not shell.settings.sharing and port_is_free(port)
     assert panel.state.text() == "Off: the model could not be loaded"
+    dialog.reject()
+
+
+def test_tls_folder_https_addresses_and_a_folder_without_certificates(qtbot, make_app, demo_home,
+                                                                      certificate, tmp_path):
+    port = free_port()
+    shell = make_app(FakeBackend(), model="demo", cache_dir=str(demo_home), sharing_port=port,
+                     sharing_network=True)
+    dialog, panel = open_sharing(shell)
+    shell.sharing.configure(sharing_tls_dir=str(tmp_path))  # what Choose… saves
+    assert panel.tls_dir.text() == str(tmp_path) and panel.warning.isHidden()
+    panel.switch.setChecked(True)
+    wait_for(qtbot, lambda: shell.sharing.state == OFF and bool(shell.messages.history))
+    assert shell.messages.history[-1].title == "Other devices cannot connect"
+    assert "cert.pem not found" in shell.messages.history[-1].text and not panel.switch.isChecked()
+    panel.clear_tls.click()
+    assert panel.tls_dir.text() == "" and panel.warning.isVisible()
+    shell.sharing.configure(sharing_tls_dir=str(certificate))
+    dialog.reject()
+    dialog, panel = turn_on(qtbot, shell)
+    assert shell.sharing.urls and all(u.startswith("https://") for u in shell.sharing.urls)
+    assert panel.warning.isHidden()
     dialog.reject()
