@@ -6,8 +6,8 @@ stopping it (stop waits until the port is free) happen on an EngineBridge contro
 events reach the UI thread as a queued Qt signal. It loads Talk's model through the ModelCache of
 Talk's own engine: one copy of the model for both, loaded once. The app's sessions and a served
 conversation both need the one MLX worker, so they never run together: a mode's Start calls
-`hold()`, which fails (the user is told) while a device is connected; while a session runs, the
-server refuses clients, telling them why.
+`hold()` (so does a file transcription), which fails (the user is told) while a device is
+connected; until they are done, the server refuses clients, telling them why.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 
 from .engine_bridge import EngineBridge
 from .messages import for_error
-from .modes.base import model_display_name
+from .modes.base import IDLE, model_display_name
 from .modes.live_mode import progress_text
 
 OFF, STARTING, READY, CONNECTED = "off", "starting", "ready", "connected"
@@ -56,13 +56,14 @@ class Sharing(QObject):
         self._restart = False  # Talk's model changed: serve the new one once the server stopped
         self._server = None
         self._hold_reason: str | None = None
+        self._holders: set = set()  # what holds the server: modes in a session, file jobs
         self._failed = False  # a fatal error stopped the server: its status stays after "stopped"
         self._closed = False  # the app quits: nothing starts any more
         self.bridge = EngineBridge(self.backend, self, make_engine=self._make_server)
         self.bridge.event.connect(self._on_event)
         self.bridge.start_failed.connect(self._on_failed)
-        for mode in shell.modes.values():
-            mode.state_changed.connect(self._modes_changed)
+        for mode in shell.modes.values():  # a session's end (idle) lets devices in again
+            mode.state_changed.connect(lambda state, m=mode: state == IDLE and self.done(m))
         shell.modes["talk"].model_changed.connect(self._talk_model_changed)
 
     @property
@@ -132,24 +133,28 @@ class Sharing(QObject):
         self.bridge.shutdown()
 
     # -- the app's own sessions -------------------------------------------------------------------
-    def hold(self, label: str) -> bool:
-        """A mode (its `label`) is about to start a session: refuse new clients meanwhile. False,
-        with a message to the user, when a device is in conversation."""
-        reason = (f"Moshi is in use on this Mac (the {label} mode); try again when that session "
-                  "has finished.")
+    def hold(self, label: str, holder) -> bool:
+        """`holder` (a mode starting a session, a file job) of the mode named `label` is about to
+        use the MLX worker: refuse new clients until `done(holder)` (a mode is done when it goes
+        idle). False, with a message to the user, when a device is in conversation."""
+        reason = (f"Moshi is in use on this Mac (the {label} mode); try again when it has "
+                  "finished.")
+        held_before = self._hold_reason
         self._hold_reason = reason  # before reading _server: a server made meanwhile holds too
         server = self._server
         if server is not None and not server.hold(reason):
-            self._hold_reason = None
+            self._hold_reason = held_before
             self.shell.messages.show(for_error("sharing_busy", (
                 f"A device at {server.connected or self.peer or 'another address'} is in a "
                 f"conversation with Moshi (Let other devices connect): {label} cannot start now.")))
             return False
+        self._holders.add(holder)
         return True
 
-    @Slot(str)
-    def _modes_changed(self, _state: str) -> None:
-        if self._hold_reason is not None and not self.shell.any_running():
+    def done(self, holder) -> None:
+        """`holder` no longer uses the MLX worker; devices are let in once nothing holds."""
+        self._holders.discard(holder)
+        if not self._holders and self._hold_reason is not None:
             self._hold_reason = None
             if self._server is not None:
                 self._server.release()

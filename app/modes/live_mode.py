@@ -124,7 +124,7 @@ class LiveMode(Mode):
                 self.messages.show(for_error("record_dir", f"{folder}: {e.strerror or e}"))
                 return False
             record_dir = str(folder)
-        if not self.shell.sharing.hold(self.label):  # a device is talking through the MLX worker
+        if not self.shell.sharing.hold(self.label, self):  # a device talks through the MLX worker
             return False
         self._stop_requested = False
         self.last_recordings = []

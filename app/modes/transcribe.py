@@ -144,6 +144,8 @@ class TranscribeMode(LiveMode):
         if not model:
             return None
         job = FileJob(path, self)
+        if not self.shell.sharing.hold(self.label, job):  # a device talks through the MLX worker
+            return None
         name = Path(path).name
         self.new_document(path)
         waiting = " (waiting for the session running in another mode to end: one runs at a time)" \
@@ -163,6 +165,7 @@ class TranscribeMode(LiveMode):
                                f"real time · {format_duration(left)} left", done / total if total else None)
 
     def _file_ended(self, job: FileJob, outcome: str, payload) -> None:
+        self.shell.sharing.done(job)
         name = Path(job.path).name
         self.page.set_file_job(False)
         self.page.set_running(self.running, busy=self.state == BUSY)

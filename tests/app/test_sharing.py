@@ -258,3 +258,32 @@ def test_tls_folder_https_addresses_and_a_folder_without_certificates(qtbot, mak
     assert shell.sharing.urls and all(u.startswith("https://") for u in shell.sharing.urls)
     assert panel.warning.isHidden()
     dialog.reject()
+
+
+def test_a_file_transcription_and_a_served_conversation_exclude_each_other(qtbot, make_app, demo_home,
+                                                                          tmp_path):
+    from .test_transcribe_mode import wav
+
+    backend = FakeBackend()
+    port = free_port()
+    shell = make_app(backend, model="demo", cache_dir=str(demo_home), sharing_port=port)
+    dialog, panel = turn_on(qtbot, shell)
+    transcribe = shell.mode("transcribe")
+    assert transcribe.set_model("demo-stt")
+    audio = wav(tmp_path / "meeting.wav")
+    device = Device(shell.sharing.urls[0])
+    wait_for(qtbot, lambda: shell.sharing.state == CONNECTED, 60_000)
+    assert transcribe.transcribe_file(audio) is None  # the device is talking: said, not started
+    assert shell.messages.history[-1].title == "Another device is talking with Moshi"
+    assert "Transcribe cannot start now" in shell.messages.history[-1].text
+    assert device.finish() == "talked"
+    wait_for(qtbot, lambda: shell.sharing.state == READY, 30_000)
+    backend.file_gate = threading.Event()  # the scripted file waits until set
+    job = transcribe.transcribe_file(audio)
+    assert job is not None
+    assert Device(shell.sharing.urls[0]).finish() == "refused: 1013"
+    wait_for(qtbot, lambda: "a session runs in the app" in panel.state.text())
+    backend.file_gate.set()
+    wait_for(qtbot, lambda: job.outcome == "succeeded")
+    assert Device(shell.sharing.urls[0]).finish() == "talked"  # let in again
+    dialog.reject()
