@@ -54,6 +54,7 @@ class AppSettings:
     sharing_network: bool = False  # False: this Mac only (127.0.0.1); True: the local network
     sharing_token: str = ""  # always set when sharing_network (made when first needed)
     sharing_tls_dir: str = ""  # a folder with cert.pem and key.pem; "" = plain http
+    sharing_web_dir: str = ""  # Kyutai's web UI (its built dist folder) served at /; "" = none
 
     def replace(self, **changes) -> "AppSettings":
         return dataclasses.replace(self, **changes)

@@ -87,7 +87,8 @@ class Sharing(QObject):
             s = self.shell.settings
         options = dict(model=model, host=NETWORK_HOST if s.sharing_network else LOCAL_HOST,
                        port=s.sharing_port, token=s.sharing_token if s.sharing_network else None,
-                       ssl_dir=s.sharing_tls_dir or None, cache_dir=s.cache_dir or None,
+                       ssl_dir=s.sharing_tls_dir or None, static_dir=s.sharing_web_dir or None,
+                       cache_dir=s.cache_dir or None,
                        sampling=dict(text_temperature=s.text_temperature, text_top_k=s.text_top_k,
                                      audio_temperature=s.audio_temperature,
                                      audio_top_k=s.audio_top_k, seed=s.seed))
@@ -116,7 +117,7 @@ class Sharing(QObject):
             self.turn_off(remember=False)
 
     def configure(self, **changes) -> None:
-        """Save sharing settings (port, network, TLS folder) edited while it is off."""
+        """Save sharing settings (port, network, TLS and web page folders) edited while it is off."""
         self.shell.update_settings(**changes)
         if self.shell.settings.sharing_network and not self.shell.settings.sharing_token:
             self.regenerate_token()

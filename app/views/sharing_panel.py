@@ -1,5 +1,5 @@
 """Settings' "Other devices" page: the "Let other devices connect" switch, where it listens (port,
-this Mac or the network with its token, TLS), and while on: its state, the addresses to open and a
+this Mac or the network with its token, TLS, the web page to serve), and while on: its state, the addresses to open and a
 QR code of the first one. Acts at once (not on the dialog's OK): app/sharing.py does the work."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QFileDialog, QFormLayout
                                QWidget)
 
 INTRO = ("Kyutai's clients talk with Talk's model on this Mac: its web page on a phone or another "
-         "computer, or <code>python -m moshi.client</code>. One device at a time, and not while "
-         "a session runs in the app.")
+         "computer (choose its folder below), or <code>python -m moshi.client</code>. One device "
+         "at a time, and not while a session runs in the app.")
 PLAIN_HTTP = ("Without TLS certificates, the token, your voice and Moshi's answers cross the "
               "network unencrypted, and browsers on other devices allow the microphone only on "
               "https pages. Choose a folder holding cert.pem and key.pem to encrypt.")
@@ -62,6 +62,7 @@ class SharingPanel(QWidget):
     def __init__(self, sharing, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.sharing = sharing
+        self.setMinimumWidth(500)  # the wrapped texts and the QR code side by side, readable
         layout = QVBoxLayout(self)
         self.switch = QCheckBox("Let other devices connect")
         self.switch.setAccessibleName("Let other devices connect")
@@ -92,16 +93,18 @@ class SharingPanel(QWidget):
         self.token = _field("Token")
         self.regenerate = _button("Regenerate", "Regenerate the token")
         token_row = _row(self.token, self.regenerate)
-        self.tls_dir = _field("TLS certificates folder")
-        self.tls_dir.setPlaceholderText("None: plain http")
-        self.choose_tls = _button("Choose…", "Choose the TLS certificates folder")
-        self.clear_tls = _button("Clear", "Use no TLS certificates")
-        tls_row = _row(self.tls_dir, self.choose_tls, self.clear_tls)
+        self.tls_dir, self.choose_tls, self.clear_tls, tls_row = self._folder_choice(
+            "sharing_tls_dir", "TLS certificates folder", "None: plain http",
+            "Folder with cert.pem and key.pem")
+        self.web_dir, self.choose_web, self.clear_web, web_row = self._folder_choice(
+            "sharing_web_dir", "Web page folder", "None: Kyutai's apps only, no web page",
+            "Kyutai's web UI, built (its dist folder)")
         form.addRow("Port", self.port)
         form.addRow("Who", scope_box)
         form.addRow("Token", token_row)
         self._token_label = form.labelForField(token_row)
         form.addRow("TLS", tls_row)
+        form.addRow("Web page", web_row)
         self.locked_note = _secondary("Turn it off to change these.")
         form.addRow(self.locked_note)
         layout.addWidget(self.options)
@@ -136,8 +139,6 @@ class SharingPanel(QWidget):
         self.port.editingFinished.connect(lambda: sharing.configure(sharing_port=self.port.value()))
         self.network.toggled.connect(lambda on: sharing.configure(sharing_network=bool(on)))
         self.regenerate.clicked.connect(sharing.regenerate_token)
-        self.choose_tls.clicked.connect(self._choose_tls)
-        self.clear_tls.clicked.connect(lambda: sharing.configure(sharing_tls_dir=""))
         sharing.changed.connect(self.refresh)
         self.refresh()
 
@@ -152,11 +153,21 @@ class SharingPanel(QWidget):
             self.sharing.turn_off()
         self.refresh()  # a refused start puts the switch back
 
-    def _choose_tls(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Folder with cert.pem and key.pem",
-                                                  self.tls_dir.text())
-        if folder:
-            self.sharing.configure(sharing_tls_dir=folder)
+    def _folder_choice(self, key: str, name: str, placeholder: str, title: str):
+        """A folder setting (`key`): its field, Choose… and Clear buttons, and their row."""
+        field = _field(name)
+        field.setPlaceholderText(placeholder)
+        choose = _button("Choose…", f"Choose the {name.lower()}")
+        clear = _button("Clear", f"No {name.lower()}")
+
+        def chosen() -> None:
+            folder = QFileDialog.getExistingDirectory(self, title, field.text())
+            if folder:
+                self.sharing.configure(**{key: folder})
+
+        choose.clicked.connect(chosen)
+        clear.clicked.connect(lambda: self.sharing.configure(**{key: ""}))
+        return field, choose, clear, _row(field, choose, clear)
 
     def refresh(self) -> None:
         """Show the settings and the state of app/sharing.py's Sharing."""
@@ -170,6 +181,7 @@ class SharingPanel(QWidget):
             self.port.setValue(s.sharing_port)
         self.token.setText(s.sharing_token)
         self.tls_dir.setText(s.sharing_tls_dir)
+        self.web_dir.setText(s.sharing_web_dir)
         for w in (self.token, self.regenerate, self._token_label):
             w.setVisible(s.sharing_network)
         self.warning.setVisible(s.sharing_network and not s.sharing_tls_dir)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
+import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -142,7 +143,7 @@ def test_this_mac_serves_talks_model_once_and_shows_who_is_connected(qtbot, make
 
 
 def test_network_needs_its_token_and_a_session_in_the_app_holds_the_server(qtbot, make_app, demo_home,
-                                                                          settings_path):
+                                                                          settings_path, tmp_path):
     """With a scripted Talk engine (no model cache to share), the server loads its own copy."""
     port = free_port()
     shell = make_app(FakeBackend(), model="demo", cache_dir=str(demo_home), sharing_port=port)
@@ -154,6 +155,11 @@ def test_network_needs_its_token_and_a_session_in_the_app_holds_the_server(qtbot
     panel.regenerate.click()
     assert shell.settings.sharing_token not in ("", token)
     token = shell.settings.sharing_token
+    web = tmp_path / "dist"  # Kyutai's web UI, built: served at the address shown
+    web.mkdir()
+    (web / "index.html").write_text("<p>Kyutai's web UI</p>")
+    shell.sharing.configure(sharing_web_dir=str(web))  # what Choose… saves
+    assert panel.web_dir.text() == str(web)
     dialog.reject()
     dialog, panel = turn_on(qtbot, shell)
     assert "own copy of the model" in panel.state.text()
@@ -165,6 +171,8 @@ def test_network_needs_its_token_and_a_session_in_the_app_holds_the_server(qtbot
     assert dialog.grab().save(str(SCREENSHOTS / "sharing.png"))
     assert dialog.height() <= 600 and dialog.width() <= 800  # fits the smallest window we support
 
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/?{urlsplit(urls[0]).query}", timeout=30) as r:
+        assert r.read() == b"<p>Kyutai's web UI</p>" and "moshi_token" in r.headers["Set-Cookie"]
     assert Device(f"http://127.0.0.1:{port}/").finish() == "refused: 401"
     wait_for(qtbot, lambda: "without the right token" in panel.state.text())
 
