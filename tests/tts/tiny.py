@@ -1,0 +1,109 @@
+"""Tiny TTS models of both released shapes, in Kyutai's PyTorch folder form (config.json with
+model_type "tts", tts_config and model_id; LM weights with the release names; Mimi; a
+sentencepiece tokenizer trained on the spot), with their PyTorch LM kept for the reference."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from moshi_mlx.lm import LmConfig
+from moshi_mlx.mimi import MimiConfig
+from tests.lm.layouts import TTS_CONDITIONERS
+from tests.lm.reference import pytorch_lm, save_release
+from tests.mimi.reference import write_release_checkpoint
+
+SIG, EPOCH = "0badcafe", 7
+SUFFIX = f".{SIG}@{EPOCH}.safetensors"
+TTS_CONFIG = {"audio_delay": 0.32, "second_stream_ahead": 2}  # 4 frames of delay
+WORDS = ("hello how are you today i am fine thank you and what would like to talk about the "
+         "weather is nice this morning let us music films").split()
+
+# 1.6B shape: 32 codebooks of which some are generated, speakers by cross-attention, cfg and
+# control LUTs, a muxed look-ahead text stream, low-rank depformer tables and a weight schedule.
+SPEAKERS = dict(
+    n_q=8, dep_q=8, card=64, delays=(0, 0) + (2,) * 7, demux_second_stream=True, context=24,
+    depformer_low_rank_embeddings=8, conditioners=TTS_CONDITIONERS, cross_attention=True,
+    depformer_weights_per_step_schedule=(0, 1, 2, 3, 4, 4, 4, 4),
+    fuser={"cross_attention_pos_emb": True, "cross_attention_pos_emb_scale": 1,
+           "sum": ["control", "cfg"], "prepend": [], "cross": ["speaker_wavs"]})
+# 0.75B shape: no conditioners (the voice is an audio prefix), a 5-token text head.
+PREFIX = dict(n_q=8, dep_q=8, card=64, delays=(0, 0) + (2,) * 7, demux_second_stream=True,
+              context=48, text_card_out=5, depformer_low_rank_embeddings=8,
+              depformer_weights_per_step_schedule=(0, 1, 2, 3, 4, 4, 4, 4))
+SHAPES = {"speakers": SPEAKERS, "prefix": PREFIX}
+
+
+def train_tokenizer(path: Path, vocab_size: int = 80) -> int:
+    from moshi_mlx.demo import _train_tokenizer
+
+    return _train_tokenizer(path, vocab_size)
+
+
+def tts_config(shape: str) -> LmConfig:
+    return LmConfig.tiny(**SHAPES[shape], model_type="tts", tts_config=TTS_CONFIG,
+                         model_id={"sig": SIG, "epoch": EPOCH})
+
+
+def lively_text_head(pt) -> None:
+    """Random weights rarely predict "new word" (0) or "pad" (3) among 96 ids: make both
+    frequent, so that the model (not only the padding limits) decides when words start."""
+    with torch.no_grad():
+        w = pt.text_linear.weight
+        w[0] = 4 * w[0] + 0.3 * w[3]
+        w[3] = 4 * w[3] - 0.3 * w[0]
+
+
+def build_folder(folder: Path, shape: str, seed: int = 3):
+    """A model folder of `shape` ("speakers" or "prefix") -> (folder, config, PyTorch LM)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    config = tts_config(shape)
+    # the 0.75B's config.json has `conditioners: {}`: Kyutai's loader builds an empty provider
+    pt = pytorch_lm(config, seed=seed, **({} if config.conditioners else {"conditioners": {}}))
+    lively_text_head(pt)
+    save_release(pt, folder / "dsm_tts_tiny.safetensors")
+    write_release_checkpoint(MimiConfig.tiny(), folder / "mimi-tiny.safetensors", seed=seed)
+    pieces = train_tokenizer(folder / "tokenizer-tiny.model")
+    assert pieces <= config.text_card
+    data = config.to_dict()
+    data.update(moshi_name="dsm_tts_tiny.safetensors", mimi_name="mimi-tiny.safetensors",
+                tokenizer_name="tokenizer-tiny.model", mimi_config=MimiConfig.tiny().to_dict())
+    (folder / "config.json").write_text(json.dumps(data, indent=2))
+    return folder, config, pt
+
+
+def write_voice(path: Path, dim: int = 12, frames: int = 5, seed: int = 0) -> Path:
+    """A voice embedding file as Kyutai's tts-voices hold them: speaker_wavs [1, dim, frames]."""
+    from safetensors.numpy import save_file
+
+    emb = np.random.default_rng(seed).standard_normal((1, dim, frames)).astype(np.float32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file({"speaker_wavs": emb}, str(path), metadata={"sig": SIG, "epoch": str(EPOCH)})
+    return path
+
+
+def reference_tts(pt, folder: Path, config: LmConfig, n_q: int, cfg_coef: float = 1.0):
+    """Kyutai's TTSModel on the PyTorch LM (greedy), built directly: no Hub."""
+    import sentencepiece
+    from moshi.models import loaders
+    from moshi.models.tts import StateMachine, TokenIds, TTSModel
+
+    tokenizer = sentencepiece.SentencePieceProcessor(model_file=str(folder / "tokenizer-tiny.model"))
+    mimi = loaders.get_mimi(None, mimi_config=MimiConfig.tiny().to_reference_dict(), device="cpu")
+    machine = StateMachine(TokenIds(config.text_card + 1), second_stream_ahead=2, max_padding=8,
+                           initial_padding=2)
+    delay = int(TTS_CONFIG["audio_delay"] * mimi.frame_rate)
+    return TTSModel(lm=pt, mimi=mimi, tokenizer=tokenizer, voice_suffix=SUFFIX, voice_repo="none",
+                    machine=machine, delay_steps=delay, temp=0.0, n_q=n_q, cfg_coef=cfg_coef)
+
+
+def sentence(rng, n: int) -> str:
+    return " ".join(rng.choice(WORDS, n))
+
+
+def words_of(text: str) -> list[str]:
+    return [w for w in re.split(r"\s+", text) if w]
