@@ -20,6 +20,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "run": ("moshi_mlx.engine.run_cli", "run the conversation engine over a recorded WAV file"),
     "models": ("moshi_mlx.hub_cli", "list known models, their sizes, and what is installed"),
     "bench": ("moshi_mlx.bench.cli", "benchmarks: codec, lm, end-to-end"),
+    "say": ("moshi_mlx.tts.cli", "read text aloud (Kyutai TTS) to the speaker or into a WAV file"),
 }
 
 

@@ -53,7 +53,12 @@ class DemoSpec:
 
 
 # `--model` spec -> its demo. One line per model kind (each kind's module may define its spec).
-DEMOS: dict[str, DemoSpec] = {"demo": DemoSpec()}
+from .tts import demo as _tts  # noqa: E402  (plain values; its builder imports lazily)
+
+DEMOS: dict[str, DemoSpec] = {
+    "demo": DemoSpec(),
+    "demo-tts": DemoSpec(lm=_tts.LM, metadata=_tts.METADATA, mimi_codebooks=32, extras=_tts.make_voices),
+}
 
 
 def is_demo(spec: str) -> bool:

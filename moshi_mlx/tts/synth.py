@@ -149,8 +149,10 @@ class Synthesizer:
             self._word_count = 0
             self._current: SpokenWord | None = None
             self._frames_out = 0
-            self.first_audio_s: float | None = None  # seconds from the first text to the first frame
-            self._first_text: float | None = None
+            # seconds from the first word (or from frames() if it came later) to the first frame
+            self.first_audio_s: float | None = None
+            self._first_text: float | None = None  # when the first word arrived
+            self._frames_started = 0.0
 
     def push_text(self, text: str, speaker: int | None = None) -> None:
         """More text (any thread). `speaker` 0 or 1 starts a turn of that voice (dialogues)."""
@@ -182,6 +184,12 @@ class Synthesizer:
             self._cond.notify_all()
 
     @property
+    def queued_words(self) -> int:
+        """Words pushed and not fed to the model yet."""
+        with self._cond:
+            return sum(1 for e in (*self._inbox, *self.machine.state.entries) if e.tokens)
+
+    @property
     def dropped_words(self) -> list[str]:
         """Words the tokenizer could not encode (not spoken)."""
         return self.reader.dropped.words
@@ -197,6 +205,7 @@ class Synthesizer:
     # -- generation ----------------------------------------------------------------------------
     def frames(self) -> Iterator[SpeechFrame]:
         """Audio frames as they are made (run on the MLX thread); blocks while waiting for text."""
+        self._frames_started = time.monotonic()
         while True:
             with self._cond:
                 while True:
@@ -266,7 +275,7 @@ class Synthesizer:
             started.append(self._current)
         self._frames_out += 1
         if self.first_audio_s is None and self._first_text is not None:
-            self.first_audio_s = time.monotonic() - self._first_text
+            self.first_audio_s = time.monotonic() - max(self._first_text, self._frames_started)
         return SpeechFrame(np.clip(pcm, -1.0, 1.0).astype(np.float32), out_index, self._current,
                            tuple(started))
 

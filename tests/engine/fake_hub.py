@@ -1,10 +1,12 @@
 """A Hugging Face hub stand-in on 127.0.0.1: answers huggingface_hub's HEAD/GET for file downloads
-(X-Repo-Commit, ETag = LFS sha256, Content-Length, Range requests for resuming)."""
+(X-Repo-Commit, ETag = LFS sha256, Content-Length, Range requests for resuming) and its repo file
+listing (/api/models/<repo>/tree/<revision>)."""
 
 from __future__ import annotations
 
 import hashlib
 import http.server
+import json
 import re
 import threading
 
@@ -50,9 +52,27 @@ class FakeHub:
                     return
                 self._headers(name, data)
 
+            def _tree(self) -> bool:
+                """The hub API's recursive file listing (HfApi.list_repo_files), one page."""
+                m = re.fullmatch(r"/api/models/(.+?)/tree/[^/]+", self.path.split("?")[0])
+                if not m:
+                    return False
+                files = hub.repos.get(m.group(1))
+                body = json.dumps([{"type": "file", "path": name, "size": len(data),
+                                    "oid": hashlib.sha1(data).hexdigest()}
+                                   for name, data in (files or {}).items()]).encode()
+                self.send_response(200 if files is not None else 404)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return True
+
             def do_GET(self):
                 rng = self.headers.get("Range")
                 hub.requests.append(("GET", self.path, rng))
+                if self._tree():
+                    return
                 name, data = self._lookup()
                 if data is None:
                     self.send_response(404)

@@ -26,22 +26,22 @@ WORDS = ("hello how are you today i am fine thank you and what would like to tal
 # 1.6B shape: 32 codebooks of which some are generated, speakers by cross-attention, cfg and
 # control LUTs, a muxed look-ahead text stream, low-rank depformer tables and a weight schedule.
 SPEAKERS = dict(
-    n_q=8, dep_q=8, card=64, delays=(0, 0) + (2,) * 7, demux_second_stream=True, context=24,
+    text_card=256, n_q=8, dep_q=8, card=64, delays=(0, 0) + (2,) * 7, demux_second_stream=True, context=24,
     depformer_low_rank_embeddings=8, conditioners=TTS_CONDITIONERS, cross_attention=True,
     depformer_weights_per_step_schedule=(0, 1, 2, 3, 4, 4, 4, 4),
     fuser={"cross_attention_pos_emb": True, "cross_attention_pos_emb_scale": 1,
            "sum": ["control", "cfg"], "prepend": [], "cross": ["speaker_wavs"]})
 # 0.75B shape: no conditioners (the voice is an audio prefix), a 5-token text head.
-PREFIX = dict(n_q=8, dep_q=8, card=64, delays=(0, 0) + (2,) * 7, demux_second_stream=True,
+PREFIX = dict(text_card=256, n_q=8, dep_q=8, card=64, delays=(0, 0) + (2,) * 7, demux_second_stream=True,
               context=48, text_card_out=5, depformer_low_rank_embeddings=8,
               depformer_weights_per_step_schedule=(0, 1, 2, 3, 4, 4, 4, 4))
 SHAPES = {"speakers": SPEAKERS, "prefix": PREFIX}
 
 
-def train_tokenizer(path: Path, vocab_size: int = 80) -> int:
-    from moshi_mlx.demo import _train_tokenizer
+def train_tokenizer(path: Path, vocab_size: int = 256) -> int:
+    from moshi_mlx.tts.demo import train_tokenizer
 
-    return _train_tokenizer(path, vocab_size)
+    return train_tokenizer(path, vocab_size)
 
 
 def tts_config(shape: str) -> LmConfig:
@@ -49,13 +49,50 @@ def tts_config(shape: str) -> LmConfig:
                          model_id={"sig": SIG, "epoch": EPOCH})
 
 
-def lively_text_head(pt) -> None:
-    """Random weights rarely predict "new word" (0) or "pad" (3) among 96 ids: make both
-    frequent, so that the model (not only the padding limits) decides when words start."""
+def lively_text_head(pt, config: LmConfig, steps: int = 24) -> None:
+    """Random weights rarely predict "new word" (0) or "pad" (3) among 256 ids (the normed
+    temporal output has a large near-constant part, so a row's logit keeps its sign). Calibrate
+    both rows on the model's own outputs so that each wins about a third of the frames, on the
+    sign of the outputs' main varying direction: then the model, not only the padding limits,
+    decides when words start."""
+    from moshi.models.lm import LMGen
+
+    outs = []
+    hook = pt.out_norm.register_forward_hook(lambda m, i, o: outs.append(o.reshape(-1, o.shape[-1])))
+    try:
+        with torch.no_grad():
+            gen = LMGen(pt, use_sampling=False, condition_tensors=_random_conditions(pt, config))
+            with gen.streaming(1):
+                for _ in range(steps):
+                    gen.step(torch.zeros((1, config.n_q - config.dep_q, 1), dtype=torch.long))
+    finally:
+        hook.remove()
     with torch.no_grad():
+        h = torch.cat(outs)
         w = pt.text_linear.weight
-        w[0] = 4 * w[0] + 0.3 * w[3]
-        w[3] = 4 * w[3] - 0.3 * w[0]
+        mean = h.mean(0)
+        centred = h - mean
+        u = torch.linalg.svd(centred, full_matrices=False).Vh[0]
+        u = u - (u @ mean) / (mean @ mean) * mean
+        z = centred @ u
+        u = u / z.std()
+        others = torch.cat([w[1:3], w[4:]]) @ h.T
+        level = others.max(0).values.median()
+        spread = others.max(0).values.std() + 1e-3
+        base = level * mean / (mean @ mean)
+        w[0] = base + 3 * spread * u
+        w[3] = base - 3 * spread * u
+
+
+def _random_conditions(pt, config: LmConfig):
+    if not config.conditioners:
+        return None
+    from moshi.conditioners import ConditionAttributes, TensorCondition
+
+    dim = config.conditioners["speaker_wavs"]["tensor"]["dim"]
+    speakers = TensorCondition.from_tensor(torch.randn(1, 10, dim))
+    attributes = ConditionAttributes(text={"control": "ok", "cfg": "2.0"}, tensor={"speaker_wavs": speakers})
+    return pt.condition_provider.prepare_and_provide([attributes])
 
 
 def build_folder(folder: Path, shape: str, seed: int = 3):
@@ -64,7 +101,7 @@ def build_folder(folder: Path, shape: str, seed: int = 3):
     config = tts_config(shape)
     # the 0.75B's config.json has `conditioners: {}`: Kyutai's loader builds an empty provider
     pt = pytorch_lm(config, seed=seed, **({} if config.conditioners else {"conditioners": {}}))
-    lively_text_head(pt)
+    lively_text_head(pt, config)
     save_release(pt, folder / "dsm_tts_tiny.safetensors")
     write_release_checkpoint(MimiConfig.tiny(), folder / "mimi-tiny.safetensors", seed=seed)
     pieces = train_tokenizer(folder / "tokenizer-tiny.model")
