@@ -241,6 +241,8 @@ class Synthesizer:
         call = self.gen.offset
         if call < self.prefix_len:
             return "step"  # the voice prefix needs no text
+        if self._first_text is None:  # nothing to say yet
+            return "done" if self._ended else "wait"
         if s.ended_at is not None:
             if s.entries and (self._complete or m.words_ahead() > m.lookahead):
                 m.resume()  # a new segment after a pause
@@ -250,8 +252,6 @@ class Synthesizer:
             return "step"  # the last words' audio (nothing can be consumed: no entries)
         if s.queued or s.forced_padding > 0 or self._complete or m.words_ahead() > m.lookahead:
             return "step"
-        if self._first_text is None and self._ended:
-            return "done"  # nothing was ever said
         return "wait"
 
     def _step(self) -> SpeechFrame | None:

@@ -9,6 +9,7 @@ import http.server
 import json
 import re
 import threading
+import urllib.parse
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
@@ -26,9 +27,10 @@ class FakeHub:
 
             def _lookup(self):
                 m = re.fullmatch(r"/(.+?)/resolve/([^/]+)/(.+)", self.path.split("?")[0])
-                if not m or m.group(1) not in hub.repos or m.group(3) not in hub.repos[m.group(1)]:
+                name = urllib.parse.unquote(m.group(3)) if m else None  # "@" comes as %40
+                if not m or m.group(1) not in hub.repos or name not in hub.repos[m.group(1)]:
                     return None, None
-                return m.group(3), hub.repos[m.group(1)][m.group(3)]
+                return name, hub.repos[m.group(1)][name]
 
             def _headers(self, name, data, status=200, start=0):
                 etag = hashlib.sha256(data + (b"x" if name in hub.corrupt else b"")).hexdigest()
