@@ -5,9 +5,16 @@ import pytest
 def torch_one_thread():
     """The reference's tiny attention calls spend ~10x longer in thread hand-offs than in
     arithmetic on this shared 2-core machine: one thread."""
-    import torch
+    from .tiny import one_torch_thread
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    with one_torch_thread():
+        yield
+
+
+@pytest.fixture(scope="session")
+def speakers_folder(tmp_path_factory):
+    """The tiny 1.6B-shaped model folder: (folder, LmConfig, PyTorch LM), built once."""
+    from .tiny import build_folder, one_torch_thread
+
+    with one_torch_thread():
+        return build_folder(tmp_path_factory.mktemp("tts-speakers"), "speakers")

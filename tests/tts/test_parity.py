@@ -17,8 +17,8 @@ from .tiny import build_folder, reference_tts, write_voice
 
 
 @pytest.fixture(scope="module")
-def speakers_model(tmp_path_factory):
-    folder, config, pt = build_folder(tmp_path_factory.mktemp("tts-speakers"), "speakers")
+def speakers_model(speakers_folder):
+    folder, config, pt = speakers_folder
     voices = [write_voice(folder / f"voice{i}.safetensors", seed=i) for i in range(2)]
     model = load_model(folder_files(folder))
     return model, config, pt, voices

@@ -13,16 +13,16 @@ from moshi_mlx.hub import folder_files
 from moshi_mlx.tts.synth import Synthesizer, TtsSettings
 from moshi_mlx.tts.voices import load_voice_file
 
-from .tiny import build_folder, write_voice
+from .tiny import write_voice
 
 TEXT = ("hello how are you today i am fine thank you and what would you like to talk about the "
         "weather is nice this morning")
 
 
 @pytest.fixture(scope="module")
-def model_and_voice(tmp_path_factory):
-    folder, _, _ = build_folder(tmp_path_factory.mktemp("tts-stream"), "speakers")
-    voice = load_voice_file(write_voice(folder / "v.safetensors"))
+def model_and_voice(speakers_folder, tmp_path_factory):
+    folder = speakers_folder[0]
+    voice = load_voice_file(write_voice(tmp_path_factory.mktemp("voice") / "v.safetensors"))
     return load_model(folder_files(folder)), voice
 
 

@@ -4,6 +4,7 @@ sentencepiece tokenizer trained on the spot), with their PyTorch LM kept for the
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from pathlib import Path
@@ -38,6 +39,16 @@ PREFIX = dict(text_card=256, n_q=8, dep_q=8, card=64, delays=(0, 0) + (2,) * 7, 
 SHAPES = {"speakers": SPEAKERS, "prefix": PREFIX}
 
 
+@contextlib.contextmanager
+def one_torch_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def train_tokenizer(path: Path, vocab_size: int = 256) -> int:
     from moshi_mlx.tts.demo import train_tokenizer
 
@@ -56,11 +67,12 @@ def lively_text_head(pt, config: LmConfig, steps: int = 24) -> None:
     sign of the outputs' main varying direction: then the model, not only the padding limits,
     decides when words start."""
     from moshi.models.lm import LMGen
+    from moshi.utils.compile import no_compile
 
     outs = []
     hook = pt.out_norm.register_forward_hook(lambda m, i, o: outs.append(o.reshape(-1, o.shape[-1])))
     try:
-        with torch.no_grad():
+        with torch.no_grad(), no_compile():
             gen = LMGen(pt, use_sampling=False, condition_tensors=_random_conditions(pt, config))
             with gen.streaming(1):
                 for _ in range(steps):
