@@ -1,0 +1,75 @@
+"""Baseline runner: Kyutai's moshi_mlx 0.3.0 TTS (`TTSModel.generate`) on random weights, timed.
+
+Run as a script with PYTHONPATH=<repo>/.venv/kyutai-moshi-mlx (Kyutai's package has our import
+name, so this file imports nothing of ours). Reads a JSON job on argv[1]; prints one JSON line: the
+time from the start of generation to the first frame with audio tokens (the LM alone: Kyutai's
+generate does not decode), and ms per step (between consecutive text hooks, i.e. whole steps).
+Quantized as Kyutai's run_tts.py quantizes: the depformer and each layer's self-attention and
+feed-forward."""
+
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import mlx.core as mx
+import mlx.nn as nn
+import numpy as np
+import sentencepiece
+from moshi_mlx import models
+from moshi_mlx.models.tts import TTSModel
+
+
+class _FrameRate:
+    """Kyutai's TTSModel reads only the codec's frame rate and resets it; nothing is decoded."""
+
+    frame_rate = 12.5
+
+    def reset_all(self) -> None:
+        pass
+
+
+def main() -> None:
+    job = json.loads(sys.argv[1])
+    mx.random.seed(0)
+    cfg = models.LmConfig.from_config_dict(job["lm_kwargs"])
+    model = models.Lm(cfg)
+    if job["bits"] < 16:
+        nn.quantize(model.depformer, bits=job["bits"], group_size=job["group_size"])
+        for layer in model.transformer.layers:
+            nn.quantize(layer.self_attn, bits=job["bits"], group_size=job["group_size"])
+            nn.quantize(layer.gating, bits=job["bits"], group_size=job["group_size"])
+    if job["dtype"] != "float32":
+        model.set_dtype(getattr(mx, job["dtype"]))
+    for _, module in model.named_modules():
+        if not module.children():
+            mx.eval(module.parameters())
+    tokenizer = sentencepiece.SentencePieceProcessor(model_file=job["tokenizer"])
+    raw = {"model_id": job["model_id"], "tts_config": job["tts_config"]}
+    tts = TTSModel(model, _FrameRate(), tokenizer, temp=0.6, n_q=cfg.audio_codebooks,
+                   max_gen_length=job["steps"], raw_config=raw)
+    with tempfile.TemporaryDirectory() as tmp:
+        voice = Path(tmp) / "voice.safetensors"
+        emb = np.random.default_rng(0).standard_normal((1, job["speaker_dim"], 125)).astype(np.float32)
+        mx.save_safetensors(str(voice), {"speaker_wavs": mx.array(emb)})
+        attributes = tts.make_condition_attributes([voice], cfg_coef=job["cfg"])
+    entries = tts.prepare_script([job["text"]], padding_between=1)
+    results = []
+    for run in range(2):  # the first run warms up (Kyutai's steps are not compiled: short)
+        hooks, first = [], []
+        start = time.perf_counter()
+        tts.max_gen_length = job["steps"] if run else 8
+        tts.generate([entries], [attributes],
+                     on_text_hook=lambda tokens: hooks.append(time.perf_counter()),
+                     on_frame=lambda frame: first or first.append(time.perf_counter()))
+        results.append({"first_frame_s": (first[0] - start) if first else None,
+                        "step_ms": [1000 * (b - a) for a, b in zip(hooks, hooks[1:])],
+                        "steps": len(hooks)})
+    out = results[-1]
+    out["peak_memory"] = mx.get_peak_memory()
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
