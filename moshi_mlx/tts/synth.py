@@ -153,6 +153,7 @@ class Synthesizer:
             self.first_audio_s: float | None = None
             self._first_text: float | None = None  # when the first word arrived
             self._frames_started = 0.0
+            self.compute_s = 0.0  # time spent making frames (LM steps and decoding)
 
     def push_text(self, text: str, speaker: int | None = None) -> None:
         """More text (any thread). `speaker` 0 or 1 starts a turn of that voice (dialogues)."""
@@ -217,7 +218,9 @@ class Synthesizer:
                     self._cond.wait(self._wait_timeout())
             if action == "done":
                 return
+            t = time.perf_counter()
             frame = self._step()
+            self.compute_s += time.perf_counter() - t
             if frame is not None:
                 yield frame
 

@@ -18,3 +18,13 @@ def speakers_folder(tmp_path_factory):
 
     with one_torch_thread():
         return build_folder(tmp_path_factory.mktemp("tts-speakers"), "speakers")
+
+
+@pytest.fixture(scope="session")
+def tts_home(tmp_path_factory):
+    """MOSHI_MLX_HOME with the demo-tts model built once."""
+    from moshi_mlx.demo import demo_model_dir
+
+    home = tmp_path_factory.mktemp("moshi-home")
+    demo_model_dir(home, "demo-tts")
+    return home

@@ -17,15 +17,6 @@ from tests.engine.fake_hub import FakeHub
 TEXT = "Hello world, this is the demo. It only makes noise!"
 
 
-@pytest.fixture(scope="module")
-def tts_home(tmp_path_factory):
-    from moshi_mlx.demo import demo_model_dir
-
-    home = tmp_path_factory.mktemp("moshi-home")
-    demo_model_dir(home, "demo-tts")
-    return home
-
-
 def _env(home, **extra):
     return {**os.environ, "MOSHI_MLX_HOME": str(home), "HF_HUB_OFFLINE": "1", **extra}
 
