@@ -16,16 +16,18 @@ import numpy as np
 from moshi_mlx import models, utils
 
 
-def main() -> None:
-    job = json.loads(sys.argv[1])
+def random_model(job: dict, quantize=None):
+    """(config, Kyutai's Lm) of job["lm_kwargs"] with random weights in job["dtype"]; below 16 bits
+    `quantize(model, bits, group_size)` (default: every layer, as Kyutai's MLX releases), scales and
+    biases in bf16 as in Kyutai's q4/q8 files. Also used by kyutai_tts.py (loaded by path)."""
     mx.random.seed(0)
     cfg = models.LmConfig.from_config_dict(job["lm_kwargs"])
     model = models.Lm(cfg)
     if job["bits"] < 16:
-        nn.quantize(model, bits=job["bits"], group_size=job["group_size"])
+        (quantize or nn.quantize)(model, bits=job["bits"], group_size=job["group_size"])
     if job["dtype"] != "float32":
         model.set_dtype(getattr(mx, job["dtype"]))
-    for _, module in model.named_modules():  # bf16 scales and biases, as in Kyutai's q4/q8 files
+    for _, module in model.named_modules():
         if isinstance(module, (nn.QuantizedLinear, nn.QuantizedEmbedding)):
             module.scales = module.scales.astype(mx.bfloat16)
             module.biases = module.biases.astype(mx.bfloat16)
@@ -33,6 +35,12 @@ def main() -> None:
     for _, module in model.named_modules():
         if not module.children():
             mx.eval(module.parameters())
+    return cfg, model
+
+
+def main() -> None:
+    job = json.loads(sys.argv[1])
+    cfg, model = random_model(job)
     steps, warmup = job["steps"], job["warmup"]
     gen = models.LmGen(model=model, max_steps=steps + warmup + 5,
                        text_sampler=utils.Sampler(temp=0.7, top_k=min(25, cfg.text_out_vocab_size - 1)),

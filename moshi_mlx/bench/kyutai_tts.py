@@ -7,6 +7,7 @@ generate does not decode), and ms per step (between consecutive text hooks, i.e.
 Quantized as Kyutai's run_tts.py quantizes: the depformer and each layer's self-attention and
 feed-forward."""
 
+import importlib.util
 import json
 import sys
 import tempfile
@@ -17,7 +18,6 @@ import mlx.core as mx
 import mlx.nn as nn
 import numpy as np
 import sentencepiece
-from moshi_mlx import models
 from moshi_mlx.models.tts import TTSModel
 
 
@@ -30,21 +30,23 @@ class _FrameRate:
         pass
 
 
+def _quantize_as_run_tts(model, bits: int, group_size: int) -> None:
+    nn.quantize(model.depformer, bits=bits, group_size=group_size)
+    for layer in model.transformer.layers:
+        nn.quantize(layer.self_attn, bits=bits, group_size=group_size)
+        nn.quantize(layer.gating, bits=bits, group_size=group_size)
+
+
+def _runner_module(name: str):
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def main() -> None:
     job = json.loads(sys.argv[1])
-    mx.random.seed(0)
-    cfg = models.LmConfig.from_config_dict(job["lm_kwargs"])
-    model = models.Lm(cfg)
-    if job["bits"] < 16:
-        nn.quantize(model.depformer, bits=job["bits"], group_size=job["group_size"])
-        for layer in model.transformer.layers:
-            nn.quantize(layer.self_attn, bits=job["bits"], group_size=job["group_size"])
-            nn.quantize(layer.gating, bits=job["bits"], group_size=job["group_size"])
-    if job["dtype"] != "float32":
-        model.set_dtype(getattr(mx, job["dtype"]))
-    for _, module in model.named_modules():
-        if not module.children():
-            mx.eval(module.parameters())
+    cfg, model = _runner_module("kyutai_lm").random_model(job, _quantize_as_run_tts)
     tokenizer = sentencepiece.SentencePieceProcessor(model_file=job["tokenizer"])
     raw = {"model_id": job["model_id"], "tts_config": job["tts_config"]}
     tts = TTSModel(model, _FrameRate(), tokenizer, temp=0.6, n_q=cfg.audio_codebooks,

@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -69,6 +66,7 @@ def _random_model(args, tmp: Path):
 
     import dataclasses
 
+    import mlx.core as mx
     import sentencepiece
 
     config = _config(args)
@@ -77,6 +75,7 @@ def _random_model(args, tmp: Path):
     base = MimiConfig.moshi() if args.mimi == "full" else MimiConfig.tiny()
     mimi = Mimi(dataclasses.replace(base, n_q=config.mimi_codebooks, codebook_size=config.card))
     _randomize_mimi(mimi)
+    mx.eval(mimi.parameters())  # once, not in every decode
     train_tokenizer(tmp / "tokenizer.model", 256)
     tokenizer = sentencepiece.SentencePieceProcessor(model_file=str(tmp / "tokenizer.model"))
     name = f"random {args.config}" + (f" dim {args.dim}" if args.dim else "")
@@ -140,15 +139,13 @@ def run_ours(model, voices, codebooks: int | None, steps: int) -> dict:
 
 
 def run_kyutai(config, args, group: int, tokenizer: Path) -> dict:
-    """Kyutai's TTS in a subprocess (its package shares our import name)."""
-    from ..errors import MoshiError
-    from ..device import activation_dtype
+    """Kyutai's TTS in a subprocess (kyutai_tts.py)."""
     import mlx.core as mx
 
-    repo = Path(__file__).resolve().parents[2]
-    target = Path(os.environ.get("KYUTAI_MOSHI_MLX", repo / ".venv" / "kyutai-moshi-mlx"))
-    if not (target / "moshi_mlx").is_dir():
-        raise MoshiError(f"Kyutai's moshi-mlx is not installed in {target} (run `make setup-dev`)")
+    from ..device import activation_dtype
+    from ..errors import MoshiError
+    from .lm import run_kyutai_script
+
     if not config.is_conditioned:
         raise MoshiError("Kyutai's moshi_mlx 0.3.0 TTS runs audio-prefix models without their CFG "
                          "settings (cfg_is_no_text is a TODO there): compare tts-1.6b only")
@@ -160,12 +157,7 @@ def run_kyutai(config, args, group: int, tokenizer: Path) -> dict:
            "steps": args.steps, "text": TEXT, "tokenizer": str(tokenizer), "speaker_dim": speaker,
            "cfg": 2.0, "model_id": config.extra.get("model_id") or {"sig": "random", "epoch": 0},
            "tts_config": config.extra["tts_config"]}
-    env = dict(os.environ, PYTHONPATH=str(target))
-    proc = subprocess.run([sys.executable, str(Path(__file__).with_name("kyutai_tts.py")), json.dumps(job)],
-                          env=env, capture_output=True, text=True, cwd=str(target))
-    if proc.returncode:
-        raise RuntimeError(f"Kyutai's TTS failed:\n{proc.stderr[-3000:]}")
-    data = json.loads(proc.stdout.strip().splitlines()[-1])
+    data = run_kyutai_script("kyutai_tts.py", job)
     delay = int(config.extra["tts_config"]["audio_delay"] * 12.5) + config.max_delay
     return {"first_frame_lm_s": data["first_frame_s"], "steps": data["steps"],
             "lm_ms": timing_stats(data["step_ms"][delay:]), "peak_memory_bytes": data["peak_memory"]}

@@ -15,16 +15,10 @@ import argparse
 import sys
 import threading
 import time
-from pathlib import Path
 
 from .. import FRAME_SIZE, SAMPLE_RATE
-from ..errors import MoshiError
 
 DEFAULT_MODEL = "kyutai/tts-1.6b-en_fr"
-
-
-class TextError(MoshiError):
-    """Nothing (speakable) to say."""
 
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
@@ -67,7 +61,9 @@ def main(args: argparse.Namespace) -> int:
         return 0
     from .outputs import check_output_path
 
-    source = _text_source(args) if not args.list_voices else None
+    from .text_source import TextSource
+
+    source = TextSource.from_args(args.text, args.file) if not args.list_voices else None
     outputs = {}
     if args.output:
         outputs["wav"] = check_output_path(args.output, "output")
@@ -87,28 +83,6 @@ def main(args: argparse.Namespace) -> int:
     settings = settings.greedy() if args.greedy else settings
     run = _Run(args, model, voices, settings, source, outputs)
     return run.go(Synthesizer)
-
-
-def _text_source(args) -> str | None:
-    """The text, read and checked now (None: standard input, read as it comes)."""
-    if (args.text is None) == (args.file is None):
-        raise TextError("give the text to speak, or --file FILE, or - to read standard input")
-    if args.file is not None:
-        path = Path(args.file).expanduser()
-        try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError as e:
-            raise TextError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
-        except OSError as e:
-            raise TextError(f"cannot read {path}: {e.strerror}") from None
-        where = str(path)
-    elif args.text == "-":
-        return None
-    else:
-        text, where = args.text, "the text"
-    if not text.strip():
-        raise TextError(f"{where} is empty: nothing to say")
-    return text
 
 
 def _load(args):
@@ -169,35 +143,33 @@ def _list_voices(info, model, cache_dir) -> int:
 
 
 class _Run:
-    """One synthesis: the synthesizer fed from the text or stdin, frames to the WAV or speaker."""
+    """One synthesis: the synthesizer fed from the text source, frames to the WAV or speaker."""
 
     def __init__(self, args, model, voices, settings, source, outputs):
         self.args, self.model, self.voices, self.settings = args, model, voices, settings
         self.source, self.outputs = source, outputs
-        self.dialogue = len(voices) > 1
         self.stop = threading.Event()
-        self.feed_error: BaseException | None = None
 
     def go(self, synth_class) -> int:
         from .outputs import NpyColumns, OutputSet, WavStream
+        from .script import ScriptReader
+        from .text_source import Feeder, TextError, unspeakable_message
 
-        token_file = None
         rows = []
         synth = synth_class(self.model, self.voices, self.settings, token_sink=rows.append)
-        self.synth = synth
-        if self.source is not None:
-            self._push_all(synth)  # fails on unspeakable text before anything is written
+        s = synth
+        self.source.check_speakable(ScriptReader(s.model.tokenizer, s.info.token_ids, 12.5,
+                                                 s.info.multi_speaker), self.model.files.name)
         t0 = time.perf_counter()
         synth.gen.warmup()
         warmup_s = time.perf_counter() - t0
+        feeder = Feeder(self.source, synth, len(self.voices) > 1, self.stop)
         with OutputSet(self.outputs) as files:
             wav = WavStream(files.temps["wav"]) if "wav" in files.temps else None
-            if "tokens" in files.temps:
-                token_file = NpyColumns(files.temps["tokens"], 1 + synth.codebooks)
+            token_file = NpyColumns(files.temps["tokens"], 1 + synth.codebooks) if "tokens" in files.temps else None
             player = None if wav is not None else self._player()
             try:
-                if self.source is None:
-                    threading.Thread(target=self._feed_stdin, args=(synth,), daemon=True).start()
+                feeder.start()
                 started = time.perf_counter()
                 frames = 0
                 for frame in synth.frames():
@@ -210,19 +182,23 @@ class _Run:
                     frames += 1
                 self._write_tokens(rows, token_file)
                 wall = time.perf_counter() - started
-                if self.feed_error is not None:
-                    raise self.feed_error
+                if feeder.error is not None:
+                    raise feeder.error
                 if frames == 0:
-                    raise TextError(_unspeakable(synth.dropped_words, self.model.files.name))
+                    raise TextError(unspeakable_message(synth.dropped, self.model.files.name))
                 if player is not None:
                     player.drain(self.stop)
             finally:
+                self.stop.set()
                 if player is not None:
                     player.close()
                 for f in (wav, token_file):
                     if f is not None:
                         f.close()
             files.commit()
+        if synth.dropped.count:
+            print(f"warning: skipped {synth.dropped.describe()} (the tokenizer cannot encode them)",
+                  file=sys.stderr)
         self._summary(synth, frames, wall, warmup_s, player)
         return 0
 
@@ -232,40 +208,6 @@ class _Run:
             for row in rows:
                 token_file.append(row)
         rows.clear()
-
-    def _push_all(self, synth) -> None:
-        if self.dialogue:
-            turns = [line for line in self.source.splitlines() if line.strip()]
-            for i, turn in enumerate(turns):
-                synth.push_text(turn, speaker=i % 2)
-        else:
-            synth.push_text(self.source)
-        synth.end_of_text()
-        if not synth.queued_words:
-            raise TextError(_unspeakable(synth.dropped_words, self.model.files.name))
-        if synth.dropped_words:
-            _warn_dropped(synth.dropped_words)
-
-    def _feed_stdin(self, synth) -> None:
-        """Each line is spoken as soon as it arrives (a flush per line); EOF ends the text."""
-        try:
-            speaker, seen = 0, 0
-            for line in sys.stdin:
-                if self.dialogue:
-                    if not line.strip():
-                        continue
-                    synth.push_text(line, speaker=speaker)
-                    speaker ^= 1
-                else:
-                    synth.push_text(line)
-                synth.flush()
-                if len(synth.dropped_words) > seen:
-                    _warn_dropped(synth.dropped_words[seen:])
-                    seen = len(synth.dropped_words)
-            synth.end_of_text()
-        except BaseException as e:  # reported by the main thread
-            self.feed_error = e
-            synth.cancel()
 
     def _player(self):
         from .player import Player
@@ -287,8 +229,8 @@ class _Run:
         steps = synth.gen.offset
         first = synth.first_audio_s
         lines = [f"{self.model.files.name}: {audio_s:.1f} s of audio in {wall:.1f} s "
-                 f"({1000 * wall / max(steps, 1):.1f} ms per frame, real-time factor "
-                 f"{wall / max(audio_s, 1e-9):.2f}); first audio after "
+                 f"({1000 * synth.compute_s / max(steps, 1):.1f} ms per frame, real-time factor "
+                 f"{synth.compute_s / max(audio_s, 1e-9):.2f}); first audio after "
                  + (f"{first:.2f} s" if first is not None else "-")
                  + f" (compile {warmup_s:.1f} s before)"]
         if self.args.output:
@@ -299,17 +241,4 @@ class _Run:
             lines.append(f"{player.underruns} underruns (the synthesis was slower than real time)")
         print("; ".join(lines), file=sys.stderr)
 
-
-def _unspeakable(words: list[str], model: str) -> str:
-    if not words:
-        return "nothing to say"
-    sample = ", ".join(repr(w) for w in words[:5])
-    return (f"the tokenizer of {model} cannot encode this text ({sample}{', ...' if len(words) > 5 else ''}): "
-            "is it in a language the model speaks?")
-
-
-def _warn_dropped(words: list[str]) -> None:
-    sample = ", ".join(repr(w) for w in words[:5])
-    print(f"warning: skipped {len(words)} word(s) the tokenizer cannot encode: {sample}"
-          f"{', ...' if len(words) > 5 else ''}", file=sys.stderr)
 

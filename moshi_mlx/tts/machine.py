@@ -78,9 +78,10 @@ class WordMachine:
         """Tokens of the current word are still being fed."""
         return bool(self.state.queued)
 
-    def words_ahead(self) -> int:
-        """Queued entries that carry tokens (what the look-ahead stream can see)."""
-        return sum(1 for e in self.state.entries if e.tokens)
+    def words_ahead(self, limit: int | None = None) -> int:
+        """Queued entries that carry tokens (what the look-ahead stream can see), counted up to
+        `limit` (a whole book may be queued)."""
+        return count_words(self.state.entries, limit)
 
     def _tokens_ahead(self) -> tuple[int, ...]:
         count = 0
@@ -139,3 +140,14 @@ class WordMachine:
         elif s.ahead_queued:
             second = s.ahead_queued.popleft()
         return (second + 1) * ids.card + main, consumed
+
+
+def count_words(entries, limit: int | None = None) -> int:
+    """Entries with tokens (words, not breaks), counting stopped at `limit`."""
+    count = 0
+    for entry in entries:
+        if entry.tokens:
+            count += 1
+            if limit is not None and count >= limit:
+                break
+    return count

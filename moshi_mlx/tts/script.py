@@ -35,9 +35,20 @@ def normalize(text: str) -> tuple[str, list[int]]:
 
 @dataclass
 class Unspeakable:
-    """Words dropped because the tokenizer cannot encode them."""
+    """Words dropped because the tokenizer cannot encode them: how many, and the first few."""
 
+    count: int = 0
     words: list[str] = field(default_factory=list)
+    keep: int = 20
+
+    def add(self, word: str) -> None:
+        self.count += 1
+        if len(self.words) < self.keep:
+            self.words.append(word)
+
+    def describe(self) -> str:
+        sample = ", ".join(repr(w) for w in self.words[:5])
+        return f"{self.count} word(s): {sample}{', ...' if self.count > 5 else ''}"
 
 
 class ScriptReader:
@@ -50,10 +61,10 @@ class ScriptReader:
         self.frame_rate = frame_rate
         self.multi_speaker = multi_speaker
         self.padding_between = padding_between
-        self.dropped = Unspeakable()
         self.reset()
 
     def reset(self) -> None:
+        self.dropped = Unspeakable()
         self._pending = ""  # raw text not turned into entries yet
         self._pending_start = 0  # its offset in all the text pushed
         self._speaker = 0  # speaker of the text being pushed
@@ -103,7 +114,7 @@ class ScriptReader:
             return
         tokens = self._encode(word)
         if tokens is None:
-            self.dropped.words.append(word)
+            self.dropped.add(word)
             return
         if self._speaker_due:
             self._speaker_due = False

@@ -43,7 +43,7 @@ from ..lm import LmGen, make_sampler
 from ..lm.conditioners import make_conditions, null_row
 from ..lm.delays import UNGENERATED
 from .info import TtsInfo
-from .machine import Entry, WordMachine
+from .machine import Entry, WordMachine, count_words
 from .script import ScriptReader
 from .voices import Voice, check_voices, condition_values
 
@@ -188,12 +188,12 @@ class Synthesizer:
     def queued_words(self) -> int:
         """Words pushed and not fed to the model yet."""
         with self._cond:
-            return sum(1 for e in (*self._inbox, *self.machine.state.entries) if e.tokens)
+            return count_words(self._inbox) + self.machine.words_ahead()
 
     @property
-    def dropped_words(self) -> list[str]:
-        """Words the tokenizer could not encode (not spoken)."""
-        return self.reader.dropped.words
+    def dropped(self):
+        """Words the tokenizer could not encode (not spoken): script.Unspeakable."""
+        return self.reader.dropped
 
     def _receive(self, entries: list[Entry], complete: bool) -> None:
         if entries and self._first_text is None:
@@ -236,26 +236,30 @@ class Synthesizer:
         return 0.0
 
     def _next_action(self) -> str:
-        """'step', 'wait' or 'done' (called with the lock held)."""
+        """'step', 'wait' or 'done' (called with the lock held). Words move from the inbox to the
+        machine only when it may consume them: with their look-ahead, or the text complete."""
         m, s = self.machine, self.machine.state
-        if self._inbox:
-            m.append(self._inbox)
-            self._inbox = []
         call = self.gen.offset
         if call < self.prefix_len:
             return "step"  # the voice prefix needs no text
         if self._first_text is None:  # nothing to say yet
             return "done" if self._ended else "wait"
-        if s.ended_at is not None:
-            if s.entries and (self._complete or m.words_ahead() > m.lookahead):
-                m.resume()  # a new segment after a pause
+        need = m.lookahead + 1
+        ready = self._complete or count_words(self._inbox, need) + m.words_ahead(need) >= need
+        if s.ended_at is not None:  # the last segment was spoken to its end
+            if self._inbox and ready:
+                m.resume()  # a new segment of the same stream
+                self._take_inbox()
                 return "step"
-            if s.entries or call >= s.ended_at + self.info.delay_steps + self.settings.final_padding:
-                return "done" if self._ended and not s.entries else "wait"
-            return "step"  # the last words' audio (nothing can be consumed: no entries)
-        if s.queued or s.forced_padding > 0 or self._complete or m.words_ahead() > m.lookahead:
-            return "step"
-        return "wait"
+            if call < s.ended_at + self.info.delay_steps + self.settings.final_padding:
+                return "step"  # the last words' audio (the machine has no word to take)
+            return "done" if self._ended and not self._inbox else "wait"
+        self._take_inbox()
+        return "step" if s.queued or s.forced_padding > 0 or ready else "wait"
+
+    def _take_inbox(self) -> None:
+        self.machine.append(self._inbox)
+        self._inbox = []
 
     def _step(self) -> SpeechFrame | None:
         call = self.gen.offset

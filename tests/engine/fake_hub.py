@@ -100,3 +100,17 @@ class FakeHub:
     def __exit__(self, *exc):
         self.server.shutdown()
         self.server.server_close()
+
+
+def point_hub_at(monkeypatch, server: FakeHub, chunk_bytes: int = 32_768) -> None:
+    """Make huggingface_hub (and moshi_mlx.hub's downloads) use `server` for this test."""
+    from huggingface_hub import constants
+
+    from moshi_mlx import hub
+
+    monkeypatch.setattr(constants, "ENDPOINT", server.url)  # what HF_ENDPOINT sets at import
+    monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE",
+                        server.url + "/{repo_id}/resolve/{revision}/{filename}")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(hub, "CHUNK_BYTES", chunk_bytes)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)

@@ -9,7 +9,6 @@ import sys
 import time
 
 import numpy as np
-import pytest
 import soundfile as sf
 
 from tests.engine.fake_hub import FakeHub
@@ -91,6 +90,9 @@ def test_bad_input_is_refused_and_nothing_is_written(tts_home, tmp_path):
     empty = tmp_path / "empty.txt"
     empty.write_text("  \n")
     cases.append((("--file", empty), "empty"))
+    latin = tmp_path / "latin.txt"
+    latin.write_bytes("hello caf\u00e9\n".encode("latin-1"))
+    cases.append((("--file", latin), "not UTF-8"))
     bad_voice = tmp_path / "wide.safetensors"
     from safetensors.numpy import save_file
 
@@ -102,7 +104,7 @@ def test_bad_input_is_refused_and_nothing_is_written(tts_home, tmp_path):
         r = _say(tts_home, *args, *model, *output)
         assert r.returncode == 2, (args, r.stderr)
         assert message in r.stderr and "Traceback" not in r.stderr, (args, r.stderr)
-        assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["empty.txt", "wide.safetensors"]), args
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.txt", "latin.txt", "wide.safetensors"], args
 
 
 def test_unknown_voice_name_from_the_hub(tts_home, tmp_path):

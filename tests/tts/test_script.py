@@ -92,3 +92,38 @@ def test_machine_equals_kyutai(sp, lookahead):
             assert got == expected, f"trial {trial} step {step}"
             assert consumed == (entry is not None)
         assert ours.state.ended_at == state.end_step is not None
+
+
+def test_a_file_is_fed_as_the_speech_needs_it(tmp_path):
+    """A book is not read into memory: the feeder stops pushing while QUEUED_WORDS are queued."""
+    import threading
+    import time
+
+    from moshi_mlx.tts import text_source
+
+    book = tmp_path / "book.txt"
+    book.write_text("word " * 50 + "\n" + ("more words here\n" * 20000))
+    source = text_source.TextSource.from_args(None, str(book))
+
+    class Synth:
+        queued_words = 0
+        pushed = []
+
+        def push_text(self, text, speaker=None):
+            self.pushed.append(text)
+            self.queued_words = text_source.QUEUED_WORDS + 1  # nothing is being spoken
+
+        def end_of_text(self):
+            self.pushed.append(None)
+
+        def cancel(self):
+            pass
+
+    synth, stop = Synth(), threading.Event()
+    feeder = text_source.Feeder(source, synth, False, stop)
+    feeder.start()
+    time.sleep(0.3)
+    assert len(synth.pushed) == 1 and feeder.thread.is_alive()
+    stop.set()
+    feeder.thread.join(5)
+    assert not feeder.thread.is_alive() and None not in synth.pushed and feeder.error is None

@@ -11,7 +11,7 @@ from moshi_mlx.tts import voice_repo
 from moshi_mlx.tts.info import TtsInfo
 from moshi_mlx.tts.machine import TokenIds
 from moshi_mlx.tts.voices import VoiceError, check_voices, load_voice_file, speaker_condition
-from tests.engine.fake_hub import FakeHub
+from tests.engine.fake_hub import FakeHub, point_hub_at
 
 SUFFIX = ".1e68beda@240.safetensors"
 INFO = TtsInfo(delay_steps=16, lookahead=2, max_speakers=5, speaker_condition="speaker_wavs",
@@ -30,10 +30,6 @@ def _embedding(tmp_path, frames=6, seed=0, dim=8) -> bytes:
 
 @pytest.fixture
 def voice_hub(monkeypatch, tmp_path):
-    from huggingface_hub import constants
-
-    from moshi_mlx import hub
-
     files = {
         f"vctk/p225_023.wav{SUFFIX}": _embedding(tmp_path, seed=1),
         f"cml-tts/fr/1406_1028_000009-0003.wav{SUFFIX}": _embedding(tmp_path, seed=2),
@@ -44,12 +40,7 @@ def voice_hub(monkeypatch, tmp_path):
         "README.md": b"# voices",
     }
     with FakeHub({voice_repo.VOICE_REPO: files}) as server:
-        monkeypatch.setattr(constants, "ENDPOINT", server.url)
-        monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE",
-                            server.url + "/{repo_id}/resolve/{revision}/{filename}")
-        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-        monkeypatch.setattr(hub, "CHUNK_BYTES", 64)
-        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+        point_hub_at(monkeypatch, server, chunk_bytes=64)
         yield server
 
 
