@@ -4,8 +4,7 @@ Run as a script with PYTHONPATH=<repo>/.venv/kyutai-moshi-mlx (Kyutai's package 
 name, so this file imports nothing of ours). Reads a JSON job on argv[1]; prints one JSON line: the
 time from the start of generation to the first frame with audio tokens (the LM alone: Kyutai's
 generate does not decode), and ms per step (between consecutive text hooks, i.e. whole steps).
-Quantized as Kyutai's run_tts.py quantizes: the depformer and each layer's self-attention and
-feed-forward."""
+Quantized as ours is (job "quantize": "all") or as Kyutai's run_tts.py does ("run_tts")."""
 
 import importlib.util
 import json
@@ -31,10 +30,19 @@ class _FrameRate:
 
 
 def _quantize_as_run_tts(model, bits: int, group_size: int) -> None:
+    """What Kyutai's run_tts.py quantizes: the depformer, each layer's self-attention and MLP."""
     nn.quantize(model.depformer, bits=bits, group_size=group_size)
     for layer in model.transformer.layers:
         nn.quantize(layer.self_attn, bits=bits, group_size=group_size)
         nn.quantize(layer.gating, bits=bits, group_size=group_size)
+
+
+def _quantize_all(model, bits: int, group_size: int) -> None:
+    """Every Linear and Embedding the group size divides, as ours, but the conditioners and the
+    cross-attention (Kyutai's reads its projection weights directly: it cannot be quantized)."""
+    nn.quantize(model, bits=bits, group_size=group_size, class_predicate=lambda path, m: (
+        hasattr(m, "to_quantized") and m.weight.shape[-1] % group_size == 0
+        and not path.startswith("condition_provider") and "cross_attention" not in path))
 
 
 def _runner_module(name: str):
@@ -46,7 +54,8 @@ def _runner_module(name: str):
 
 def main() -> None:
     job = json.loads(sys.argv[1])
-    cfg, model = _runner_module("kyutai_lm").random_model(job, _quantize_as_run_tts)
+    quantize = _quantize_all if job.get("quantize") == "all" else _quantize_as_run_tts
+    cfg, model = _runner_module("kyutai_lm").random_model(job, quantize)
     tokenizer = sentencepiece.SentencePieceProcessor(model_file=job["tokenizer"])
     raw = {"model_id": job["model_id"], "tts_config": job["tts_config"]}
     tts = TTSModel(model, _FrameRate(), tokenizer, temp=0.6, n_q=cfg.audio_codebooks,

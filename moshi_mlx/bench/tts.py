@@ -34,6 +34,10 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--compare-kyutai", action="store_true",
                    help="also time Kyutai's moshi_mlx 0.3.0 TTS on the same config (subprocess)")
     p.add_argument("--repeats", type=int, default=1, help="with --compare-kyutai: alternate this many times")
+    p.add_argument("--kyutai-quantize", choices=("all", "run_tts"), default="all",
+                   help="Kyutai's model quantized as ours (every Linear/Embedding but the conditioners "
+                        "and, as Kyutai's cannot be, the cross-attention; default) or as Kyutai's "
+                        "run_tts.py (depformer, self-attention, MLP)")
     p.add_argument("--cache-dir", default=None)
     p.add_argument("--json", action="store_true", help="print the results as JSON")
 
@@ -156,7 +160,7 @@ def run_kyutai(config, args, group: int, tokenizer: Path) -> dict:
     job = {"lm_kwargs": kwargs, "bits": args.bits, "group_size": group, "dtype": dtype,
            "steps": args.steps, "text": TEXT, "tokenizer": str(tokenizer), "speaker_dim": speaker,
            "cfg": 2.0, "model_id": config.extra.get("model_id") or {"sig": "random", "epoch": 0},
-           "tts_config": config.extra["tts_config"]}
+           "tts_config": config.extra["tts_config"], "quantize": args.kyutai_quantize}
     data = run_kyutai_script("kyutai_tts.py", job)
     delay = int(config.extra["tts_config"]["audio_delay"] * 12.5) + config.max_delay
     return {"first_frame_lm_s": data["first_frame_s"], "steps": data["steps"],
@@ -183,6 +187,7 @@ def main(args: argparse.Namespace) -> int:
             info = TtsInfo.from_model(model, used_by="bench tts")
             voices = _voices(model, info)
         result = {"model": model.files.name, "bits": args.bits, "mimi": args.mimi,
+                  "kyutai_quantize": args.kyutai_quantize if args.bits < 16 else None,
                   "device": str(mx.default_device()), "runs": []}
         ours_runs, kyutai_runs = [], []
         for r in range(args.repeats if args.compare_kyutai else 1):
@@ -219,7 +224,8 @@ def _table(r: dict, info) -> str:
                          f"{s(a['first_frame_lm_s'])} s, LM step {a['lm_ms']['median']:.1f} ms "
                          f"(p90 {a['lm_ms']['p90']:.1f})")
     for run in r["kyutai"]:
-        lines.append(f"  Kyutai moshi_mlx 0.3.0 ({info.dep_q} codebooks, no decode): first audio frame "
+        q = f", quantized as {'ours' if r['kyutai_quantize'] == 'all' else 'run_tts.py'}" if r["kyutai_quantize"] else ""
+        lines.append(f"  Kyutai moshi_mlx 0.3.0 ({info.dep_q} codebooks, no decode{q}): first audio frame "
                      f"{s(run['first_frame_lm_s'])} s, step {run['lm_ms']['median']:.1f} ms "
                      f"(p90 {run['lm_ms']['p90']:.1f}), real-time factor {run['lm_ms']['median'] / FRAME_MS:.2f}")
     if r["kyutai"]:

@@ -48,6 +48,7 @@ from .script import ScriptReader
 from .voices import Voice, check_voices, condition_values
 
 PREFIX_TRIM = 2  # frames dropped from the end of an audio prefix (Kyutai's get_prefix)
+PREFIX_MAX_S = 10.0  # a longer recording is cut: the prefix must stay well inside the context
 SKIP_FRAMES = 2  # decoded frames dropped at the start (Kyutai's simple_generate: a click otherwise)
 
 
@@ -329,6 +330,7 @@ class Synthesizer:
         from .. import audio_io
 
         codec = self.model.codec
+        audio = audio[:int(PREFIX_MAX_S * codec.sample_rate)]
         frames = audio_io.pad_to_frames(audio, codec.frame_size).reshape(-1, codec.frame_size)
         codec.reset()
         codes = np.stack([codec.encode_frame(f) for f in frames], axis=1)[:, :-PREFIX_TRIM]
