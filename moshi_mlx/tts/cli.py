@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 
-from .. import FRAME_SIZE, SAMPLE_RATE
+from .. import FRAME_RATE, FRAME_SIZE, SAMPLE_RATE
 
 DEFAULT_MODEL = "kyutai/tts-1.6b-en_fr"
 
@@ -158,7 +158,7 @@ class _Run:
         rows = []
         synth = synth_class(self.model, self.voices, self.settings, token_sink=rows.append)
         s = synth
-        self.source.check_speakable(ScriptReader(s.model.tokenizer, s.info.token_ids, 12.5,
+        self.source.check_speakable(ScriptReader(s.model.tokenizer, s.info.token_ids, FRAME_RATE,
                                                  s.info.multi_speaker), self.model.files.name)
         t0 = time.perf_counter()
         synth.gen.warmup()

@@ -37,6 +37,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from .. import FRAME_RATE
 from ..device import activation_dtype
 from ..errors import ConfigError
 from ..lm import LmGen, make_sampler
@@ -127,7 +128,7 @@ class Synthesizer:
                          cfg_text=False)
         self.machine = WordMachine(info.token_ids, info.lookahead, settings.max_padding,
                                    settings.initial_padding)
-        self.reader = ScriptReader(model.tokenizer, info.token_ids, 12.5, info.multi_speaker,
+        self.reader = ScriptReader(model.tokenizer, info.token_ids, FRAME_RATE, info.multi_speaker,
                                    settings.padding_between)
         self._given = np.full(self.gen.buffer.given, info.token_ids.zero, np.int64)
         self._cond = threading.Condition()
