@@ -1,4 +1,4 @@
-"""Builds the QApplication, the main window and its controllers; runs the event loop."""
+"""Builds the QApplication, the main window (the shell and its modes); runs the event loop."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from PySide6.QtWidgets import QApplication
 
 from . import resources
 from .backend import Backend
-from .controllers.main_controller import MainController
+from .controllers.shell import Shell
 from .settings import APPLICATION, ORGANIZATION, SettingsStore
-from .views.main_window import MainWindow
+from .views.shell_window import ShellWindow
 
 
 def ensure_qapp() -> QApplication:
@@ -32,26 +32,29 @@ def _styles() -> list[str]:
     return QStyleFactory.keys()
 
 
-def build(settings_path: str | None = None, backend: Backend | None = None) -> MainController:
-    """The main window and its controller (not shown yet)."""
+def build(settings_path: str | None = None, backend: Backend | None = None, **options) -> Shell:
+    """The main window and its shell (not shown yet)."""
     ensure_qapp()
-    window = MainWindow()
+    window = ShellWindow()
     window.setWindowIcon(resources.app_icon())
-    return MainController(window, SettingsStore(settings_path), backend)
+    return Shell(window, SettingsStore(settings_path), backend, **options)
 
 
 def run(args) -> int:
     app = ensure_qapp()
-    controller = build(args.settings)
-    window = controller.window
+    shell = build(args.settings)
+    # The window may close to the tray while a session runs: the shell says when to quit.
+    app.setQuitOnLastWindowClosed(False)
+    shell.closed.connect(app.quit)
+    window = shell.window
     window.show()
-    if not controller.settings.model:
-        QTimer.singleShot(300, controller.models.open)  # first launch: show where to get a model
+    if not any(m.prefs.model for m in shell.modes.values()):
+        QTimer.singleShot(300, shell.models.open)  # first launch: show where to get a model
     if args.quit_after is not None:
         def finish() -> None:
             if args.screenshot:
                 window.grab().save(args.screenshot)
-            window.close()
+            shell.quit()
 
         QTimer.singleShot(int(args.quit_after * 1000), finish)
     return app.exec()

@@ -33,6 +33,36 @@ class Backend:
 
         return EngineOptions(**kwargs)
 
+    def make_transcription(self, listener: Callable):
+        """The live transcription engine (moshi_mlx.stt.live): the same lifecycle as a conversation,
+        plus file transcription on the MLX worker with the model it keeps."""
+        from moshi_mlx.stt.live import LiveTranscription
+
+        return LiveTranscription(listener)
+
+    def make_listen_options(self, **kwargs):
+        from moshi_mlx.stt.live import ListenOptions
+
+        return ListenOptions(**kwargs)
+
+    def check_audio_file(self, path: str) -> float:
+        """The duration of an audio file from its header; a MoshiError naming the file when it is
+        not one (unreadable, a folder, no samples)."""
+        from moshi_mlx.stt.files import check_input
+
+        return check_input(path).duration
+
+    def make_translation_options(self, **kwargs):
+        """EngineOptions for a live translation; its sampling from the model's config.json
+        (`lm_gen_config`, as Kyutai's runner and `translate` do), read without loading anything."""
+        from moshi_mlx.hibiki.setup import model_sampling
+
+        config = self.hub.preview_config(kwargs["model"], kwargs.get("cache_dir"))
+        s = model_sampling(config, seed=kwargs.pop("seed", None))
+        return self.make_options(text_temperature=s.text_temperature, text_top_k=s.text_top_k,
+                                 audio_temperature=s.audio_temperature, audio_top_k=s.audio_top_k,
+                                 seed=s.seed, **kwargs)
+
     # -- models ---------------------------------------------------------------------------
     @property
     def hub(self):
@@ -54,6 +84,30 @@ class Backend:
 
     def download(self, repo_id: str, cache_dir: str | None, progress, cancel: threading.Event) -> Path:
         return self.hub.download(repo_id, cache_dir=cache_dir, progress=progress, cancel=cancel)
+
+    def model_kind(self, spec: str, cache_dir: str | None = None) -> str | None:
+        """The kind (moshi_mlx.kinds) of a model spec without loading it: a demo's, a known repo's,
+        or read from the config.json of a local folder or of a downloaded repo; None when it cannot
+        be known yet (a repo not downloaded: the engine checks it after the download). Raises a
+        MoshiError naming the file when a config.json is unreadable or names an unknown kind."""
+        from moshi_mlx.jsonfile import read_json_object
+        from moshi_mlx.kinds import KINDS, kind_name
+
+        demo = next((k.name for k in KINDS.values() if spec == k.demo), None)
+        if demo is not None:
+            return demo
+        known = self.hub.known_model(spec)
+        if known is not None:
+            return known.kind
+        path = Path(spec).expanduser()
+        folder = path.parent if path.is_file() else path
+        if folder.is_dir():
+            config = folder / "config.json"
+            return kind_name(read_json_object(config) if config.is_file() else {}, str(config))
+        if spec.count("/") == 1 and self.is_installed(spec, cache_dir):
+            files = self.hub.resolve_model(spec, cache_dir=cache_dir, allow_download=False)
+            return kind_name(files.config, f"{spec}: config.json")
+        return None
 
     def check_local_model(self, folder: str) -> Path:
         """Raises a MoshiError naming what is missing when `folder` is not a usable model."""

@@ -41,6 +41,16 @@ _ERRORS: dict[str, tuple[str, str, str]] = {
     "import": ("Not a model folder", "",
                "Pick a folder holding the model's .safetensors weights and tokenizer files."),
     "export": ("Export failed", "", "Pick another folder and try again."),
+    "model_kind": ("This model does not fit this mode", "",
+                   "Pick a model of the right kind in Models…, or use this one in the mode named above."),
+    "history": ("The recording could not be changed", "",
+                "Check that the recordings folder is writable (Settings…), then try again."),
+    "transcribe_file": ("The file could not be transcribed", "",
+                        "Check that it is an audio file (WAV, FLAC, MP3, OGG…), then try again."),
+    "record_dir": ("The recordings folder cannot be used", "",
+                   "Choose another recordings folder in Settings…, or turn Record off."),
+    "playback": ("The recording cannot be played", "",
+                 "Check the output device (Settings of this Mac's sound) and that the file is a WAV."),
 }
 _DETAIL_IN_ADVICE = {"no_input_device", "mic_permission", "device_lost"}
 _UNKNOWN = ("Something went wrong", "An unexpected error occurred.",

@@ -1,4 +1,8 @@
-"""The app's settings: a frozen dataclass, persisted with QSettings (one key per field)."""
+"""The app's settings: frozen dataclasses persisted with QSettings (one key per field).
+
+AppSettings holds what is shared by the whole app (group `settings/`); each mode keeps its own
+ModeSettings, its last model and devices (group `modes/<mode id>/`).
+"""
 
 from __future__ import annotations
 
@@ -13,14 +17,27 @@ APPLICATION = "Moshi"
 
 
 def default_record_dir() -> str:
+    """~/Music/Moshi: recordings are the user's documents (audio they may open, move or back up),
+    so they live where the Finder shows audio, not in the hidden Application Support folder."""
     return str(Path.home() / "Music" / "Moshi")
 
 
 @dataclass(frozen=True)
-class AppSettings:
-    model: str = ""  # repo id, local folder, or "demo"; "" = none chosen yet (first launch)
+class ModeSettings:
+    """What each mode remembers for itself."""
+
+    model: str = ""  # repo id, local folder, or a demo spec; "" = none chosen yet
     input_device: str = ""  # device name; "" = system default
     output_device: str = ""
+
+    def replace(self, **changes) -> "ModeSettings":
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class AppSettings:
+    last_mode: str = "talk"  # the page shown at launch: a mode id or "history"
+    global_shortcut: bool = True  # macOS: Control-Option-M starts/stops from anywhere
     aec: bool = True
     text_temperature: float = 0.7
     text_top_k: int = 25
@@ -67,12 +84,12 @@ class SettingsStore:
     def location(self) -> str:
         return self._qs.fileName()
 
-    def load(self) -> AppSettings:
-        defaults = AppSettings()
+    def _load(self, defaults, prefix: str, fallback_prefix: str = ""):
         values = {}
-        for f in dataclasses.fields(AppSettings):
-            key = f"settings/{f.name}"
-            if not self._qs.contains(key):
+        for f in dataclasses.fields(defaults):
+            keys = [prefix + f.name] + ([fallback_prefix + f.name] if fallback_prefix else [])
+            key = next((k for k in keys if self._qs.contains(k)), None)
+            if key is None:
                 continue
             try:
                 values[f.name] = _convert(self._qs.value(key), getattr(defaults, f.name), f.name)
@@ -80,14 +97,41 @@ class SettingsStore:
                 pass  # a damaged value falls back to its default
         return dataclasses.replace(defaults, **values)
 
-    def save(self, settings: AppSettings) -> None:
-        for f in dataclasses.fields(AppSettings):
+    def _save(self, settings, prefix: str) -> None:
+        for f in dataclasses.fields(settings):
             value = getattr(settings, f.name)
             if f.name == "seed":
                 value = "" if value is None else int(value)
             elif f.name == "local_models":
                 value = list(value)
-            self._qs.setValue(f"settings/{f.name}", value)
+            self._qs.setValue(prefix + f.name, value)
+        self._qs.sync()
+
+    def load(self) -> AppSettings:
+        return self._load(AppSettings(), "settings/")
+
+    def save(self, settings: AppSettings) -> None:
+        self._save(settings, "settings/")
+
+    def load_mode(self, mode_id: str) -> ModeSettings:
+        # Talk's model and devices were app-wide settings before modes existed: keep them.
+        return self._load(ModeSettings(), f"modes/{mode_id}/", "settings/" if mode_id == "talk" else "")
+
+    def save_mode(self, mode_id: str, settings: ModeSettings) -> None:
+        self._save(settings, f"modes/{mode_id}/")
+
+    def load_option(self, mode_id: str, key: str, default):
+        """A mode's own setting beyond ModeSettings (`modes/<id>/<key>`), of `default`'s type."""
+        value = self._qs.value(f"modes/{mode_id}/{key}")
+        if value is None:
+            return default
+        try:
+            return _convert(value, default, key)
+        except (TypeError, ValueError):
+            return default  # a damaged value falls back to its default
+
+    def save_option(self, mode_id: str, key: str, value) -> None:
+        self._qs.setValue(f"modes/{mode_id}/{key}", value)
         self._qs.sync()
 
     def value(self, key: str, default=None):

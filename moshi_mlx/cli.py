@@ -11,6 +11,7 @@ import importlib
 import sys
 
 from .errors import MoshiError
+from .interrupts import stop_signals_interrupt
 
 # sub-command -> (module, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -18,7 +19,12 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "decode": ("moshi_mlx.mimi.cli", "decode Mimi codes (.npy) into a WAV file"),
     "chat": ("moshi_mlx.engine.chat_cli", "live full-duplex conversation with mic and speakers"),
     "run": ("moshi_mlx.engine.run_cli", "run the conversation engine over a recorded WAV file"),
+    "translate": ("moshi_mlx.hibiki.cli", "translate speech (Hibiki): a file, or live from the microphone"),
+    "transcribe": ("moshi_mlx.stt.transcribe_cli", "transcribe audio files (Kyutai STT): text, subtitles, word times"),
+    "listen": ("moshi_mlx.stt.listen_cli", "live captions from the microphone (Kyutai STT)"),
+    "serve": ("moshi_mlx.serve.cli", "serve Kyutai's clients (web UI, moshi.client) over the network"),
     "models": ("moshi_mlx.hub_cli", "list known models, their sizes, and what is installed"),
+    "voices": ("moshi_mlx.personas.cli", "PersonaPlex voices: list them, or make one from a recording"),
     "bench": ("moshi_mlx.bench.cli", "benchmarks: codec, lm, end-to-end"),
     "say": ("moshi_mlx.tts.cli", "read text aloud (Kyutai TTS) to the speaker or into a WAV file"),
 }
@@ -47,11 +53,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(rest)
     args.command = name
     try:
-        return int(module.main(args) or 0)
+        with stop_signals_interrupt():  # SIGTERM, SIGHUP: like Ctrl-C (temporary files removed)
+            return int(module.main(args) or 0)
     except MoshiError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
+        if getattr(e, "completed", False):
+            print("interrupted after the outputs were complete", file=sys.stderr)
         return 130
 
 

@@ -57,8 +57,31 @@ from .tts import demo as _tts  # noqa: E402  (plain values; its builder imports 
 
 DEMOS: dict[str, DemoSpec] = {
     "demo": DemoSpec(),
+    "demo-hibiki": DemoSpec(  # Hibiki's layout: acoustic delay 2, a "description" condition for CFG
+        lm={"delays": (0, 0) + (2,) * 7 + (0,) + (2,) * 7, "max_period": 100_000,
+            "conditioners": {"description": {"type": "lut", "lut": {
+                "n_bins": 31, "dim": 16, "tokenizer": "noop",
+                "possible_values": ["very_bad", "bad", "neutral", "good", "very_good"]}}},
+            "fuser": {"sum": ["description"], "cross": [], "prepend": []}},
+        metadata={"model_type": "hibiki"}),
+    # Kyutai STT 1B's layout (32 codebooks in, no depformer, end-of-turn heads) and its config keys
+    "demo-stt": DemoSpec(lm=dict(n_q=32, dep_q=0, delays=(0,) * 33, max_period=100_000,
+                                 extra_heads_num_heads=4, extra_heads_dim=6),
+                         metadata={"model_type": "stt", "lm_gen_config": {
+                             "temp": 0.0, "temp_text": 0.0, "top_k": 250, "top_k_text": 50},
+                             "stt_config": {"audio_delay_seconds": 0.5, "audio_silence_prefix_seconds": 0.0}},
+                         mimi_codebooks=32),
+    "demo-personaplex": DemoSpec(lm={"dep_q": 16, "context": 256}, metadata={"model_type": "personaplex"},
+                                 extras=lambda folder, lm: _kind_module("personas.demo").make_demo_files(folder, lm)),
     "demo-tts": DemoSpec(lm=_tts.LM, metadata=_tts.METADATA, mimi_codebooks=32, extras=_tts.make_voices),
 }
+
+
+def _kind_module(name: str):
+    """A kind's module, imported when its demo is built."""
+    import importlib
+
+    return importlib.import_module(f"{__package__}.{name}")
 
 
 def is_demo(spec: str) -> bool:

@@ -43,12 +43,13 @@ def main(args: argparse.Namespace) -> int:
         return 0
     from tqdm import tqdm
 
-    bar = tqdm(total=0, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr,
-               desc=args.download)
+    bar = None  # made once the Hub has answered with the sizes: no empty bar before an error
 
     def progress(done: int, total: int) -> None:
-        if total and bar.total != total:
-            bar.total = total
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr,
+                       desc=args.download)
         bar.n = done
         bar.refresh()
 
@@ -60,6 +61,7 @@ def main(args: argparse.Namespace) -> int:
         print("\ncancelled: run the same command again to resume", file=sys.stderr)
         return 130
     finally:
-        bar.close()
+        if bar is not None:
+            bar.close()
     print(f"{args.download}: ready in {path}")
     return 0

@@ -8,6 +8,7 @@ import argparse
 import sys
 
 from moshi_mlx.errors import MoshiError
+from moshi_mlx.interrupts import stop_signals_interrupt
 
 from .plan import PARTS
 
@@ -35,6 +36,10 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     files.add_argument("--mimi", help="Mimi codec weights (.safetensors)")
     files.add_argument("--tokenizer", help="sentencepiece text tokenizer (.model)")
     files.add_argument("--config", help="config.json with Kyutai lm_kwargs (default: Moshi 7B)")
+    files.add_argument("--lora", metavar="ADAPTER", help="a moshi-finetune LoRA adapter (lora.safetensors) "
+                       "merged into the weights before converting: W + lora_scaling * B @ A")
+    files.add_argument("--lora-config", metavar="JSON", help="the adapter's config.json (lora_rank, "
+                       "lora_scaling; default: the one beside the adapter)")
     parser.add_argument("--force", action="store_true", help="replace an existing output folder")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     verify = parser.add_argument_group("verification (runs both models: needs memory for both)")
@@ -52,6 +57,10 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from .convert import convert
+
+    if args.verify and args.lora:
+        raise MoshiError("--verify compares with the checkpoint as read, without the adapter: "
+                         "convert with --lora, or verify without it")
 
     keep = None
     if args.keep:
@@ -72,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
         summary = convert(args.source, args.output, bits=args.bits, group_size=args.group_size,
                           dtype=args.dtype, keep=keep, force=args.force, progress=progress,
                           lm_file=args.lm, mimi_file=args.mimi, tokenizer_file=args.tokenizer,
-                          config_file=args.config, keep_group_size=args.keep_group_size)
+                          config_file=args.config, keep_group_size=args.keep_group_size,
+                          lora=args.lora, lora_config=args.lora_config)
     finally:
         if bar is not None:
             bar.close()
@@ -81,7 +91,11 @@ def run(args: argparse.Namespace) -> int:
         return 0
     from .verify import Thresholds, verify
 
-    report = verify(summary.output, summary.source_lm, frames=args.verify_frames)
+    try:
+        report = verify(summary.output, summary.source_lm, frames=args.verify_frames)
+    except KeyboardInterrupt:
+        print(f"verification interrupted; the output is complete: {summary.output}", file=sys.stderr)
+        return 130
     thresholds = Thresholds(args.min_text_agreement, args.min_audio_agreement, args.max_text_kl)
     print(report.format(thresholds))
     return 0 if report.passes(thresholds) else 1
@@ -99,10 +113,14 @@ def main(argv: list[str] | None = None) -> int:
     configure_parser(parser)
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     try:
-        return run(args)
+        with stop_signals_interrupt():  # SIGTERM, SIGHUP: like Ctrl-C, nothing left behind
+            return run(args)
     except MoshiError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted: no output was written", file=sys.stderr)
+    except KeyboardInterrupt as e:
+        if getattr(e, "completed", False):
+            print(f"interrupted after the output was complete: {args.output}", file=sys.stderr)
+        else:
+            print("interrupted: no output was written", file=sys.stderr)
         return 130

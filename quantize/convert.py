@@ -25,6 +25,7 @@ from .plan import check_keep_matched, make_plan
 from .readers import open_reader
 from .safetensors_io import read_header
 from .sources import resolve
+from .voices import convert_voices
 
 TOOL = "moshi-quantize 0.1.0"
 _MIMI_PREFIXES = ("encoder.", "decoder.", "quantizer.")
@@ -75,10 +76,12 @@ def convert(source: str | None, output: str | Path, *, bits: int | None = None,
             cancel: threading.Event | None = None,
             lm_file: str | Path | None = None, mimi_file: str | Path | None = None,
             tokenizer_file: str | Path | None = None, config_file: str | Path | None = None,
-            keep_group_size: int | None = None) -> ConversionSummary:
+            keep_group_size: int | None = None, lora: str | Path | None = None,
+            lora_config: str | Path | None = None) -> ConversionSummary:
     """Converts and returns a summary. `progress(bytes_done, bytes_total)` is called from this
     thread; setting `cancel` makes it raise ConversionCancelled and leave no output. `keep`: parts
-    kept at higher precision (see plan.make_plan). Explicit *_file paths override the source's."""
+    kept at higher precision (see plan.make_plan). Explicit *_file paths override the source's.
+    `lora`: a moshi-finetune adapter merged into the weights first (see lora.py)."""
     start = time.monotonic()
     try:
         float_dtype = parse_dtype(dtype)
@@ -93,6 +96,14 @@ def convert(source: str | None, output: str | Path, *, bits: int | None = None,
     _check_tokenizer(src.tokenizer)
 
     reader = open_reader(src.lm)
+    if lora is not None:
+        from .lora import MergedReader
+
+        try:
+            reader = MergedReader(reader, lora, lora_config)
+        except BaseException:
+            reader.close()
+            raise
     try:
         by_input, planned, stats = plan_outputs(reader, config, plan, float_dtype)
         check_keep_matched(plan)
@@ -113,6 +124,7 @@ def convert(source: str | None, output: str | Path, *, bits: int | None = None,
                                           float_dtype, plan.mode, advance, cancel)}
             for path in (src.mimi, src.tokenizer):
                 files[path.name] = copy_file(path, tmp / path.name, advance, cancel)
+            files.update(convert_voices(src.lm.parent, tmp))  # PersonaPlex's voices.tgz, if any
             check_cancel(cancel)
             quantization = plan.config_entry()
             out_config = config.to_dict()  # metadata such as lm_gen_config or mimi_config kept
@@ -125,7 +137,7 @@ def convert(source: str | None, output: str | Path, *, bits: int | None = None,
                               tokenizer_name=src.tokenizer.name, dtype=dtype)
             files["config.json"] = write_json(tmp / "config.json", out_config)
             write_manifest(tmp, files, TOOL)
-            output_bytes = sum(p.stat().st_size for p in tmp.iterdir())
+            output_bytes = sum(p.stat().st_size for p in tmp.rglob("*") if p.is_file())
             check_cancel(cancel)  # the last point where a cancel leaves nothing behind
             staging.commit()
     finally:

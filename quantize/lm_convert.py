@@ -107,6 +107,7 @@ def write_lm(reader, config: LmConfig, by_input: dict[str, list[OutputTensor]],
         for key, outs in by_input.items():
             check_cancel(cancel)
             value = reader.load(key)
+            _check_finite(reader.path, key, value)
             pairs = dict(translate_pytorch_tensor(key, value, config))
             for t in outs:
                 for name, arr in _encode(t, pairs[t.name], dtype, mode):
@@ -118,6 +119,16 @@ def write_lm(reader, config: LmConfig, by_input: dict[str, list[OutputTensor]],
         writer.abort()
         raise
     return writer.size, writer.sha256
+
+
+def _check_finite(path: Path, key: str, value: mx.array) -> None:
+    """A NaN or infinite weight would make a model that outputs NaN: refuse, naming the tensor."""
+    if not _is_float(value.dtype):
+        return
+    bad = mx.sum(mx.logical_not(mx.isfinite(value))).item()
+    if bad:
+        raise CheckpointError(f"{path}: tensor {key!r} holds {bad} NaN or infinite values (of "
+                              f"{value.size}): the checkpoint is damaged; nothing was written")
 
 
 def _encode(t: OutputTensor, value: mx.array, dtype: mx.Dtype, mode: str):

@@ -3,16 +3,19 @@ to it, renamed into place at the end, and removed on any failure, cancel or Ctrl
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
 import shutil
-import tempfile
 import threading
 from pathlib import Path
 from typing import Callable
 
+from moshi_mlx import partial
 from moshi_mlx.errors import CheckpointError, MoshiError
+from moshi_mlx.interrupts import deferred_interrupts
+from moshi_mlx.partial import Partial, remove_stale
 
 MANIFEST = "manifest.json"
 _CHUNK = 8 << 20
@@ -27,20 +30,74 @@ def check_cancel(cancel: threading.Event | None) -> None:
         raise ConversionCancelled("conversion cancelled: no output was written")
 
 
+OLD_TAG = ".moshi-old-"  # holds a replaced output folder (as _REPLACED) until the new one is in place
+_REPLACED = "replaced"
+
+
 def check_output(output: Path, force: bool) -> Path:
-    """Refuses an existing output without `force`, and never replaces something that is not a
-    model folder (a typo must not wipe a home directory)."""
+    """Refuses an existing output without `force`, and with `force` replaces only a folder that this
+    tool provably wrote (see `written_by_us`): a typo must never wipe anything else."""
     output = Path(output).expanduser().absolute()
+    recover_replaced(output)
     if output.exists() or output.is_symlink():
         if not force:
             raise CheckpointError(f"{output}: already exists (use --force to replace it)")
         if not output.is_dir() or output.is_symlink():
             raise CheckpointError(f"{output}: exists and is not a folder; not replacing it")
-        entries = list(output.iterdir())
-        if entries and not (output / MANIFEST).is_file():
-            raise CheckpointError(f"{output}: exists and is not a moshi-quantize output (no {MANIFEST}); "
-                                  "not replacing it, remove it yourself")
+        why = written_by_us(output)
+        if why:
+            raise CheckpointError(f"{output}: exists and is not a moshi-quantize output ({why}); "
+                                  "not replacing it: remove it yourself or choose another -o")
     return output
+
+
+def written_by_us(folder: Path) -> str | None:
+    """None when `folder` is empty or exactly what this tool writes: its manifest.json, made by
+    moshi-quantize, listing every other file with its size, and nothing else. Otherwise the reason.
+    (Sizes, not sha256: re-hashing gigabytes to decide a replace would take minutes.)"""
+    entries = {p.name: p for p in folder.iterdir()}
+    if not entries:
+        return None
+    if MANIFEST not in entries:
+        return f"no {MANIFEST}"
+    try:
+        manifest = json.loads(entries.pop(MANIFEST).read_text())
+        files = manifest["files"]
+        ours = str(manifest["created_by"]).startswith("moshi-quantize")
+        sizes = {str(name): int(entry["size"]) for name, entry in files.items()}
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return f"{MANIFEST} is not one of ours"
+    if not ours:
+        return f"{MANIFEST} was not written by moshi-quantize"
+    extra = sorted(set(entries) - set(sizes))
+    if extra:
+        return f"it also holds {', '.join(extra[:3])}" + (", ..." if len(extra) > 3 else "")
+    for name, size in sizes.items():
+        path = entries.get(name)
+        if path is None or not path.is_file() or path.is_symlink() or path.stat().st_size != size:
+            return f"{name} is missing or differs from {MANIFEST}"
+    return None
+
+
+def recover_replaced(output: Path) -> None:
+    """Finishes a replace that was cut short (power cut, SIGKILL between its two renames): a
+    replaced folder that no process holds goes back into place when `output` is missing, and is
+    deleted when the new output is there. Abandoned partial folders are deleted."""
+    parent = output.parent
+    if not parent.is_dir():
+        return
+    remove_stale(parent)
+    for old in sorted(parent.glob(f".{glob.escape(output.name)}{OLD_TAG}*")):
+        if not partial.is_abandoned(old):
+            continue
+        replaced = old / _REPLACED
+        if replaced.is_dir() and not (output.exists() or output.is_symlink()):
+            try:
+                os.rename(replaced, output)
+            except OSError as e:
+                raise CheckpointError(f"{output}: a replace was cut short and the previous output, "
+                                      f"kept in {replaced}, cannot be put back ({e.strerror or e})") from None
+        shutil.rmtree(old, ignore_errors=True)
 
 
 class Staging:
@@ -49,34 +106,48 @@ class Staging:
     def __init__(self, output: Path, force: bool):
         self.output = check_output(output, force)
         self.force = force
-        self.path: Path | None = None
+        self._partial: Partial | None = None
+
+    @property
+    def path(self) -> Path | None:
+        return self._partial.path if self._partial is not None else None
 
     def __enter__(self) -> Path:
-        parent = self.output.parent
         try:
-            parent.mkdir(parents=True, exist_ok=True)
-            self.path = Path(tempfile.mkdtemp(prefix=f".{self.output.name}.partial-", dir=parent))
+            self.output.parent.mkdir(parents=True, exist_ok=True)
+            self._partial = Partial(self.output, folder=True)
         except OSError as e:
             raise CheckpointError(f"{self.output}: cannot write the output folder there "
                                   f"({e.strerror or e})") from None
-        return self.path
+        return self._partial.path
 
     def commit(self) -> None:
-        assert self.path is not None
-        old = None
-        if self.output.exists():
-            check_output(self.output, self.force)
-            old = Path(tempfile.mkdtemp(prefix=f".{self.output.name}.old-", dir=self.output.parent))
-            os.rename(self.output, old / "x")
-        os.rename(self.path, self.output)
-        self.path = None
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        """Renames the finished folder into place. A replaced output is first renamed aside (kept
+        locked), so a cut between the two renames is undone by the next run (recover_replaced);
+        stop requests wait until both renames are done."""
+        assert self._partial is not None
+        with deferred_interrupts():
+            old = None
+            if self.output.exists():
+                check_output(self.output, self.force)
+                old = Partial(self.output, folder=True, kind=OLD_TAG)
+                os.rename(self.output, old.path / _REPLACED)  # keeps the lock
+            try:
+                os.rename(self._partial.path, self.output)
+            except BaseException:
+                if old is not None:
+                    os.rename(old.path / _REPLACED, self.output)
+                    old.discard()
+                raise
+            self._partial.release()
+            self._partial = None
+            if old is not None:
+                old.discard()
 
     def __exit__(self, *exc) -> None:
-        if self.path is not None:
-            shutil.rmtree(self.path, ignore_errors=True)
-            self.path = None
+        if self._partial is not None:
+            self._partial.discard()
+            self._partial = None
 
 
 def copy_file(src: Path, dst: Path, advance: Callable[[int], None],

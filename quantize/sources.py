@@ -114,6 +114,8 @@ def _download(repo: str, raw_config: dict | None, lm, mimi, tokenizer) -> Path:
                   names.get("mimi_name", MIMI_NAME) if mimi is None else None,
                   names.get("tokenizer_name", TOKENIZER_NAME) if tokenizer is None else None]
         wanted = [w for w in wanted if w]
+        if names.get("model_type") == "personaplex" and wanted:
+            wanted.append("voices.tgz")  # its voices follow the converted model (see voices.py)
         if wanted:
             folder = Path(snapshot_download(repo, allow_patterns=wanted))
     except (HfHubHTTPError, LocalEntryNotFoundError, OSError, ValueError) as e:

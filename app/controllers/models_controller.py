@@ -1,44 +1,37 @@
-"""Wires the model manager: known models and their fit, download, import, convert (background jobs)."""
+"""Wires the model manager: models grouped by kind with their fit, download, import, convert
+(background jobs). It is opened for a mode: "Use This Model" gives that mode the model, and only
+models of a kind the mode accepts can be used there."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, Slot
 from PySide6.QtWidgets import QFileDialog
 
 from ..jobs import Job
 from ..messages import for_error
+from ..modes.base import DEMO_LABEL, demo_label
 from ..sysinfo import format_bytes, format_duration, free_disk_bytes, hf_cache_dir, total_memory_bytes
 from ..views.model_manager import ModelManagerDialog, ModelRow
 
 DISK_MARGIN_BYTES = 500_000_000  # kept free beyond the model itself
-DEMO_LABEL = "Demo (random weights: noise only)"
-
-
-def model_display_name(backend, spec: str) -> str:
-    """How a model spec reads in the main window."""
-    if spec == backend.demo_spec():
-        return DEMO_LABEL
-    for known in backend.known_models():
-        if known.repo_id == spec:
-            return f"{known.label} ({spec})"
-    return spec
 
 
 class ModelsController(QObject):
-    model_chosen = Signal(str)
-
     def __init__(self, main) -> None:
         super().__init__(main)
-        self.main = main
+        self.main = main  # the shell
         self.backend = main.backend
         self.dialog: ModelManagerDialog | None = None
         self.job: Job | None = None
+        self.mode = None  # the mode the manager chooses for
 
     # -- dialog -------------------------------------------------------------------------------
     @Slot()
-    def open(self) -> ModelManagerDialog:
+    def open(self, mode=None) -> ModelManagerDialog:
+        """Show the manager, choosing for `mode` (default: the active mode)."""
+        self.mode = mode or self.main.active_mode
         if self.dialog is None:
             d = ModelManagerDialog(self.main.window)
             d.use_button.clicked.connect(self.use_selected)
@@ -48,6 +41,7 @@ class ModelsController(QObject):
             d.cancel_button.clicked.connect(self.cancel)
             d.table.itemSelectionChanged.connect(self._selection_changed)
             self.dialog = d
+        self.dialog.setWindowTitle(f"Models for {self.mode.label}")
         self.refresh()
         mem = total_memory_bytes()
         self.dialog.set_memory_text(
@@ -62,22 +56,43 @@ class ModelsController(QObject):
         cache = self.main.settings.cache_dir or None
         mem = total_memory_bytes()
         rows = [ModelRow(self.backend.demo_spec(), DEMO_LABEL, "–", "tiny", "Built in", True,
-                         "ok", "Runs anywhere; says nothing meaningful", False)]
+                         "ok", "Runs anywhere; says nothing meaningful", False, "moshi")]
+        rows += [ModelRow(spec, demo_label(spec), "–", "tiny", "Built in", True, "ok",
+                          "Runs anywhere; says nothing meaningful", False, kind)
+                 for spec, kind in self._other_demos()]
         for known in self.backend.known_models():
             installed = self.backend.is_installed(known.repo_id, cache_dir=cache)
             fit, sentence = self.backend.recommend(known, mem)
             rows.append(ModelRow(known.repo_id, known.label, known.voice, format_bytes(known.size_bytes),
-                                 "Installed" if installed else "Not downloaded", installed, fit, sentence,
-                                 not installed))
+                                 "Installed" if installed else "Not downloaded", installed, fit,
+                                 sentence + ("; licence to accept on Hugging Face" if known.gated else ""),
+                                 not installed, known.kind))
         for folder in self.main.settings.local_models:
             present = Path(folder).is_dir()
             rows.append(ModelRow(folder, Path(folder).name, "–", "–",
-                                 "Local folder" if present else "Folder missing", present, "", folder, False))
+                                 "Local folder" if present else "Folder missing", present, "", folder, False,
+                                 self._folder_kind(folder) if present else ""))
         return rows
+
+    def _other_demos(self) -> list[tuple[str, str]]:
+        """(spec, kind) of the demo models of the other kinds this app has a mode for."""
+        from moshi_mlx.demo import DEMOS
+        from moshi_mlx.kinds import KINDS
+
+        return [(k.demo, k.name) for k in KINDS.values() if k.demo in DEMOS
+                and k.demo != self.backend.demo_spec() and k.mode in self.main.modes]
+
+    def _folder_kind(self, folder: str) -> str:
+        from moshi_mlx.errors import MoshiError
+
+        try:
+            return self.backend.model_kind(folder) or ""
+        except MoshiError:
+            return ""  # unreadable config.json: listed as of unknown kind
 
     def refresh(self) -> None:
         if self.dialog is not None:
-            self.dialog.set_rows(self.rows(), self.main.settings.model)
+            self.dialog.set_rows(self.rows(), self.mode.prefs.model if self.mode else "")
             self._selection_changed()
 
     def known_model(self, spec: str):
@@ -87,16 +102,28 @@ class ModelsController(QObject):
         d = self.dialog
         row = d.selected_row() if d else None
         busy = self.job is not None and self.job.is_running()
-        if d is not None and not busy:
+        if d is None:
+            return
+        fits = row is not None and (not row.kind or row.kind in self.mode.kinds)
+        if not busy:
             d.download_button.setEnabled(bool(row and row.downloadable))
-            d.use_button.setEnabled(bool(row and row.installed))
+            d.use_button.setEnabled(bool(row and row.installed and fits))
+        d.set_hint("" if row is None or fits else self._other_kind_hint(row))
+
+    def _other_kind_hint(self, row: ModelRow) -> str:
+        from moshi_mlx.kinds import KINDS
+
+        kind = KINDS[row.kind]
+        where = (f"the {kind.mode_label} mode" if kind.mode in self.main.modes
+                 else f"the {kind.mode_label} mode (coming in a later version of the app)")
+        return f"{row.label} is a {kind.label} model: it is for {where}, not for {self.mode.label}."
 
     @Slot()
     def use_selected(self) -> None:
         row = self.dialog.selected_row() if self.dialog else None
         if row is None or not row.installed:
             return
-        self.model_chosen.emit(row.spec)
+        self.mode.set_model(row.spec)  # refuses a model of another kind, saying why
         self.refresh()
 
     # -- jobs ---------------------------------------------------------------------------------
@@ -148,8 +175,8 @@ class ModelsController(QObject):
 
         def done(_path) -> None:
             self.dialog.set_job_text(f"{known.label} downloaded.")
-            if not self.main.settings.model:
-                self.model_chosen.emit(repo_id)
+            if not self.mode.prefs.model and known.kind in self.mode.kinds:
+                self.mode.set_model(repo_id)  # the mode's first model: chosen for the user
 
         return self._run("download", lambda j: self._describe(f"Downloading {known.label}", j), work, done)
 

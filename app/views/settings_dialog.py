@@ -1,16 +1,19 @@
-"""Settings: sampling, seed, recording. Shows and returns AppSettings; the controller saves them."""
+"""Settings: sampling, seed, recordings, the global shortcut. Shows and returns AppSettings; the
+shell saves them."""
 
 from __future__ import annotations
 
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog,
-                               QFormLayout, QGroupBox, QHBoxLayout, QLineEdit, QPushButton, QSpinBox,
-                               QVBoxLayout, QWidget)
+                               QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton,
+                               QSpinBox, QVBoxLayout, QWidget)
 
 from ..settings import AppSettings
 
 
 class SettingsDialog(QDialog):
-    def __init__(self, settings: AppSettings, parent: QWidget | None = None) -> None:
+    def __init__(self, settings: AppSettings, parent: QWidget | None = None, shortcut_text: str = "",
+                 shortcut_error: str = "") -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self._base = settings
@@ -18,7 +21,7 @@ class SettingsDialog(QDialog):
         layout.setContentsMargins(18, 16, 18, 14)
         layout.setSpacing(12)
 
-        sampling = QGroupBox("Sampling")
+        sampling = QGroupBox("Talk: sampling")
         form = QFormLayout(sampling)
         self.text_temperature = self._spin_float(settings.text_temperature)
         self.text_top_k = self._spin_int(settings.text_top_k, 1, 32000)
@@ -39,7 +42,7 @@ class SettingsDialog(QDialog):
         form.addRow("Seed", seed_row)
         layout.addWidget(sampling)
 
-        recording = QGroupBox("Recording")
+        recording = QGroupBox("Recordings")
         rform = QFormLayout(recording)
         self.record_dir = QLineEdit(settings.record_dir)
         browse = QPushButton("Choose…")
@@ -47,11 +50,26 @@ class SettingsDialog(QDialog):
         dir_row = QHBoxLayout()
         dir_row.addWidget(self.record_dir, 1)
         dir_row.addWidget(browse)
-        self.auto_record = QCheckBox("Record every conversation")
+        self.record_dir.setAccessibleName("Recordings folder")
+        browse.setAccessibleName("Choose the recordings folder")
+        self.auto_record = QCheckBox("Record every session")
         self.auto_record.setChecked(settings.auto_record)
         rform.addRow("Folder", dir_row)
         rform.addRow("", self.auto_record)
         layout.addWidget(recording)
+
+        anywhere = QGroupBox("From any app")
+        aform = QFormLayout(anywhere)
+        self.global_shortcut = QCheckBox(f"Start or stop with {shortcut_text or 'a global shortcut'}")
+        self.global_shortcut.setChecked(settings.global_shortcut)
+        self.global_shortcut.setToolTip("Works while Moshi is in the background (macOS; no permission needed)")
+        aform.addRow(self.global_shortcut)
+        if shortcut_error and settings.global_shortcut:
+            note = QLabel(f"Not active: {shortcut_error}.")
+            note.setWordWrap(True)
+            note.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+            aform.addRow(note)
+        layout.addWidget(anywhere)
 
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
                                    | QDialogButtonBox.StandardButton.RestoreDefaults)
@@ -90,6 +108,7 @@ class SettingsDialog(QDialog):
         self.fixed_seed.setChecked(False)
         self.record_dir.setText(d.record_dir)
         self.auto_record.setChecked(d.auto_record)
+        self.global_shortcut.setChecked(d.global_shortcut)
 
     def result_settings(self) -> AppSettings:
         """The settings as edited (the ones this dialog does not show are kept)."""
@@ -100,4 +119,5 @@ class SettingsDialog(QDialog):
             audio_top_k=self.audio_top_k.value(),
             seed=self.seed.value() if self.fixed_seed.isChecked() else None,
             record_dir=self.record_dir.text().strip() or AppSettings().record_dir,
-            auto_record=self.auto_record.isChecked())
+            auto_record=self.auto_record.isChecked(),
+            global_shortcut=self.global_shortcut.isChecked())

@@ -50,13 +50,13 @@ def _random_model(args, tmp: Path):
     from ..mimi.weights import export_release_format
     from .lm import _build_model, bench_config  # the LM benchmark's random-weight builder
 
-    lm_args = argparse.Namespace(config=args.config, dim=None)
+    lm_args = argparse.Namespace(config=args.config, dim=getattr(args, "dim", None))
     config = bench_config(lm_args)
     group = args.group_size or (32 if args.bits == 4 else 64)
     lm = _build_model(config, args.bits, group, activation_dtype())
     mimi_path = tmp / "tokenizer-random.safetensors"
     mx.save_safetensors(str(mimi_path), export_release_format(Mimi(MimiConfig.moshi())))
-    codec = open_codec(mimi_path, backend=args.codec_backend, num_codebooks=config.dep_q)
+    codec = open_codec(mimi_path, backend=args.codec_backend, num_codebooks=config.mimi_codebooks)
     bits = "bf16" if args.bits == 16 else f"q{args.bits}/g{group}"
     name = f"random {args.config} {bits}"
     files = ModelFiles(mimi_path, mimi_path, mimi_path, {}, name)
@@ -83,6 +83,7 @@ def run(args) -> dict:
     from ..errors import MoshiError
     from ..engine.loader import load_model
     from ..hub import resolve_model
+    from ..kinds import KINDS, check_kind
 
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
@@ -91,6 +92,8 @@ def run(args) -> dict:
         else:
             model = _random_model(args, Path(tmp))
         load_s = time.perf_counter() - t0
+        check_kind(model.lm.config.extra, [k for k in KINDS if "chat" in KINDS[k].commands],
+                   args.model or args.config, "`bench e2e` (a conversation's frame)")
         core = FrameEngine(model, Sampling(seed=0))
         n = model.codec.frame_size
         rng = np.random.default_rng(0)

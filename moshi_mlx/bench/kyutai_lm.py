@@ -18,16 +18,16 @@ from moshi_mlx import models, utils
 
 def random_model(job: dict, quantize=None):
     """(config, Kyutai's Lm) of job["lm_kwargs"] with random weights in job["dtype"]; below 16 bits
-    `quantize(model, bits, group_size)` (default: every layer, as Kyutai's MLX releases), scales and
+    `quantize(model, bits, group_size)` (default: every layer but the conditioners), scales and
     biases in bf16 as in Kyutai's q4/q8 files. Also used by kyutai_tts.py (loaded by path)."""
     mx.random.seed(0)
     cfg = models.LmConfig.from_config_dict(job["lm_kwargs"])
     model = models.Lm(cfg)
     if job["bits"] < 16:
-        (quantize or nn.quantize)(model, bits=job["bits"], group_size=job["group_size"])
+        (quantize or _quantize_float_conditioners)(model, bits=job["bits"], group_size=job["group_size"])
     if job["dtype"] != "float32":
         model.set_dtype(getattr(mx, job["dtype"]))
-    for _, module in model.named_modules():
+    for _, module in model.named_modules():  # bf16 scales and biases, as in Kyutai's q4/q8 files
         if isinstance(module, (nn.QuantizedLinear, nn.QuantizedEmbedding)):
             module.scales = module.scales.astype(mx.bfloat16)
             module.biases = module.biases.astype(mx.bfloat16)
@@ -38,20 +38,34 @@ def random_model(job: dict, quantize=None):
     return cfg, model
 
 
+def _quantize_float_conditioners(model, bits: int, group_size: int) -> None:
+    # conditioners stay float (as in ours; Hibiki's 16-wide table cannot be grouped by 32)
+    nn.quantize(model, bits=bits, group_size=group_size,
+                class_predicate=lambda path, m: hasattr(m, "to_quantized")
+                and not path.startswith("condition_provider"))
+
+
 def main() -> None:
     job = json.loads(sys.argv[1])
     cfg, model = random_model(job)
     steps, warmup = job["steps"], job["warmup"]
     gen = models.LmGen(model=model, max_steps=steps + warmup + 5,
-                       text_sampler=utils.Sampler(temp=0.7, top_k=min(25, cfg.text_out_vocab_size - 1)),
+                       text_sampler=utils.Sampler(temp=job.get("text_temp", 0.7),
+                                                  top_k=min(job.get("text_top_k", 25), cfg.text_out_vocab_size - 1)),
                        audio_sampler=utils.Sampler(temp=0.8, top_k=min(250, cfg.audio_vocab_size - 2)),
-                       check=False)
+                       cfg_coef=job.get("cfg_coef", 1.0), check=False)
+    # a LUT condition (Hibiki's "description"), as Kyutai's run_inference gives it to every step
+    ct = model.condition_provider.condition_tensor(*job["condition"]) if job.get("condition") else None
     rng = np.random.default_rng(0)
     times = []
     for i in range(steps + warmup):
         user = mx.array(rng.integers(0, cfg.audio_vocab_size - 1, (1, cfg.other_codebooks)), dtype=mx.int32)
         t0 = time.perf_counter()
-        text = gen.step(user)[0].item()
+        if model.extra_heads:  # STT's end of turn: the heads' probabilities every frame, as ours
+            text, heads = gen.step_with_extra_heads(user, ct)
+            text, heads = text[0].item(), np.array(mx.stack(heads))
+        else:
+            text = gen.step(user, ct)[0].item()
         audio = gen.last_audio_tokens()
         if audio is not None:
             audio = np.array(audio)

@@ -32,7 +32,10 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--compare-kyutai", action="store_true",
                    help="also time Kyutai's moshi_mlx 0.3.0 generator on the same config (subprocess)")
     p.add_argument("--repeats", type=int, default=1,
-                   help="with --compare-kyutai: alternate ours / Kyutai's this many times (noisy machines)")
+                   help="with --compare-kyutai / --compare-cfg: alternate the two this many times (noisy machines)")
+    p.add_argument("--compare-cfg", action="store_true",
+                   help="with --cfg-coef X: also time our step without guidance (cfg 1), alternated, "
+                        "and report what guidance costs")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
 
 
@@ -51,10 +54,17 @@ def bench_config(args):
         config = LmConfig.from_json(args.config)
     if args.dim:
         heads = max(1, args.dim // 32)  # head dim 32 at tiny widths
-        config = LmConfig.from_dict(config.to_dict(with_extra=False) | dict(
+        config = LmConfig.from_dict(config.to_dict() | dict(
             dim=args.dim, num_heads=heads, depformer_dim=args.dim, depformer_num_heads=heads,
             depformer_dim_feedforward=int(config.hidden_scale * args.dim)))
     return config
+
+
+def text_sampling(config) -> tuple[float, int]:
+    """The text sampler a model runs with: its config's lm_gen_config (Kyutai's STT: greedy),
+    else Kyutai's LMGen defaults (temperature 0.7, top-k 25)."""
+    gen = config.extra.get("lm_gen_config") or {}
+    return float(gen.get("temp_text", 0.7)), int(gen.get("top_k_text", 25))
 
 
 def bench_conditions(model, cfg_coef: float, dtype):
@@ -171,13 +181,38 @@ def _time_steps(gen, config, steps: int, warmup: int) -> list[float]:
     return times
 
 
+def kyutai_cannot_run(config) -> list[str]:
+    """What of `config` Kyutai's moshi_mlx 0.3.0 does not implement (its LmConfig ignores these
+    keys: it would time another, larger model)."""
+    missing = []
+    if config.kv_repeat != 1 or (config.depformer_kv_repeat or 1) != 1:
+        missing.append("grouped-query attention (kv_repeat)")
+    if "rope_concat" in (config.positional_embedding, config.depformer_pos_emb):
+        missing.append("split-half RoPE (rope_concat)")
+    if config.depformer_norm:
+        missing.append("depformer norms")
+    return missing
+
+
+def kyutai_condition(config) -> list | None:
+    """The one LUT condition Kyutai's generator takes per step (Hibiki's description: its last
+    value, "very_good"); None when the model has no single LUT conditioner."""
+    from ..lm.conditioners import conditioner_specs
+
+    specs = conditioner_specs(config)
+    if len(specs) != 1 or specs[0].kind != "lut" or not specs[0].possible_values:
+        return None
+    return [specs[0].name, specs[0].possible_values[-1]]
+
+
 def run_kyutai_script(script: str, job: dict) -> dict:
     """Run one of our runners of Kyutai's moshi_mlx (kyutai_lm.py, kyutai_tts.py) in a subprocess
     (its package shares our import name) on a JSON job; returns the JSON line it prints."""
+    from ..errors import MoshiError
+
     repo = Path(__file__).resolve().parents[2]
     target = Path(os.environ.get("KYUTAI_MOSHI_MLX", repo / ".venv" / "kyutai-moshi-mlx"))
     if not (target / "moshi_mlx").is_dir():
-        from ..errors import MoshiError
         raise MoshiError(f"Kyutai's moshi-mlx is not installed in {target} (run `make setup`)")
     env = dict(os.environ, PYTHONPATH=str(target))
     proc = subprocess.run([sys.executable, str(Path(__file__).with_name(script)), json.dumps(job)],
@@ -187,11 +222,15 @@ def run_kyutai_script(script: str, job: dict) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def run_kyutai(config, bits: int, group: int, dtype_name: str, steps: int, warmup: int) -> dict:
+def run_kyutai(config, bits: int, group: int, dtype_name: str, steps: int, warmup: int,
+               cfg_coef: float = 1.0) -> dict:
     """Kyutai's moshi_mlx generator in a subprocess: ms per step, peak memory, and the matmul floor
     of Kyutai's model (floor.py)."""
+    text_temp, text_top_k = text_sampling(config)
     job = {"lm_kwargs": config.pytorch_kwargs(), "bits": bits, "group_size": group,
-           "dtype": dtype_name, "steps": steps, "warmup": warmup, "floor": True}
+           "dtype": dtype_name, "steps": steps, "warmup": warmup, "floor": True,
+           "cfg_coef": cfg_coef, "condition": kyutai_condition(config),
+           "text_temp": text_temp, "text_top_k": text_top_k}
     data = run_kyutai_script("kyutai_lm.py", job)
     return {"step_ms": timing_stats(data["step_ms"]), "peak_memory_bytes": data["peak_memory"],
             "floor_ms": timing_stats(data["floor_ms"])}
@@ -216,7 +255,8 @@ def compare_kyutai(args, model, gen, config, group: int, dtype, dtype_name: str)
 
     def theirs():
         nonlocal kyutai
-        kyutai = run_kyutai(config, args.bits, group, dtype_name, args.steps, args.warmup)
+        kyutai = run_kyutai(config, args.bits, group, dtype_name, args.steps, args.warmup,
+                            getattr(args, "cfg_coef", 1.0))
         runs["kyutai"].append(kyutai["step_ms"]["median"])
         runs["kyutai_floor"].append(kyutai["floor_ms"]["median"])
 
@@ -233,15 +273,42 @@ def compare_kyutai(args, model, gen, config, group: int, dtype, dtype_name: str)
                         "floor_vs_kyutai_step": median["ours_floor"] / median["kyutai"]}}
 
 
+def compare_cfg(args, model, gen, config, dtype) -> dict:
+    """Our step with guidance (`gen`, two rows in one compiled frame) and without (cfg 1),
+    alternated ABBA `args.repeats` times: median ms per run and the ratio of the medians."""
+    import numpy as np
+
+    from ..lm import LmGen
+
+    if gen.rows == 1:
+        from ..errors import MoshiError
+        raise MoshiError("--compare-cfg needs --cfg-coef other than 1")
+    plain = LmGen(model, seed=0, dtype=dtype, conditions=bench_conditions(model, 1.0, dtype))
+    runs = {"cfg": [], "plain": []}
+    for r in range(args.repeats):
+        for name in ("cfg", "plain") if r % 2 == 0 else ("plain", "cfg"):
+            times = _time_steps(gen if name == "cfg" else plain, config, args.steps, args.warmup)
+            runs[name].append(timing_stats(times)["median"])
+    return {"cfg_coef": args.cfg_coef, "ms": runs,
+            "ratio": float(np.median(runs["cfg"]) / np.median(runs["plain"])),
+            "kv_cache_bytes": {"cfg": sum(a.nbytes for a in gen._kv),
+                               "plain": sum(a.nbytes for a in plain._kv)}}
+
+
 def main(args: argparse.Namespace) -> int:
     import mlx.core as mx
     import numpy as np
     from mlx.utils import tree_flatten
 
     from ..device import activation_dtype, parse_dtype
-    from ..lm import LmGen
+    from ..lm import LmGen, make_sampler
 
     config = bench_config(args)
+    if args.compare_kyutai and kyutai_cannot_run(config):  # say so before building the model
+        from ..errors import MoshiError
+        raise MoshiError(f"Kyutai's moshi-mlx 0.3.0 cannot run {args.config}: it has no "
+                         + ", no ".join(kyutai_cannot_run(config)) + "; time ours alone (without "
+                         "--compare-kyutai)")
     group = args.group_size or (32 if args.bits == 4 else 64)
     dtype = parse_dtype(args.dtype) or activation_dtype()
     dtype_name = {mx.float32: "float32", mx.bfloat16: "bfloat16", mx.float16: "float16"}[dtype]
@@ -251,7 +318,9 @@ def main(args: argparse.Namespace) -> int:
     weight_bytes = sum(v.nbytes for _, v in tree_flatten(model.parameters()))
     mx.reset_peak_memory()
     conditions = bench_conditions(model, getattr(args, "cfg_coef", 1.0), dtype)
-    gen = LmGen(model, seed=0, dtype=dtype, conditions=conditions, cfg_coef=getattr(args, "cfg_coef", 1.0))
+    text_temp, text_top_k = text_sampling(config)
+    gen = LmGen(model, make_sampler(text_temp, top_k=text_top_k), seed=0, dtype=dtype, conditions=conditions,
+                cfg_coef=getattr(args, "cfg_coef", 1.0))
     kv_bytes = sum(a.nbytes for a in gen._kv)  # the ring is allocated at full context up front
     step_ms = _time_steps(gen, config, args.steps, args.warmup)
     result = {
@@ -268,6 +337,8 @@ def main(args: argparse.Namespace) -> int:
         result["split_ms"] = _time_split(model, config, dtype, args.steps, args.warmup, gen)
     if args.compare_kyutai:
         result |= compare_kyutai(args, model, gen, config, group, dtype, dtype_name)
+    if getattr(args, "compare_cfg", False):
+        result["cfg"] = compare_cfg(args, model, gen, config, dtype)
     print(json.dumps(result, indent=2) if args.json else _table(result))
     return 0
 
@@ -299,4 +370,9 @@ def _table(r: dict) -> str:
                   f"    above the matmul floor: ours {rep['above_floor_ms']['ours']:.1f} ms, Kyutai "
                   f"{rep['above_floor_ms']['kyutai']:.1f} ms: {rep['ratio_above_floor']:.2f}; "
                   f"our floor alone is {rep['floor_vs_kyutai_step']:.2f} of Kyutai's step"]
+    if "cfg" in r:
+        c = r["cfg"]
+        lines.append(f"  guidance (cfg {c['cfg_coef']:g}, 2 rows) vs none, alternated, median ms per run: "
+                     f"{', '.join(f'{v:.1f}' for v in c['ms']['cfg'])} vs "
+                     f"{', '.join(f'{v:.1f}' for v in c['ms']['plain'])}: {c['ratio']:.2f}x")
     return "\n".join(lines)

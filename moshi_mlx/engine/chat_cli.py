@@ -6,22 +6,30 @@ import argparse
 import sys
 import threading
 
-from .options_cli import add_model_options, add_sampling_options
+from ..personas.cli import add_persona_options, persona_options
+from .options_cli import add_model_options, add_sampling_options, number
 
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
     add_model_options(p)
+    add_live_options(p)
+
+
+def add_live_options(p: argparse.ArgumentParser) -> None:
+    """Devices, echo cancellation, sampling, recording: what every live command (chat, translate
+    --live) takes."""
     p.add_argument("--list-devices", action="store_true", help="list audio devices and exit")
     p.add_argument("--input-device", default=None, help="input device index or name (default: system's)")
     p.add_argument("--output-device", default=None, help="output device index or name (default: system's)")
     p.add_argument("--aec", action=argparse.BooleanOptionalAction, default=None,
                    help="echo cancellation (default: on when both devices are built-in)")
     add_sampling_options(p)
+    add_persona_options(p)
     p.add_argument("--record", metavar="DIR", default=None,
                    help="save the conversation: WAV (you, Moshi) + timestamped transcript")
-    p.add_argument("--max-lag-frames", type=int, default=3,
+    p.add_argument("--max-lag-frames", type=number(0, integer=True), default=3,
                    help="drop input frames when processing falls this many 80 ms frames behind")
-    p.add_argument("--duration", type=float, default=None,
+    p.add_argument("--duration", type=number(0, low_open=True), default=None,
                    help="stop after this many seconds (default: run until Ctrl+C)")
     p.add_argument("--no-stats", action="store_true", help="do not show the status line")
 
@@ -75,27 +83,58 @@ def main(args: argparse.Namespace) -> int:
     if args.list_devices:
         print(format_devices(list_devices()))
         return 0
-    from ..hub import DEMO
-    from .conversation import ConversationEngine, EngineOptions
+    from ..hub import DEMO, preview_config
+    from ..kinds import KINDS, check_kind
+
+    check_kind(preview_config(args.model, args.cache_dir), [k for k in KINDS if "chat" in KINDS[k].commands],
+               args.model, "`chat`")
 
     if args.model == DEMO:
         print("note: the demo model has random weights: you will hear noise and see random words",
               file=sys.stderr)
-    options = EngineOptions(
+    return run_live(args, live_options(args, kind_options=persona_options(args)))
+
+
+def live_options(args: argparse.Namespace, **overrides):
+    """EngineOptions from the options of add_model_options + add_live_options; `overrides` set
+    other fields (a kind's options, the accepted kinds, sampling)."""
+    from .conversation import EngineOptions
+
+    values = dict(
         model=args.model, input_device=args.input_device, output_device=args.output_device,
         aec=args.aec, text_temperature=args.text_temperature, text_top_k=args.text_top_k,
         audio_temperature=args.audio_temperature, audio_top_k=args.audio_top_k, seed=args.seed,
         record_dir=args.record, codec_backend=args.codec_backend,
         max_lag_frames=args.max_lag_frames, cache_dir=args.cache_dir)
+    return EngineOptions(**(values | overrides))
+
+
+def run_live(args: argparse.Namespace, options) -> int:
+    """Run a live session in the terminal until Ctrl+C, `--duration` or a fatal error."""
+    from .conversation import ConversationEngine
+
     view = TerminalView(show_stats=not args.no_stats)
-    engine = ConversationEngine(view)
+    return run_in_terminal(ConversationEngine, view, options, args.duration)
+
+
+def run_in_terminal(engine_class, view, options, duration: float | None) -> int:
+    """Start `engine_class(view)` with `options` (a live engine: ConversationEngine or one with its
+    lifecycle), wait for Ctrl+C, `duration` seconds or the end, stop; exit code 2 after a fatal
+    error. The recording folder is checked before the model loads."""
+    from ..outputs import writable_folder
+
+    if options.record_dir:
+        writable_folder(options.record_dir, "--record")
+    engine = engine_class(view)
     engine.start(options)
     try:
-        view.stopped.wait(args.duration)
+        view.stopped.wait(duration)
     except KeyboardInterrupt:
         pass
     finally:
         engine.stop()
+        if hasattr(view, "close"):
+            view.close()
     sys.stdout.write("\n")
     if engine.recording_paths:
         print("recorded: " + ", ".join(str(p) for p in engine.recording_paths.values()), file=sys.stderr)

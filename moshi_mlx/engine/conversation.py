@@ -23,13 +23,14 @@ import numpy as np
 from .. import FRAME_RATE
 from ..errors import AudioDeviceError, ModelNotAvailableError, MoshiError
 from ..hub import DownloadCancelled
+from ..kinds import ModelKindError, check_kind, kind_of
 from . import mlx_worker
 from .core import FrameEngine, Sampling
 from .events import ErrorEvent, Event, LevelEvent, ProgressEvent, StateEvent, StatsEvent, TextEvent
 
 FRAME_MS = 1000.0 / FRAME_RATE
-SILENT_INPUT_FRAMES = 40  # 3.2 s of exact zeros from the mic: access is probably denied
 WARMUP_FRAMES = 3
+KINDS_ACCEPTED = ("moshi", "personaplex")  # what a conversation runs by default (moshi_mlx/kinds.py)
 
 
 @dataclass
@@ -48,6 +49,8 @@ class EngineOptions:
     max_lag_frames: int = 3  # drop input frames when further behind than this
     cache_dir: str | None = None  # HF cache override
     kind_options: dict | None = None  # the model kind's own options (engine/setup.py), e.g. a persona
+    kinds: tuple[str, ...] = KINDS_ACCEPTED  # model kinds this session runs (e.g. ("hibiki",) to translate)
+    used_by: str = "a conversation (chat, the app's Talk mode)"  # who refuses the other kinds
 
     @property
     def sampling(self) -> Sampling:
@@ -58,6 +61,25 @@ class EngineOptions:
 def db(x: np.ndarray) -> float:
     rms = float(np.sqrt(np.mean(np.square(x, dtype=np.float32)))) if len(x) else 0.0
     return 20.0 * math.log10(rms) if rms > 1e-10 else -200.0
+
+
+def error_event(e: Exception, model: str) -> ErrorEvent | None:
+    """The ErrorEvent that tells a listener why a live session ended (None: a cancelled download,
+    whose partial file stays for next time)."""
+    if isinstance(e, AudioDeviceError):
+        return ErrorEvent(getattr(e, "kind", "no_input_device"), str(e))
+    if isinstance(e, DownloadCancelled):
+        return None
+    if isinstance(e, ModelNotAvailableError):
+        return ErrorEvent("download", str(e))
+    if isinstance(e, ModelKindError):
+        return ErrorEvent("model_kind", str(e))
+    if isinstance(e, MemoryError):
+        return ErrorEvent("out_of_memory", f"not enough memory to run {model}: choose a smaller (4-bit) "
+                          "model or close other applications")
+    if isinstance(e, MoshiError):
+        return ErrorEvent("model_load", str(e))
+    return ErrorEvent("internal", f"{type(e).__name__}: {e}\n" + "".join(traceback.format_exception(e)))
 
 
 class ModelCache:
@@ -73,11 +95,13 @@ class ModelCache:
 
         key = (options.model, options.codec_backend, options.cache_dir)
         if key == self.key:
+            check_kind(self.model.files.config, options.kinds, self.model.files.name, options.used_by)
             return self.model
         self.key = self.model = None  # free the old model before loading the next
         files = resolve_model(options.model, cache_dir=options.cache_dir, allow_download=True,
                               progress=lambda d, t: emit(ProgressEvent("download", d, t, "bytes")),
                               cancel=cancel)
+        check_kind(files.config, options.kinds, files.name, options.used_by)
         model = load_model(files, options.codec_backend,
                            progress=lambda job, d, t: emit(ProgressEvent(job, d, t)))
         warm = FrameEngine(model, options.sampling, options.kind_options)
@@ -136,32 +160,38 @@ class ConversationEngine:
             if self._stop.is_set():  # stopped before the worker got to it
                 return
             self._emit(StateEvent("loading", options.model))
-            model = self._models.get(options, self._emit, self._stop)
+            self._check_devices(options)
+            model = self._load(options)
             if self._stop.is_set():
                 return
             self._emit(StateEvent("ready", model.files.name))
-            self._conversation += 1
-            session = self._session = _LiveSession(model, options, self._conversation, self._emit,
-                                                   self._stop)
+            session = self._session = self._open_session(model, options)
             self._recording_paths = session.recording_paths
             session.run()
-        except AudioDeviceError as e:
-            self._emit(ErrorEvent(getattr(e, "kind", "no_input_device"), str(e)))
-        except DownloadCancelled:
-            pass  # stop() during a download: the partial file stays for next time
-        except ModelNotAvailableError as e:
-            self._emit(ErrorEvent("download", str(e)))
-        except MemoryError:
-            self._emit(ErrorEvent("out_of_memory", f"not enough memory to run {options.model}: "
-                                  "choose a smaller (4-bit) model or close other applications"))
-        except MoshiError as e:
-            self._emit(ErrorEvent("model_load", str(e)))
         except Exception as e:
-            self._emit(ErrorEvent("internal", f"{type(e).__name__}: {e}\n{traceback.format_exc()}"))
+            event = error_event(e, options.model)
+            if event is not None:
+                self._emit(event)
         finally:
             if session is not None:
                 session.close()
             self._emit(StateEvent("stopped"))
+
+
+    def _load(self, options: EngineOptions):
+        """The LoadedModel for `options` (kept for the next session while the same one is asked for)."""
+        return self._models.get(options, self._emit, self._stop)
+
+    def _open_session(self, model, options: EngineOptions):
+        """The session to run: has `recording_paths`, `run()` (until stop) and `close()`."""
+        self._conversation += 1
+        return _LiveSession(model, options, self._conversation, self._emit, self._stop)
+
+    def _check_devices(self, options) -> None:
+        """A missing or unusable device is reported before the model is loaded (DeviceError)."""
+        from .live import LiveAudio
+
+        LiveAudio(options.input_device, options.output_device, options.max_lag_frames)
 
 
 class _LiveSession:
@@ -181,7 +211,11 @@ class _LiveSession:
             from .recorder import Recorder
 
             note = "demo model: random weights, the audio is noise" if model.files.is_demo else ""
-            self.recorder = Recorder(options.record_dir, note=note)
+            kind = kind_of(model.files.config)
+            # files named after the mode beyond Talk: translate-<time>.wav (source, translation)
+            names = {} if kind.mode == "talk" else dict(name=kind.mode, title=f"{kind.mode_label}, {model.files.name},")
+            self.recorder = Recorder(options.record_dir, note=note, meta=dict(
+                mode=kind.mode, kind=kind.name, model=options.model, model_name=model.files.name), **names)
             self.recording_paths = dict(self.recorder.paths)
 
     def _make_aec(self, wanted: bool | None):
@@ -208,21 +242,14 @@ class _LiveSession:
             self.aec.set_delay_ms((audio.input_latency_s + audio.output_latency_s) * 1e3)
         step_ms = collections.deque(maxlen=int(FRAME_RATE * 5))
         latency = collections.deque(maxlen=int(FRAME_RATE))
-        aec_ms, zero_frames, warned_silent = 0.0, 0, False
+        aec_ms = 0.0
         next_stats = time.monotonic() + 1.0
         frame_index = 0
-        while True:
-            mic = audio.read_frame(self.stop)
-            if mic is None:
-                if audio.lost:
-                    emit(ErrorEvent("device_lost", f"audio device {audio.lost_device!r} stopped "
-                                    "working (unplugged or lost); conversation stopped"
-                                    + (", recording kept" if self.recorder else "")))
-                break
+        from .live import microphone_frames
+
+        for mic in microphone_frames(audio, self.stop, emit, "conversation", self.recorder is not None):
             t0 = time.perf_counter()
             lag_after = audio.lag_frames
-            if not np.isfinite(mic).all():
-                mic = np.nan_to_num(mic, nan=0.0, posinf=0.0, neginf=0.0)
             near = mic
             if self.aec is not None:
                 near = self.aec.process(mic, far)
@@ -242,13 +269,6 @@ class _LiveSession:
                 self.recorder.write_text(result.text, time_s)
             emit(LevelEvent(db(mic), db(result.pcm)))
             frame_index += 1
-            zero_frames = zero_frames + 1 if not mic.any() else 0
-            if zero_frames >= SILENT_INPUT_FRAMES and not warned_silent:
-                warned_silent = True
-                from .live import MIC_PERMISSION_HELP
-
-                emit(ErrorEvent("mic_permission", f"input {audio.input.name!r}: {MIC_PERMISSION_HELP}",
-                                fatal=False))
             if time.monotonic() >= next_stats:
                 next_stats += 1.0
                 if self.aec is not None:

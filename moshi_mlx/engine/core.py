@@ -70,15 +70,18 @@ class FrameEngine:
     def step(self, pcm: np.ndarray) -> FrameResult:
         t0 = time.perf_counter()
         codes = self.model.codec.encode_frame(np.ascontiguousarray(pcm, dtype=np.float32))
+        return self.step_codes(codes, (time.perf_counter() - t0) * 1e3)
+
+    def step_codes(self, codes: np.ndarray, encode_ms: float = 0.0) -> FrameResult:
+        """One frame from the user's codes, already encoded (or special: Hibiki's end of input)."""
         t1 = time.perf_counter()
         out = self.gen.step(codes)
         t2 = time.perf_counter()
         self.frames += 1
         if out is None:
-            return FrameResult(self._silence.copy(), "", None, None,
-                               (t1 - t0) * 1e3, (t2 - t1) * 1e3, 0.0)
+            return FrameResult(self._silence.copy(), "", None, None, encode_ms, (t2 - t1) * 1e3, 0.0)
         audio = np.asarray(out.audio_codes, dtype=np.int32)
         pcm_out = self.model.codec.decode_frame(audio)
         t3 = time.perf_counter()
         return FrameResult(np.asarray(pcm_out, np.float32).reshape(-1), self.detok.push(int(out.text_token)),
-                           int(out.text_token), audio, (t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3)
+                           int(out.text_token), audio, encode_ms, (t2 - t1) * 1e3, (t3 - t2) * 1e3)

@@ -60,7 +60,8 @@ class StatsEvent:
 @dataclass(frozen=True)
 class ErrorEvent:
     """Something failed. `kind`: 'no_input_device', 'mic_permission', 'device_lost', 'model_load',
-    'out_of_memory', 'download', 'internal'. `fatal`: the conversation stopped because of it."""
+    'out_of_memory', 'download', 'model_kind' (a model of a kind this engine does not run),
+    'internal'. `fatal`: the conversation stopped because of it."""
 
     kind: str
     message: str

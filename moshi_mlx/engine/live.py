@@ -45,19 +45,20 @@ class _Resampler:
 
 class LiveAudio:
     def __init__(self, input_device: int | str | None = None, output_device: int | str | None = None,
-                 max_lag_frames: int = 3):
+                 max_lag_frames: int = 3, output: bool = True):
+        """output=False: the microphone only (no output device is opened; write_frame is unused)."""
         try:
             self.input = find_device(input_device, "input")
         except AudioDeviceError as e:
             raise DeviceError(str(e), "no_input_device") from None
         try:
-            self.output = find_device(output_device, "output")
+            self.output = find_device(output_device, "output") if output else None
         except AudioDeviceError as e:
             raise DeviceError(str(e), "internal") from None
         self.in_channels = min(2, self.input.max_input_channels)
-        self.out_channels = min(2, self.output.max_output_channels)
+        self.out_channels = min(2, self.output.max_output_channels) if output else 1
         self.in_rate = pick_samplerate(self.input, "input", self.in_channels)
-        self.out_rate = pick_samplerate(self.output, "output", self.out_channels)
+        self.out_rate = pick_samplerate(self.output, "output", self.out_channels) if output else SAMPLE_RATE
         self.max_lag_frames = max_lag_frames
         in_block, out_block = int(self.in_rate * BLOCK_SECONDS), int(self.out_rate * BLOCK_SECONDS)
         self._in_ring = RingBuffer(int(self.in_rate * RING_SECONDS))
@@ -122,11 +123,11 @@ class LiveAudio:
             self._streams = [
                 sd.InputStream(device=self.input.index, channels=self.in_channels,
                                samplerate=self.in_rate, blocksize=self._in_block, dtype="float32",
-                               callback=self._on_input),
-                sd.OutputStream(device=self.output.index, channels=self.out_channels,
-                                samplerate=self.out_rate, blocksize=self._out_block_size,
-                                dtype="float32", callback=self._on_output),
-            ]
+                               callback=self._on_input)]
+            if self.output is not None:
+                self._streams.append(sd.OutputStream(
+                    device=self.output.index, channels=self.out_channels, samplerate=self.out_rate,
+                    blocksize=self._out_block_size, dtype="float32", callback=self._on_output))
             for s in self._streams:
                 s.start()
         except Exception as e:
@@ -140,7 +141,7 @@ class LiveAudio:
 
     @property
     def output_latency_s(self) -> float:
-        return float(self._streams[1].latency) if self._streams else 0.0
+        return float(self._streams[1].latency) if len(self._streams) > 1 else 0.0
 
     @property
     def queued_output_s(self) -> float:
@@ -210,8 +211,9 @@ def _open_error_kind(e: Exception) -> str:
     return "mic_permission" if ("permission" in text or "not permitted" in text) else "no_input_device"
 
 
-def _open_error(e: Exception, input_dev: AudioDevice, output_dev: AudioDevice) -> str:
-    msg = (f"cannot open audio devices (input {input_dev.name!r}, output {output_dev.name!r}): {e}")
+def _open_error(e: Exception, input_dev: AudioDevice, output_dev: AudioDevice | None) -> str:
+    output = f", output {output_dev.name!r}" if output_dev is not None else ""
+    msg = f"cannot open audio devices (input {input_dev.name!r}{output}): {e}"
     if _open_error_kind(e) == "mic_permission":
         msg += (". Microphone access is denied: on macOS open System Settings > Privacy & Security > "
                 "Microphone and allow this app (or your terminal), then start again")
@@ -223,3 +225,31 @@ MIC_PERMISSION_HELP = (
     "granted: open System Settings > Privacy & Security > Microphone, allow this app (or your "
     "terminal for the command line), then start a new conversation. Otherwise check that the "
     "input device is not muted.")
+
+SILENT_INPUT_FRAMES = 40  # 3.2 s of exact zeros from the mic: access is probably denied
+
+
+def microphone_frames(audio: "LiveAudio", stop: threading.Event, emit, what: str, recording: bool):
+    """The microphone's 80 ms frames for a live loop, cleaned (NaN, inf, absurd values: silence, as
+    for files), until `stop` or the device is lost (then a 'device_lost' ErrorEvent naming it and
+    `what` stopped). After 3.2 s of exact zeros, one warning that microphone access is probably
+    not granted."""
+    from ..audio_io import clean_pcm
+    from .events import ErrorEvent
+
+    zero_frames = 0
+    while True:
+        mic = audio.read_frame(stop)
+        if mic is None:
+            if audio.lost:
+                emit(ErrorEvent("device_lost", f"audio device {audio.lost_device!r} stopped working "
+                                f"(unplugged or lost); {what} stopped"
+                                + (", recording kept" if recording else "")))
+            return
+        mic, _ = clean_pcm(mic)
+        zero_frames = zero_frames + 1 if not mic.any() else 0
+        if zero_frames == SILENT_INPUT_FRAMES:
+            emit(ErrorEvent("mic_permission", f"input {audio.input.name!r}: {MIC_PERMISSION_HELP}",
+                            fatal=False))
+        yield mic
+

@@ -3,28 +3,53 @@
 from __future__ import annotations
 
 import argparse
+import math
 
 from .core import Sampling
 
 DEFAULT_MODEL = "kyutai/moshiko-mlx-q4"
 
 
-def add_model_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", default=DEFAULT_MODEL,
-                   help="local model folder, Hugging Face repo id, or 'demo' (tiny random model: "
-                        f"noise) (default: {DEFAULT_MODEL})")
+def add_model_options(p: argparse.ArgumentParser, default: str = DEFAULT_MODEL, demo: str = "demo") -> None:
+    p.add_argument("--model", default=default,
+                   help=f"local model folder, Hugging Face repo id, or '{demo}' (tiny random model: "
+                        f"noise) (default: {default})")
     p.add_argument("--cache-dir", default=None, help="Hugging Face cache folder (default: HF's)")
     p.add_argument("--codec-backend", choices=("mlx", "rustymimi"), default="mlx",
                    help="Mimi implementation (default: mlx)")
 
 
+def number(low: float = 0.0, low_open: bool = False, integer: bool = False, high: float = math.inf):
+    """An argparse `type`: a finite number >= low (> low with `low_open`) and <= high, else a
+    usage error naming the option (argparse adds it), never a traceback."""
+    def parse(text: str):
+        try:
+            value = int(text) if integer else float(text)
+        except ValueError:
+            value = None
+        ok = value is not None and math.isfinite(value) and (value > low if low_open else value >= low)
+        if not ok or value > high:
+            what = "an integer" if integer else "a number"
+            upto = f" and <= {int(high) if integer else high}" if high < math.inf else ""
+            raise argparse.ArgumentTypeError(f"{text!r}: expected {what} {'>' if low_open else '>='} "
+                                             f"{low:g}{upto}")
+        return value
+
+    parse.__name__ = "integer" if integer else "number"
+    return parse
+
+
 def add_sampling_options(p: argparse.ArgumentParser) -> None:
     d = Sampling()
-    p.add_argument("--text-temperature", type=float, default=d.text_temperature)
-    p.add_argument("--text-top-k", type=int, default=d.text_top_k)
-    p.add_argument("--audio-temperature", type=float, default=d.audio_temperature)
-    p.add_argument("--audio-top-k", type=int, default=d.audio_top_k)
-    p.add_argument("--seed", type=int, default=None, help="random seed (reproducible sampling)")
+    temperature, top_k = number(0.0), number(1, integer=True)
+    p.add_argument("--text-temperature", type=temperature, default=d.text_temperature,
+                   help=f"0 = greedy (default {d.text_temperature})")
+    p.add_argument("--text-top-k", type=top_k, default=d.text_top_k, help=f"default {d.text_top_k}")
+    p.add_argument("--audio-temperature", type=temperature, default=d.audio_temperature,
+                   help=f"0 = greedy (default {d.audio_temperature})")
+    p.add_argument("--audio-top-k", type=top_k, default=d.audio_top_k, help=f"default {d.audio_top_k}")
+    p.add_argument("--seed", type=number(0, integer=True, high=2**63 - 1), default=None,
+                   help="random seed (reproducible sampling)")
 
 
 def sampling_from_args(args: argparse.Namespace) -> Sampling:

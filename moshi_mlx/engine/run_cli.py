@@ -4,19 +4,25 @@ Each input frame goes through the same FrameEngine as a live conversation. The o
 input's length: frames for which the model emits nothing yet (while its delays fill) are silence.
 `--tokens` saves an int32 array [1 + 8, frames] with, for each frame the model emitted, its text
 token then its 8 audio codes: the columns of Kyutai's `LMGen.step` outputs, in order.
+
+Constant memory: the input is read, and every output written, frame by frame. All output paths are
+checked before any work, written under temporary names and renamed together at the end
+(moshi_mlx.outputs): a failure or Ctrl-C leaves none of them, old or half-written.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+import shutil
 import sys
 import tempfile
 import time
-from pathlib import Path
+from dataclasses import dataclass
+from typing import Iterable, TextIO
 
 import numpy as np
 
+from ..personas.cli import add_persona_options, persona_options
 from .options_cli import add_model_options, add_sampling_options, sampling_from_args
 
 
@@ -28,76 +34,84 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--greedy", action="store_true", help="argmax everywhere (no sampling)")
     add_model_options(p)
     add_sampling_options(p)
+    add_persona_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def _atomic(path: str | os.PathLike, write) -> None:
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+@dataclass
+class RunResult:
+    frames: int
+    mean_ms: float  # per frame
 
 
-def _save_npy(path: str, array: np.ndarray) -> None:
-    with open(path, "wb") as f:  # a file object: np.save would append ".npy" to a path
-        np.save(f, array)
-
-
-def run_file(core, pcm: np.ndarray, progress: bool = False):
-    """Run `pcm` (24 kHz mono) through `core` -> (audio, text, tokens [1+K, n], mean ms/frame)."""
+def run_frames(core, frames: Iterable[np.ndarray], wav, text: TextIO, tokens=None,
+               total: int | None = None, progress: bool = False) -> RunResult:
+    """Steps `core` over 24 kHz mono frames, writing as it goes: Moshi's audio to `wav` (a
+    WavWriter), its text to `text` (leading spaces dropped), and with `tokens` (an NpyColumnWriter of
+    1 + K rows) one column per emitted frame."""
     from tqdm import tqdm
 
-    from .. import audio_io
-
-    frame = core.model.codec.frame_size
-    pcm = audio_io.pad_to_frames(pcm, frame)
-    n = len(pcm) // frame
-    out = np.zeros(n * frame, np.float32)
-    text, tokens, total_ms = [], [], 0.0
-    for i in tqdm(range(n), disable=not progress, unit="frame", file=sys.stderr):
-        res = core.step(pcm[i * frame:(i + 1) * frame])
+    n, total_ms, started = 0, 0.0, False
+    for frame in tqdm(frames, total=total, disable=not progress, unit="frame", file=sys.stderr):
+        res = core.step(frame)
         total_ms += res.total_ms
-        out[i * frame:(i + 1) * frame] = res.pcm
-        text.append(res.text)
-        if res.text_token is not None:
-            tokens.append(np.concatenate([[res.text_token], res.audio_codes]).astype(np.int32))
-    k = 1 + core.model.num_codebooks
-    arr = np.stack(tokens, axis=1) if tokens else np.zeros((k, 0), np.int32)
-    return out, "".join(text).strip(), arr, total_ms / max(n, 1)
+        n += 1
+        wav.write(res.pcm)
+        piece = res.text if started else res.text.lstrip()
+        if piece:
+            text.write(piece)
+            started = True
+        if tokens is not None and res.text_token is not None:
+            tokens.append(np.concatenate([[res.text_token], res.audio_codes]))
+    return RunResult(n, total_ms / max(n, 1))
 
 
 def main(args: argparse.Namespace) -> int:
-    from .. import audio_io
-    from ..errors import MoshiError
+    from .. import FRAME_SIZE
+    from ..audio_io import AudioFileReader
+    from ..outputs import OutputSet
+
+    with OutputSet() as outputs:  # checked before any work; on failure or stop: all removed
+        paths = [outputs.add(args.output, "--output"), outputs.add(args.transcript, "--transcript"),
+                 outputs.add(args.tokens, "--tokens")]
+        with AudioFileReader(args.input, FRAME_SIZE) as reader:
+            _run(args, reader, outputs, *paths)
+    return 0
+
+
+def _run(args, reader, outputs, wav_tmp, txt_tmp, tok_tmp) -> None:
+    from ..audio_io import WavWriter
     from ..hub import resolve_model
+    from ..npyfile import NpyColumnWriter
+    from ..kinds import KINDS, check_kind
     from .core import FrameEngine
     from .loader import load_model
 
-    for out in (args.output, args.transcript, args.tokens):
-        if out and not Path(out).resolve().parent.is_dir():
-            raise MoshiError(f"output folder of {out} does not exist")
-    pcm = audio_io.read_audio(args.input)
+    kind_options = persona_options(args)
     files = resolve_model(args.model, cache_dir=args.cache_dir)
+    check_kind(files.config, [k for k in KINDS if "run" in KINDS[k].commands], args.model, "`run`")
     if files.is_demo:
         print("note: the demo model has random weights: its output is noise", file=sys.stderr)
     model = load_model(files, args.codec_backend)
-    core = FrameEngine(model, sampling_from_args(args))
+    core = FrameEngine(model, sampling_from_args(args), kind_options)
     t0 = time.perf_counter()
-    audio, text, tokens, ms = run_file(core, pcm, progress=not args.quiet)
-    wall = time.perf_counter() - t0
-    audio_io.write_wav(args.output, audio)
-    if args.transcript:
-        _atomic(args.transcript, lambda tmp: Path(tmp).write_text(text + "\n", encoding="utf-8"))
-    if args.tokens:
-        _atomic(args.tokens, lambda tmp: _save_npy(tmp, tokens))
-    seconds = len(audio) / 24000
-    print(f"{files.name}: {seconds:.1f} s of audio in {wall:.1f} s ({ms:.1f} ms/frame, "
-          f"real-time factor {ms / 80:.2f}); wrote {args.output}", file=sys.stderr)
-    if text:
-        print(text)
-    return 0
+    text = open(txt_tmp, "w+", encoding="utf-8") if txt_tmp else tempfile.TemporaryFile("w+")
+    with text, WavWriter(wav_tmp) as wav:
+        tokens = NpyColumnWriter(tok_tmp, 1 + model.num_codebooks) if tok_tmp else None
+        try:
+            result = run_frames(core, reader, wav, text, tokens, reader.frames, not args.quiet)
+        finally:
+            if tokens is not None:
+                tokens.close()
+        text.write("\n")
+        text.flush()
+        wall = time.perf_counter() - t0
+        for note in reader.notes():
+            print(f"warning: {note}", file=sys.stderr)
+        wav.close()
+        outputs.commit()
+        print(f"{files.name}: {wav.seconds:.1f} s of audio in {wall:.1f} s ({result.mean_ms:.1f} "
+              f"ms/frame, real-time factor {result.mean_ms / 80:.2f}); wrote {args.output}",
+              file=sys.stderr)
+        text.seek(0)
+        shutil.copyfileobj(text, sys.stdout)  # the text, also when there is no --transcript

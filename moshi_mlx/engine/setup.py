@@ -11,7 +11,10 @@ from __future__ import annotations
 import importlib
 from typing import Any, Mapping
 
-SETUP_CLASSES: dict[str, str] = {}  # kind -> "module:Class"
+SETUP_CLASSES: dict[str, str] = {  # kind -> "module:Class"
+    "hibiki": "moshi_mlx.hibiki.setup:HibikiSetup",
+    "personaplex": "moshi_mlx.personas.stream:PersonaSetup",
+}
 
 
 class StreamSetup:
@@ -31,6 +34,11 @@ class StreamSetup:
             raise ConfigError(f"{model.files.name}: options {sorted(unknown)} do not apply to a "
                               f"{model.kind} model")
 
+    @classmethod
+    def codec_codebooks(cls, config) -> int:
+        """How many codebooks the model's Mimi must encode and decode (Kyutai's loader rule)."""
+        return config.mimi_codebooks
+
     def generator_kwargs(self) -> dict:
         """Extra LmGen keyword arguments (conditions, cfg_coef, codebooks, ...)."""
         return {}
@@ -48,9 +56,13 @@ class StreamSetup:
         """Called after each reset, before the first frame (prompts); default: nothing."""
 
 
-def make_setup(model, sampling, options: Mapping[str, Any] | None = None) -> StreamSetup:
-    path = SETUP_CLASSES.get(model.kind)
+def setup_class(kind: str) -> type[StreamSetup]:
+    path = SETUP_CLASSES.get(kind)
     if path is None:
-        return StreamSetup(model, sampling, options)
+        return StreamSetup
     module, name = path.split(":")
-    return getattr(importlib.import_module(module), name)(model, sampling, options)
+    return getattr(importlib.import_module(module), name)
+
+
+def make_setup(model, sampling, options: Mapping[str, Any] | None = None) -> StreamSetup:
+    return setup_class(model.kind)(model, sampling, options)

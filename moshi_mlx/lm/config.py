@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..config_check import check_lm_config
 from ..errors import ConfigError
 from ..jsonfile import read_json_object
 
@@ -250,7 +251,12 @@ class LmConfig:
     @classmethod
     def from_dict(cls, data: dict, source: str = "config") -> "LmConfig":
         """Build from Kyutai `lm_kwargs` names. Unknown keys, unsupported values -> ConfigError."""
+        check_lm_config(cls, data, source)  # types and ranges of every field, naming the file
         names = {f.name for f in dataclasses.fields(cls)} - {"extra"}
+        if all(key in METADATA_KEYS for key in data):  # e.g. NVIDIA's PersonaPlex config.json
+            from .presets import kind_architecture
+
+            data = {**kind_architecture(data.get("model_type")), **data}
         kwargs, extra, problems = {}, {}, []
         for key, value in data.items():
             key = _ALIASES.get(key, key)

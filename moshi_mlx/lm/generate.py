@@ -199,7 +199,7 @@ class LmGen:
 
     def warmup(self) -> None:
         """Compile every variant now (each is traced on first use otherwise: a hiccup mid-call
-        each time the conversation outgrows one), then reset."""
+        each time the conversation outgrows one). The stream's state is left as it was."""
         tokens = mx.array(np.repeat(self.buffer.initial[None], self.rows, 0), dtype=mx.int32)
         parts = ["text", "audio"] if self.text_hook else ["frame"]
         for length in self._lengths:
@@ -211,7 +211,6 @@ class LmGen:
                 else:
                     out = self._fn(length, part)(*args)
                     mx.eval(out)
-        self.reset()
 
     @property
     def offset(self) -> int:
@@ -242,8 +241,8 @@ class LmGen:
         if codes.size < given:
             raise ValueError(f"expected {given} user codes, got {codes.size}")
         codes = codes[:given]
-        if ((codes < -1) | (codes >= c.card)).any():
-            raise ValueError(f"user codes must be in [0, {c.card}) or -1 (no input), got {codes}")
+        if ((codes < -1) | (codes > c.card)).any():  # card: Kyutai's initial / end-of-input token
+            raise ValueError(f"user codes must be in [0, {c.card}], or -1 (no input), got {codes}")
         self.buffer.write_given(self._offset, codes)
         return self.buffer.input(self._offset)
 
@@ -320,19 +319,33 @@ class LmGen:
         return self.collect()
 
     # -- prompts ------------------------------------------------------------------------------
-    def prefill(self, frames: np.ndarray) -> None:
+    def prefill(self, frames: np.ndarray | None = None, *, embeddings=None) -> None:
         """Run the temporal inputs of calls offset .. offset+T-1 (`frames` [T, 1 + n_q], exactly as
         they are fed, initial tokens included) through the temporal transformer at once, without
-        sampling: their outputs are discarded (prompts). The next call's input must then be
+        sampling: their outputs are discarded (prompts). Or `embeddings` [T, dim]: those inputs
+        already embedded (PersonaPlex's stored voice prompts). The next call's input must then be
         provided (see `provide`)."""
-        frames = np.asarray(frames, dtype=np.int64)
-        if frames.ndim != 2 or frames.shape[1] != self.config.num_codebooks:
-            raise ValueError(f"prefill takes frames [T, {self.config.num_codebooks}], got {frames.shape}")
-        tokens = mx.array(np.stack([frames] * self.rows), dtype=mx.int32)
+        if (frames is None) == (embeddings is None):
+            raise ValueError("prefill takes either frames or embeddings")
         cross = self._cross or None
-        _, self._kv = self.model.prefill(tokens, self._kv, self._offset, self.dtype,
-                                         self._cond[0] if self._cond else None, cross)
+        cond = self._cond[0] if self._cond else None
+        if embeddings is not None:
+            x = mx.array(embeddings)
+            if x.ndim != 2 or x.shape[1] != self.config.dim:
+                raise ValueError(f"prefill takes embeddings [T, {self.config.dim}], got {x.shape}")
+            x = mx.broadcast_to(x.astype(self.dtype)[None], (self.rows, *x.shape))
+            if cond is not None:
+                x = x + cond.astype(x.dtype)
+            _, self._kv = self.model.prefill_embeddings(x, self._kv, self._offset, cross)
+            count = x.shape[1]
+        else:
+            frames = np.asarray(frames, dtype=np.int64)
+            if frames.ndim != 2 or frames.shape[1] != self.config.num_codebooks:
+                raise ValueError(f"prefill takes frames [T, {self.config.num_codebooks}], got {frames.shape}")
+            tokens = mx.array(np.stack([frames] * self.rows), dtype=mx.int32)
+            _, self._kv = self.model.prefill(tokens, self._kv, self._offset, self.dtype, cond, cross)
+            count = len(frames)
         mx.eval(self._kv)
-        for _ in range(len(frames)):
+        for _ in range(count):
             self.buffer.fixed[:, self._offset % self.buffer.length] = False
             self._offset += 1

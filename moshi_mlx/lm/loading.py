@@ -19,7 +19,7 @@ from ..jsonfile import read_json_object
 from .config import LmConfig
 from .model import Lm
 from .transformer import RMSNorm
-from .weights import KNOWN_FILES, check_weights, module_quantization, sanitize
+from .weights import KNOWN_FILES, check_weights, module_quantization, pytorch_release_names, sanitize
 
 
 def resolve_checkpoint(path: str | Path, config: LmConfig | None = None
@@ -41,6 +41,8 @@ def resolve_checkpoint(path: str | Path, config: LmConfig | None = None
             files = [folder / name] if name else sorted(folder.glob("model*.safetensors"))
         else:
             files = [path]
+        if not quantization and files:  # Kyutai's MLX repos: quantization implied by the file name
+            quantization = KNOWN_FILES.get(files[0].name)
     else:  # forms (a) and (b): the Moshi 7B unless told otherwise
         config = config or LmConfig.moshi_7b()
         if path.is_dir():
@@ -73,14 +75,20 @@ def load_weight_files(files: list[Path]) -> dict[str, mx.array]:
 def load_lm(path: str | Path, config: LmConfig | None = None, dtype: mx.Dtype | None = None) -> Lm:
     """Load a Moshi LM from a file or a folder (any of the three forms), checking every key and
     shape. Floating weights are cast to `dtype` (default: the device's activation dtype)."""
+    implied = config is None and not (Path(path) if Path(path).is_dir() else Path(path).parent
+                                        ).joinpath("config.json").is_file()
     files, config, quantization = resolve_checkpoint(path, config)
     dtype = dtype or activation_dtype()
-    weights = sanitize(load_weight_files(files), config)
+    raw = load_weight_files(files)
+    pytorch_file = pytorch_release_names(raw)
+    weights = sanitize(raw, config)
     source = str(files[0] if len(files) == 1 else files[0].parent)
     if not quantization and any(k.endswith(".scales") for k in weights):
         raise CheckpointError(f"{source}: holds quantized weights but no quantization is recorded "
                               "(config.json 'quantization' or a known file name such as model.q4.safetensors)")
-    check_weights(weights, config, quantization, source)
+    if implied:
+        _check_implied_7b(raw, weights, config, quantization, source)
+    check_weights(weights, config, quantization, source, pytorch_file)
     model = Lm(config)
     if quantization:
         nn.quantize(model, class_predicate=lambda p, m: _predicate(quantization, p, m))
@@ -90,6 +98,24 @@ def load_lm(path: str | Path, config: LmConfig | None = None, dtype: mx.Dtype | 
     model.load_weights(list(weights.items()), strict=True)
     mx.eval(model.parameters())
     return model
+
+
+def _check_implied_7b(raw: Mapping, weights: Mapping, config: LmConfig, quantization, source: str) -> None:
+    """A folder without config.json is taken for Kyutai's Moshi 7B: when its weights clearly are
+    not, say so in one line instead of listing hundreds of missing keys."""
+    from .weights import stored_shapes
+
+    expected = stored_shapes(config, quantization)
+    found = len(set(expected) & set(weights))
+    if found >= len(expected) // 2:
+        return
+    text = next((raw[k] for k in ("text_emb.weight",) if k in raw), None)
+    shape = f", text_emb.weight {list(text.shape)}" if text is not None else ""
+    raise CheckpointError(
+        f"{source}: no config.json, and its {len(raw)} tensors{shape} are not Kyutai's Moshi 7B "
+        f"(only {found} of its {len(expected)} parameters match). A model folder needs a config.json "
+        "(Kyutai's lm_kwargs names), unless it is a Moshi 7B release: Kyutai's MLX form "
+        "(model.q4/q8.safetensors or model.safetensors) or its PyTorch form (model.safetensors)")
 
 
 def _predicate(quantization: Mapping, path: str, module: nn.Module):

@@ -96,7 +96,12 @@ class Lm(nn.Module):
                 ) -> tuple[mx.array, list[mx.array]]:
         """T frames tokens [B, T, 1 + n_q] through the temporal transformer at once, as T calls of
         `temporal` would (positions offset .. offset+T-1). Returns (normed outputs [B, T, dim], kv)."""
-        x = self.embed(tokens, dtype, cond_sum)
+        return self.prefill_embeddings(self.embed(tokens, dtype, cond_sum), kv, offset, cross)
+
+    def prefill_embeddings(self, x: mx.array, kv: list[mx.array], offset: int, cross: list | None = None,
+                           ) -> tuple[mx.array, list[mx.array]]:
+        """`prefill` of inputs already embedded, x [B, T, dim] (summed input embeddings, conditions
+        included): PersonaPlex's stored voice prompts are such inputs."""
         x, kv = ring_prefill(self.transformer.layers, x, kv, offset, cross)
         return self.out_norm(x), kv
 

@@ -23,6 +23,7 @@ _COMMON = {"card": 2048, "existing_text_padding_id": 3, "hidden_scale": 4.125, "
 _DESCRIPTION = {"description": {"type": "lut", "lut": {
     "n_bins": 31, "dim": 16, "tokenizer": "noop",
     "possible_values": ["very_bad", "bad", "neutral", "good", "very_good"]}}}
+_STT_GEN = {"temp": 0.0, "temp_text": 0.0, "top_k": 250, "top_k_text": 50}  # greedy text
 _SUM_DESCRIPTION = {"cross_attention_pos_emb": False, "cross_attention_pos_emb_scale": 1,
                     "sum": ["description"], "prepend": [], "cross": []}
 
@@ -38,11 +39,12 @@ PRESETS: dict[str, dict] = {
     "stt-1b": dict(_COMMON, **_DEPFORMER, n_q=32, dep_q=0, delays=[0] * 33, dim=2048, text_card=8000,
                    num_heads=16, num_layers=16, context=750, max_period=100000.0,
                    depformer_num_layers=6, depformer_dim_feedforward=None,
-                   extra_heads_num_heads=4, extra_heads_dim=6, model_type="stt",
+                   extra_heads_num_heads=4, extra_heads_dim=6, model_type="stt", lm_gen_config=_STT_GEN,
                    stt_config={"audio_delay_seconds": 0.5, "audio_silence_prefix_seconds": 0.0}),
     "stt-2.6b": dict(_COMMON, **_DEPFORMER, n_q=32, dep_q=0, delays=[0] * 33, dim=2048, text_card=4000,
                      num_heads=32, num_layers=48, context=375, max_period=100000.0,
                      depformer_num_layers=6, depformer_dim_feedforward=None, model_type="stt",
+                     lm_gen_config=_STT_GEN,
                      stt_config={"audio_delay_seconds": 2.5, "audio_silence_prefix_seconds": 1.0}),
     "hibiki-1b": dict(_COMMON, **_DEPFORMER, n_q=16, dep_q=8, delays=_delays(8, 8, 2), dim=2048,
                       text_card=48000, num_heads=16, num_layers=16, context=1500, max_period=100000.0,
@@ -81,6 +83,17 @@ PRESETS: dict[str, dict] = {
                       depformer_weights_per_step_schedule=list(range(8)) + [8] * 8,
                       model_type="tts", tts_config={"audio_delay": 1.28, "second_stream_ahead": 2}),
 }
+
+
+# The architecture of a kind whose config.json holds metadata only: NVIDIA's PersonaPlex ships
+# {"model_type": "personaplex", "version": "7b-v1"} and its loader builds Moshi 7B with dep_q 16.
+# (Moshi's repos, without config.json, get LmConfig's defaults: Moshi 7B.)
+_KIND_ARCHITECTURES = {"personaplex": "personaplex-7b"}
+
+
+def kind_architecture(model_type: str | None) -> dict:
+    name = _KIND_ARCHITECTURES.get(model_type or "")
+    return dict(PRESETS[name]) if name else {}
 
 
 def preset(name: str):

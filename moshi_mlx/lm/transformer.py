@@ -232,7 +232,10 @@ def ring_prefill(layers: list[Layer], x: mx.array, kv: list[mx.array], offset: i
     what T calls of ring_step compute), then the chunk is written into the ring."""
     B, T, _ = x.shape
     capacity = kv[0].shape[2]
-    slots = np.arange(capacity)
+    # Before the ring wraps (a prompt at the start of a stream), only its first `offset` slots hold
+    # positions, and all of them are in every new position's window: attend to those alone.
+    used = offset if offset + T <= capacity else capacity
+    slots = np.arange(used)
     last = offset - 1  # the ring holds positions <= last: slot s has the latest p = s (mod C)
     ring_pos = last - np.mod(last - slots, capacity)
     pos_q = offset + np.arange(T)
@@ -248,8 +251,8 @@ def ring_prefill(layers: list[Layer], x: mx.array, kv: list[mx.array], offset: i
         attn = layer.self_attn
         q, k, v = attn.project(layer.norm1(x), rope)
         ring_k, ring_v = kv[2 * i], kv[2 * i + 1]
-        keys = mx.concatenate([ring_k, k.astype(ring_k.dtype)], axis=2)
-        values = mx.concatenate([ring_v, v.astype(ring_v.dtype)], axis=2)
+        keys = mx.concatenate([ring_k[:, :, :used], k.astype(ring_k.dtype)], axis=2)
+        values = mx.concatenate([ring_v[:, :, :used], v.astype(ring_v.dtype)], axis=2)
         out = mx.fast.scaled_dot_product_attention(q.astype(keys.dtype), keys, values,
                                                    scale=attn.scale, mask=mask)
         x = x + attn.out_proj(out.transpose(0, 2, 1, 3).reshape(B, T, -1).astype(x.dtype))

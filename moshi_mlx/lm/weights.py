@@ -236,11 +236,14 @@ def stored_shapes(config: LmConfig, quantization: Mapping | None) -> dict[str, t
 
 
 def check_weights(weights: Mapping[str, object], config: LmConfig, quantization: Mapping | None,
-                  source: str) -> None:
+                  source: str, pytorch_file: bool = False) -> None:
     """Raise CheckpointError naming the missing, unexpected and wrongly shaped keys of `source`.
-    `weights` maps our names to arrays (or anything with a `.shape`)."""
+    `weights` maps our names to arrays (or anything with a `.shape`); missing keys are named as a
+    file in Kyutai's PyTorch format would hold them when `pytorch_file`."""
+    from .release_names import file_names
+
     expected = stored_shapes(config, quantization)
-    missing = sorted(set(expected) - set(weights))
+    missing = file_names(set(expected) - set(weights), config, pytorch_file)
     unexpected = sorted(set(weights) - set(expected))
     wrong = [f"{k}: {tuple(weights[k].shape)} instead of {expected[k]}"
              for k in sorted(set(expected) & set(weights)) if tuple(weights[k].shape) != expected[k]]

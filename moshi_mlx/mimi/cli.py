@@ -1,7 +1,9 @@
 """`moshi-mlx encode IN.wav OUT.npy` and `moshi-mlx decode IN.npy OUT.wav`.
 
 Audio of any rate and channel count is resampled to 24 kHz mono; codes are saved as int32 [K, frames].
-Both run the codec frame by frame (streaming), so memory stays constant for any length.
+Both stream: the input is read and the output written frame by frame (moshi_mlx.audio_io,
+moshi_mlx.npyfile), so memory stays constant for any length. The output is written to a temporary
+file and renamed into place at the end (moshi_mlx.outputs): a failure or Ctrl-C leaves nothing.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import tempfile
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +29,9 @@ def configure_parser(parser: argparse.ArgumentParser, name: str = "encode") -> N
         parser.add_argument("output", help="WAV file to write (24 kHz mono float32)")
     src = parser.add_mutually_exclusive_group(required=True)
     src.add_argument("--mimi", metavar="FILE", help="Mimi weights (release safetensors format)")
-    src.add_argument("--model", metavar="DIR", help="a local model folder holding Mimi weights")
+    src.add_argument("--model", metavar="SPEC",
+                     help="a model folder holding Mimi weights, a Hugging Face repo id, or 'demo'")
+    parser.add_argument("--cache-dir", default=None, help="Hugging Face cache folder (default: HF's)")
     parser.add_argument("--mimi-config", metavar="JSON",
                         help="Mimi config as JSON text or a JSON file (default: the model folder's "
                              "config.json \"mimi_config\", else the released Mimi)")
@@ -37,75 +41,100 @@ def configure_parser(parser: argparse.ArgumentParser, name: str = "encode") -> N
                             help="number of codebooks to produce (default 8)")
 
 
-def _config(args):
-    from .codec import folder_mimi_config
+def _weights_and_config(args):
+    """(Mimi weights path, MimiConfig) from --mimi/--model and --mimi-config."""
+    from ..hub import resolve_model
+    from .codec import find_mimi_file, folder_mimi_config
     from .config import MimiConfig
 
+    folder_config = None
+    if args.mimi:
+        path = Path(args.mimi)
+    else:
+        if Path(args.model).expanduser().is_dir():  # a folder may hold only the codec
+            path = find_mimi_file(Path(args.model).expanduser())
+        else:  # demo or a repo id, as for every other command
+            path = resolve_model(args.model, cache_dir=args.cache_dir).mimi_path
+        folder_config = folder_mimi_config(path.parent)  # its config.json "mimi_config"
     if args.mimi_config:
-        text = args.mimi_config
+        text, source = args.mimi_config, "--mimi-config"
         if os.path.isfile(text):
-            text = Path(text).read_text()
+            text, source = Path(text).read_text(), args.mimi_config
         try:
-            return MimiConfig.from_dict(json.loads(text))
-        except (ValueError, AttributeError) as e:
-            raise ConfigError(f"--mimi-config is not a JSON object of Mimi settings: {e}") from None
-    return folder_mimi_config(args.model) if args.model else None
+            data = json.loads(text)
+        except ValueError as e:
+            raise ConfigError(f"--mimi-config is not JSON text or a JSON file: {e}") from None
+        return path, MimiConfig.from_dict(data, source=source)
+    return path, folder_config or MimiConfig.moshi()
 
 
-def _open(args, num_codebooks: int):
-    from .codec import find_mimi_file, open_codec
+def _open(args, path: Path, config, num_codebooks: int):
+    from .codec import open_codec
 
-    path = Path(args.mimi) if args.mimi else find_mimi_file(args.model)
-    return open_codec(path, backend=args.backend, num_codebooks=num_codebooks, config=_config(args))
-
-
-def _save_npy(path: Path, array: np.ndarray) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".npy", dir=path.parent)
-    os.close(fd)
-    try:
-        np.save(tmp, array)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    if not 1 <= num_codebooks <= config.n_q:
+        raise ConfigError(f"--codebooks {num_codebooks}: this Mimi has {config.n_q} codebooks; "
+                          f"choose 1 to {config.n_q}")
+    return open_codec(path, backend=args.backend, num_codebooks=num_codebooks, config=config)
 
 
-def encode_file(args) -> np.ndarray:
-    from ..audio_io import pad_to_frames, read_audio
+def encode_file(args) -> tuple[int, int]:
+    """Streams args.input into args.output; returns (codebooks, frames)."""
+    from ..audio_io import AudioFileReader
+    from ..npyfile import NpyColumnWriter
+    from ..outputs import OutputSet
 
-    codec = _open(args, args.codebooks)
-    pcm = pad_to_frames(read_audio(args.input, codec.sample_rate), codec.frame_size)
-    frames = [codec.encode_frame(f) for f in pcm.reshape(-1, codec.frame_size)]
-    codes = np.stack(frames, axis=1) if frames else np.zeros((codec.num_codebooks, 0), np.int32)
-    _save_npy(Path(args.output), codes.astype(np.int32))
-    return codes
+    with OutputSet() as outputs:
+        tmp = outputs.add(args.output, "output")
+        path, config = _weights_and_config(args)
+        with AudioFileReader(args.input, config.frame_size, config.sample_rate) as reader:
+            codec = _open(args, path, config, args.codebooks)
+            with NpyColumnWriter(tmp, codec.num_codebooks) as codes:
+                for frame in reader:
+                    codes.append(codec.encode_frame(frame))
+            _warn(reader.notes())
+        outputs.commit()
+    return codes.rows, codes.columns
 
 
-def decode_file(args) -> np.ndarray:
-    from ..audio_io import write_wav
+def decode_file(args) -> float:
+    """Streams the codes of args.input into a WAV; returns its duration in seconds."""
+    from ..audio_io import WavWriter
+    from ..npyfile import CodesFile
+    from ..outputs import OutputSet
 
-    try:
-        codes = np.load(args.input, allow_pickle=False)
-    except (OSError, ValueError) as e:
-        raise MoshiError(f"cannot read codes file {args.input}: {e}") from None
-    if codes.ndim != 2 or not np.issubdtype(codes.dtype, np.integer):
-        raise MoshiError(f"{args.input}: codes must be an int array [K, frames], got "
-                         f"{codes.dtype} {codes.shape}")
-    codec = _open(args, codes.shape[0])
-    try:
-        frames = [codec.decode_frame(codes[:, t]) for t in range(codes.shape[1])]
-    except ValueError as e:
-        raise MoshiError(f"{args.input}: {e}") from None
-    pcm = np.concatenate(frames) if frames else np.zeros(0, np.float32)
-    write_wav(args.output, pcm, codec.sample_rate)
-    return pcm
+    with OutputSet() as outputs, CodesFile(args.input) as codes:
+        tmp = outputs.add(args.output, "output")
+        path, config = _weights_and_config(args)
+        k, frames = codes.shape
+        if k > config.n_q:
+            hint = ("it looks transposed ([frames, K]): save codes.T" if frames <= config.n_q else
+                    f"this Mimi has {config.n_q} codebooks")
+            raise MoshiError(f"codes file {args.input}: {k} rows of codes; expected [K, frames] "
+                             f"with K <= {config.n_q}: {hint}")
+        if frames == 0:
+            raise MoshiError(f"codes file {args.input}: holds no frames ([{k}, 0])")
+        codec = _open(args, path, config, k)
+        with WavWriter(tmp, codec.sample_rate) as wav:
+            for t, column in enumerate(codes.columns()):
+                try:
+                    pcm = codec.decode_frame(column)
+                except ValueError as e:
+                    raise MoshiError(f"codes file {args.input}, frame {t}: {e}") from None
+                wav.write(pcm)
+        outputs.commit()
+    return wav.seconds
+
+
+def _warn(notes: list[str]) -> None:
+    for note in notes:
+        print(f"warning: {note}", file=sys.stderr)
 
 
 def main(args: argparse.Namespace) -> int:
     if args.command == "encode":
-        codes = encode_file(args)
-        print(f"{args.output}: {codes.shape[0]} codebooks x {codes.shape[1]} frames")
+        k, frames = encode_file(args)
+        print(f"{args.output}: {k} codebooks x {frames} frames")
     else:
-        pcm = decode_file(args)
-        print(f"{args.output}: {len(pcm) / 24000:.2f} s")
+        seconds = decode_file(args)
+        print(f"{args.output}: {seconds:.2f} s")
     return 0

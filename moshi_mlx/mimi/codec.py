@@ -142,4 +142,4 @@ def folder_mimi_config(folder: str | Path) -> MimiConfig | None:
     if not config_path.is_file():
         return None
     d = read_json_object(config_path).get("mimi_config")
-    return MimiConfig.from_dict(d) if d else None
+    return MimiConfig.from_dict(d, source=f"{config_path} \"mimi_config\"") if d else None

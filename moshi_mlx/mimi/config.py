@@ -6,7 +6,13 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
+from ..config_check import check_config
 from ..errors import ConfigError
+
+# fields that must be > 0 (all sizes but n_residual_layers, layer_scale and n_q_semantic)
+_POSITIVE = ("sample_rate", "frame_rate", "channels", "dimension", "n_filters", "ratios", "kernel_size",
+             "dilation_base", "compress", "num_heads", "num_layers", "dim_feedforward", "context",
+             "max_period", "codebook_dim", "codebook_size", "n_q")
 
 
 @dataclass(frozen=True)
@@ -90,15 +96,19 @@ class MimiConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "MimiConfig":
+    def from_dict(cls, d: dict, source: str = "mimi config") -> "MimiConfig":
+        """From a dict of field names; every problem -> ConfigError naming `source` and the key."""
+        check_config(cls, d, source, positive=_POSITIVE)
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - names)
         if unknown:
-            raise ConfigError(f"mimi config: unknown keys {unknown}")
+            raise ConfigError(f"{source}: unknown keys {unknown}")
         try:
             return cls(**d)
+        except ConfigError as e:
+            raise ConfigError(f"{source}: {e}") from None
         except TypeError as e:
-            raise ConfigError(f"mimi config: {e}") from None
+            raise ConfigError(f"{source}: {e}") from None
 
     def to_reference_dict(self) -> dict:
         """The same model as a `mimi_config` dict of Kyutai's PyTorch `moshi.models.loaders`."""

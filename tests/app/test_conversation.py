@@ -8,15 +8,15 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 
-from .conftest import SCREENSHOTS, wait_for
+from .conftest import SCREENSHOTS, talk, wait_for
 
 pytestmark = [pytest.mark.audio, pytest.mark.slow, pytest.mark.timeout(300)]
 
 
 def test_start_stop_with_the_demo_model_through_virtual_audio(qtbot, make_app, virtual_audio_device,
                                                               tmp_path):
-    c = make_app(None, model="demo", record_dir=str(tmp_path / "recs"), auto_record=True, aec=False)
-    w = c.window
+    c = talk(make_app(None, model="demo", record_dir=str(tmp_path / "recs"), auto_record=True, aec=False))
+    w = c.page
     qtbot.mouseClick(w.refresh_button, Qt.MouseButton.LeftButton)
     assert w.input_combo.findData("pulse") > 0 or w.input_combo.count() > 1, \
         [w.input_combo.itemText(i) for i in range(w.input_combo.count())]
@@ -34,7 +34,9 @@ def test_start_stop_with_the_demo_model_through_virtual_audio(qtbot, make_app, v
     assert c.running  # the conversation runs on the engine's MLX worker thread, not the UI thread
     assert any(t.name == "moshi-mlx-worker" and t.is_alive() for t in threading.enumerate())
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    assert w.grab().save(str(SCREENSHOTS / "conversation.png"))
+    c.shell.window.resize(800, 600)
+    qtbot.wait(50)
+    assert c.shell.window.grab().save(str(SCREENSHOTS / "conversation.png"))
     qtbot.mouseClick(w.start_button, Qt.MouseButton.LeftButton)
     wait_for(qtbot, lambda: not c.running and w.start_button.text() == "Start conversation", 30_000)
     assert not c.running
@@ -45,6 +47,12 @@ def test_start_stop_with_the_demo_model_through_virtual_audio(qtbot, make_app, v
         pass
     names = [p.name for p in (tmp_path / "export").iterdir()]
     assert any(n.endswith(".wav") for n in names) and any(n.endswith("-transcript.txt") for n in names)
+    # History lists the recording at once, with what the engine wrote about it
+    history = c.shell.history
+    assert [str(s.wav) for s in history.sessions] == [p for p in c.last_recordings if p.endswith(".wav")]
+    session = history.sessions[0]
+    assert (session.mode, session.kind, session.model, session.ended) == ("talk", "moshi", "demo", True)
+    assert session.duration_s > 0 and session.first_words
 
     # A second conversation (model kept loaded) with echo cancellation on, closed with the window.
     w.aec_check.setChecked(True)
@@ -54,6 +62,6 @@ def test_start_stop_with_the_demo_model_through_virtual_audio(qtbot, make_app, v
     wait_for(qtbot, lambda: "Conversation 2" in w.transcript_text(), timeout_ms=90_000)
     assert "echo cancellation on" in c.last_running_detail
     assert not c.messages.history, c.messages.history
-    w.close()
+    c.shell.window.close()
     assert not c.running
     assert len(list((tmp_path / "recs").iterdir())) >= 2

@@ -13,7 +13,7 @@ from PySide6.QtCore import Qt
 
 from moshi_mlx import hub
 
-from .conftest import SCREENSHOTS, FakeBackend, wait_for
+from .conftest import SCREENSHOTS, FakeBackend, talk, wait_for
 from .fake_hub import FakeHub
 
 TINY_REPO = "tests/tiny-mlx-q4"
@@ -61,7 +61,7 @@ def test_rows_list_known_models_with_size_status_and_fit(qtbot, make_app, tmp_pa
     assert "memory" in d.memory_label.text() and str(tmp_path / "hf") in d.memory_label.text()
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     d.select_spec("kyutai/moshiko-mlx-q4")
-    d.resize(860, 460)
+    d.resize(860, 560)
     qtbot.wait(50)
     assert d.grab().save(str(SCREENSHOTS / "model_manager.png"))
 
@@ -92,7 +92,7 @@ def test_download_shows_progress_and_can_be_cancelled_then_completes(qtbot, make
     assert job.outcome == "succeeded", c.messages.history
     assert hub.is_installed(TINY_REPO, cache_dir=cache)
     assert _row(d, TINY_REPO).status == "Installed"
-    assert c.settings.model == TINY_REPO  # first model: chosen for the user
+    assert talk(c).prefs.model == TINY_REPO  # first model: chosen for the user
     assert "downloaded" in d.job_label.text()
     assert any(m == "HEAD" for m, _ in fake_hub.requests) and any(m == "GET" for m, _ in fake_hub.requests)
     # Offline from now on: the manager still knows what is installed, without asking the hub.
@@ -143,7 +143,8 @@ def test_import_folder_checks_it_and_adds_it(qtbot, make_app, tmp_path):
     assert _row(d, str(folder)).status == "Local folder"
     assert d.selected_spec() == str(folder)
     qtbot.mouseClick(d.use_button, Qt.MouseButton.LeftButton)
-    assert c.settings.model == str(folder) and str(folder) in c.window.model_label.text()
+    assert talk(c).prefs.model == str(folder)
+    assert str(folder) in talk(c).page.model_picker.model_label.full_text()
 
 
 def test_convert_runs_in_the_background_with_progress_and_cancel(qtbot, make_app, tmp_path):

@@ -49,7 +49,8 @@ def test_rate_estimator_speed_and_remaining_time():
 
 def test_every_error_kind_has_a_clear_message():
     for kind in ("no_input_device", "mic_permission", "device_lost", "model_load", "out_of_memory",
-                 "download", "internal", "disk_space", "convert", "import", "export"):
+                 "download", "internal", "disk_space", "convert", "import", "export", "model_kind",
+                 "history", "playback"):
         m = for_error(kind, "detail X")
         assert m.title and m.text and m.advice
         assert "detail X" in m.text + m.advice

@@ -19,6 +19,7 @@ class FakeHub:
         self.repos = repos
         self.requests: list[tuple[str, str, str | None]] = []  # (method, path, Range header)
         self.corrupt: set[str] = set()  # filenames whose ETag will not match their content
+        self.gated: dict[str, int] = {}  # repo -> 401 or 403 (licence not accepted, no token)
         hub = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -26,8 +27,9 @@ class FakeHub:
                 pass
 
             def _lookup(self):
-                m = re.fullmatch(r"/(.+?)/resolve/([^/]+)/(.+)", self.path.split("?")[0])
-                name = urllib.parse.unquote(m.group(3)) if m else None  # "@" comes as %40
+                # file names come %-escaped ("@" as %40)
+                m = re.fullmatch(r"/(.+?)/resolve/([^/]+)/(.+)", urllib.parse.unquote(self.path.split("?")[0]))
+                name = m.group(3) if m else None
                 if not m or m.group(1) not in hub.repos or name not in hub.repos[m.group(1)]:
                     return None, None
                 return name, hub.repos[m.group(1)][name]
@@ -44,8 +46,21 @@ class FakeHub:
                     self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
                 self.end_headers()
 
+            def _refused(self):
+                status = hub.gated.get(self.path.lstrip("/").split("/resolve/")[0])
+                if status is None:
+                    return False
+                self.send_response(status)
+                self.send_header("X-Error-Code", "GatedRepo")
+                self.send_header("X-Error-Message", "Access to this model is restricted.")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return True
+
             def do_HEAD(self):
                 hub.requests.append(("HEAD", self.path, self.headers.get("Range")))
+                if self._refused():
+                    return
                 name, data = self._lookup()
                 if data is None:
                     self.send_response(404)
@@ -60,10 +75,15 @@ class FakeHub:
                 if not m:
                     return False
                 files = hub.repos.get(m.group(1))
-                body = json.dumps([{"type": "file", "path": name, "size": len(data),
-                                    "oid": hashlib.sha1(data).hexdigest()}
-                                   for name, data in (files or {}).items()]).encode()
-                self.send_response(200 if files is not None else 404)
+                if files is None:  # as the Hub: an error object, not a listing
+                    body = json.dumps({"error": "Repository not found"}).encode()
+                    self.send_response(404)
+                    self.send_header("X-Error-Code", "RepoNotFound")
+                else:
+                    body = json.dumps([{"type": "file", "path": name, "size": len(data),
+                                        "oid": hashlib.sha1(data).hexdigest()}
+                                       for name, data in files.items()]).encode()
+                    self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
@@ -73,7 +93,7 @@ class FakeHub:
             def do_GET(self):
                 rng = self.headers.get("Range")
                 hub.requests.append(("GET", self.path, rng))
-                if self._tree():
+                if self._refused() or self._tree():
                     return
                 name, data = self._lookup()
                 if data is None:

@@ -167,10 +167,12 @@ def test_bad_model_spec_names_it(tmp_path):
         hub.resolve_model(str(empty))
 
 
-def test_engine_downloads_with_progress_then_reports_load_failure(fake_hub, tmp_path):
+def test_engine_downloads_with_progress_then_reports_load_failure(fake_hub, tmp_path, monkeypatch):
     """The engine fetches a missing model (ProgressEvent in bytes); these fake files are not a
     model, which must arrive as a 'model_load' ErrorEvent naming the model, then 'stopped'."""
     from moshi_mlx.engine.conversation import ConversationEngine, EngineOptions
+
+    monkeypatch.setattr(ConversationEngine, "_check_devices", lambda self, options: None)  # no devices here
     from moshi_mlx.engine.events import ErrorEvent, ProgressEvent, StateEvent
     from tests.engine.conftest import EventLog
 
@@ -198,3 +200,44 @@ def test_models_cli_download_respects_hf_endpoint(tmp_path):
         assert r.returncode == 0, r.stderr
         assert "ready in" in r.stdout and any(REPO in req[1] for req in server.requests)
     assert hub.is_installed(REPO, str(tmp_path))
+
+
+def test_org_name_that_is_neither_folder_nor_reachable_repo_fails_at_once(tmp_path, monkeypatch):
+    """`models/doesnotexist` reads as a relative path and as a repo id: with no such folder and no
+    Hub to ask, one immediate error explains both (no ~23 s of retries)."""
+    import time
+
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "ENDPOINT", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE",
+                        "http://127.0.0.1:9/{repo_id}/resolve/{revision}/{filename}")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "models").mkdir()
+    t0 = time.monotonic()
+    with pytest.raises(ModelNotAvailableError) as info:
+        hub.resolve_model("models/doesnotexist", cache_dir=str(tmp_path / "cache"))
+    assert time.monotonic() - t0 < 5
+    msg = str(info.value)
+    assert "not a local folder or file" in msg and str(tmp_path / "models" / "doesnotexist") in msg
+    assert "as a Hugging Face repo id" in msg and "cannot be reached" in msg
+    with pytest.raises(hub.HubUnavailable, match="cannot be reached to fetch kyutai/moshika-mlx-q8"):
+        hub.download("kyutai/moshika-mlx-q8", cache_dir=str(tmp_path / "cache"))  # a known repo: same
+
+
+def test_models_cli_download_of_an_unknown_repo(tmp_path):
+    with FakeHub({REPO: _files()}) as server:
+        env = dict(os.environ, HF_ENDPOINT=server.url)
+        env.pop("HF_HUB_OFFLINE", None)
+        r = subprocess.run([sys.executable, "-m", "moshi_mlx", "models", "--download", "kyutai/nope",
+                            "--cache-dir", str(tmp_path)], env=env, capture_output=True, text=True,
+                           timeout=120)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "no model repo kyutai/nope" in r.stderr
+    assert "0.00" not in r.stderr and "models --download" not in r.stderr  # no empty bar, no loop
+    env["HF_HUB_OFFLINE"] = "1"
+    r = subprocess.run([sys.executable, "-m", "moshi_mlx", "models", "--download", "kyutai/nope",
+                        "--cache-dir", str(tmp_path)], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "offline mode is on" in r.stderr and "models --download" not in r.stderr

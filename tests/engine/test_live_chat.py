@@ -147,6 +147,7 @@ def test_missing_input_device_is_an_error_event(virtual_audio_device, demo_home,
     assert event_log.wait_for(lambda e: isinstance(e, StateEvent) and e.state == "stopped", 120)
     errors = event_log.of(ErrorEvent)
     assert errors and errors[0].kind == "no_input_device" and "no such microphone 1234" in errors[0].message
+    assert not event_log.of(ProgressEvent), "the devices must be checked before the model is loaded"
 
 
 def test_live_chat_with_echo_cancellation(virtual_audio_device, demo_home, event_log):

@@ -170,3 +170,42 @@ def test_config_errors(tmp_path):
     seven = LmConfig.moshi_7b()
     assert (seven.hidden_dim, seven.depformer_hidden_dim) == (11264, 2816)
     assert LmConfig.from_dict(seven.to_dict()) == seven
+
+
+@pytest.mark.parametrize("layout", ["7b", "stt", "hibiki_2b", "zero", "tts", "personaplex"])
+def test_release_names_map_back_one_to_one(layout):
+    """Every parameter we expect maps back to a key of Kyutai's release file, and every key of the
+    file is named: error messages can always use the file's own names."""
+    from moshi_mlx.lm.release_names import pytorch_name
+    from moshi_mlx.lm.weights import expected_shapes
+
+    from .layouts import LAYOUTS
+    from .reference import release_state_dict
+
+    config = CONFIG if layout == "7b" else LAYOUTS[layout]
+    keys = set(release_state_dict(pytorch_lm(config)))
+    assert {pytorch_name(n, config) for n in expected_shapes(config)} == keys
+
+
+def test_missing_key_named_as_the_file_has_it(release, tmp_path):
+    from safetensors.numpy import load_file, save_file
+
+    tensors = load_file(str(release))
+    del tensors["transformer.layers.1.norm1.alpha"]
+    folder = tmp_path / "m"
+    folder.mkdir()
+    save_file(tensors, str(folder / "model.safetensors"))
+    (folder / "config.json").write_text(json.dumps(CONFIG.to_dict()))
+    with pytest.raises(CheckpointError, match=r"missing keys: transformer\.layers\.1\.norm1\.alpha$"):
+        load_lm(folder)
+
+
+def test_folder_without_config_that_is_not_the_7b_says_so_in_one_line(release, tmp_path):
+    folder = tmp_path / "no-config"
+    folder.mkdir()
+    (folder / "model.safetensors").write_bytes(release.read_bytes())
+    with pytest.raises(CheckpointError) as e:
+        load_lm(folder)
+    text = str(e.value)
+    assert "no config.json" in text and "not Kyutai's Moshi 7B" in text and "config.json" in text
+    assert "\n" not in text and len(text) < 600

@@ -4,7 +4,9 @@ nothing left behind (no output folder, no temporary folder)."""
 import json
 import os
 import pickle
+import re
 import shutil
+import subprocess
 import sys
 
 import pytest
@@ -15,6 +17,7 @@ from moshi_mlx.errors import CheckpointError, ConfigError, MoshiError
 from moshi_quantize import cli
 from moshi_quantize.convert import convert
 from tests.quantize.checkpoints import MIMI_NAME, TOKENIZER_NAME
+from tests.test_config_check import BAD_LM_VALUES
 
 
 def variant(tmp_path, release_folder, name, state_fn=None):
@@ -155,3 +158,32 @@ def test_bad_options_and_sources(tmp_path, release_folder, out_parent):
     fails(out_parent, "no such folder", str(tmp_path / "nope"), out, error=CheckpointError)
     fails(out_parent, "no LM weights", str(tmp_path), out, error=CheckpointError)
     assert cli.main([str(tmp_path / "nope"), "-o", str(out), "--bits", "4"]) == 2
+
+
+def test_weights_with_nan_or_inf_are_refused(tmp_path, release_folder, out_parent):
+    out = out_parent / "o"
+    nan = variant(tmp_path, release_folder, "nan",
+                  lambda s: {**s, "text_emb.weight": torch.full_like(s["text_emb.weight"], float("nan"))})
+    msg = fails(out_parent, "'text_emb.weight' holds .* NaN or infinite", str(nan), out, bits=4,
+                error=CheckpointError)
+    assert str(nan / "model.safetensors") in msg
+
+    def one_inf(s):
+        w = s["linears.3.weight"].clone()
+        w[0, 0] = float("inf")
+        return {**s, "linears.3.weight": w}
+
+    inf = variant(tmp_path, release_folder, "inf", one_inf)
+    fails(out_parent, "'linears.3.weight' holds 1 NaN or infinite", str(inf), out, error=CheckpointError)
+
+
+@pytest.mark.parametrize("change, expected", BAD_LM_VALUES[:5])
+def test_config_values_of_the_wrong_type_or_range(tmp_path, release_folder, out_parent, change, expected):
+    folder = variant(tmp_path, release_folder, "cfg")
+    cfg = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**cfg, **change}))
+    msg = fails(out_parent, re.escape(expected), str(folder), out_parent / "o", error=ConfigError)
+    assert "config.json" in msg or str(folder) in msg
+    r = subprocess.run([sys.executable, "-m", "moshi_quantize", str(folder), "-o", str(out_parent / "o")],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "'" + next(iter(change)) + "'" in r.stderr

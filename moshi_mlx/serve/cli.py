@@ -1,0 +1,126 @@
+"""`python -m moshi_mlx serve`: Kyutai's clients (web UI, `python -m moshi.client`) talk to this Mac."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import threading
+
+from ..engine.options_cli import add_model_options, add_sampling_options, sampling_from_args
+
+TOKEN_ENV = "MOSHI_MLX_TOKEN"
+
+
+def configure_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default: 127.0.0.1, this Mac only); any other "
+                        "address, such as 0.0.0.0 for the local network, needs --token")
+    p.add_argument("--port", type=int, default=8998, help="port (default: 8998, as Kyutai's server)")
+    add_model_options(p)
+    add_sampling_options(p)
+    p.add_argument("--token", default=None,
+                   help=f"secret that clients must present; 'auto' generates one (default: ${TOKEN_ENV} "
+                        "if set)")
+    p.add_argument("--ssl", metavar="DIR", default=None,
+                   help="serve https/wss with DIR/cert.pem and DIR/key.pem")
+    p.add_argument("--static", metavar="DIR", default=None,
+                   help="serve the files of DIR at / (e.g. Kyutai's web UI, its built dist folder)")
+    p.add_argument("--max-lag-frames", type=int, default=3,
+                   help="drop frames rather than let the conversation fall more than this many 80 ms "
+                        "frames behind (engine too slow, or client too slow to receive)")
+    p.add_argument("--verbose", action="store_true", help="log every connection detail")
+
+
+class ServeView:
+    """Prints Moshi's words on stdout, the rest on stderr; remembers a fatal error."""
+
+    def __init__(self):
+        self.stopped = threading.Event()
+        self.failed: str | None = None
+        self._line_open = False
+
+    def __call__(self, event) -> None:
+        from ..engine.events import ErrorEvent, ProgressEvent, StateEvent, TextEvent
+        from .events import ClientEvent
+
+        if isinstance(event, TextEvent):
+            sys.stdout.write(event.text)
+            sys.stdout.flush()
+            self._line_open = True
+        elif isinstance(event, ClientEvent):
+            self._newline()
+            detail = f" ({event.detail})" if event.detail else ""
+            session = f" [conversation {event.session}]" if event.session else ""
+            print(f"{event.peer} {event.change}{session}{detail}", file=sys.stderr)
+        elif isinstance(event, ProgressEvent):
+            if event.unit == "bytes" and event.total:
+                sys.stderr.write(f"\rdownloading {event.done / 1e9:.2f}/{event.total / 1e9:.2f} GB  ")
+            else:
+                sys.stderr.write(f"\r{event.job}: {event.done:.0f}/{event.total:.0f} {event.unit}  ")
+            sys.stderr.flush()
+        elif isinstance(event, ErrorEvent):
+            self._newline()
+            if event.fatal:
+                self.failed = event.message
+            print(f"{'error' if event.fatal else 'warning'} ({event.kind}): {event.message}",
+                  file=sys.stderr)
+        elif isinstance(event, StateEvent):
+            if event.state == "ready":
+                print(f"\nmodel ready: {event.detail}", file=sys.stderr)
+            elif event.state == "stopped":
+                self.stopped.set()
+
+    def _newline(self) -> None:
+        if self._line_open:
+            sys.stdout.write("\n")
+            sys.stdout.flush()
+            self._line_open = False
+
+
+def _token(args) -> str | None:
+    from .security import new_token
+
+    token = args.token if args.token is not None else os.environ.get(TOKEN_ENV) or None
+    return new_token() if token == "auto" else token
+
+
+def main(args: argparse.Namespace) -> int:
+    from ..hub import DEMO
+    from .server import ChatServer, ServeOptions
+
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="serve: %(message)s", stream=sys.stderr)
+    if args.model == DEMO:
+        print("note: the demo model has random weights: clients will hear noise and see random words",
+              file=sys.stderr)
+    token = _token(args)
+    options = ServeOptions(model=args.model, host=args.host, port=args.port, token=token,
+                           ssl_dir=args.ssl, static_dir=args.static, cache_dir=args.cache_dir,
+                           codec_backend=args.codec_backend, sampling=sampling_from_args(args),
+                           max_lag_frames=args.max_lag_frames)
+    view = ServeView()
+    server = ChatServer(view)
+    server.start(options)  # ServeConfigError: printed by the CLI, exit 2
+    for warning in server.warnings:
+        print(f"\n{warning}\n", file=sys.stderr)
+    try:
+        while not server.wait_running(0.5):
+            if not server.running:
+                return 2 if view.failed else 1
+        scheme = "wss" if args.ssl else "ws"
+        print("serving; Kyutai's clients connect to:", file=sys.stderr)
+        for url in server.urls:
+            print(f"  web UI (with --static): {server.browser_url(url)}", file=sys.stderr)
+            print(f"  websocket: {scheme}{url[url.index(':'):]}/api/chat", file=sys.stderr)
+        if token:
+            print(f"  token: {token}", file=sys.stderr)
+        print("Ctrl+C to stop", file=sys.stderr)
+        while not view.stopped.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 2 if view.failed else 0

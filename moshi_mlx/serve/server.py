@@ -1,0 +1,358 @@
+"""`ChatServer`: Kyutai's websocket protocol served from our engine, in the background.
+
+    server = ChatServer(listener)                 # listener(event), see serve/events.py
+    server.start(ServeOptions(model="demo"))      # returns at once; raises ServeConfigError
+    server.wait_running(60)                       # listening and the model is loaded
+    server.urls, server.token                     # what other devices connect to
+    server.stop()                                 # blocking, idempotent; the model stays loaded
+
+The server's event loop runs in its own thread and never runs MLX: loading, warm-up and every frame
+go to the process-wide MLX worker thread (moshi_mlx/engine/mlx_worker.py). One conversation at a
+time: a second client is refused with a message saying so (see `refuse`). No Qt here: the desktop
+app drives this class as the terminal does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import traceback
+import weakref
+from dataclasses import dataclass, field
+from typing import Callable
+
+from ..engine.conversation import ModelCache
+from ..engine.core import Sampling
+from ..engine.events import ErrorEvent, StateEvent
+from ..engine.options_cli import DEFAULT_MODEL
+from . import protocol, security
+from .addresses import bound_port, bracket, reachable_hosts
+from .events import ClientEvent
+from .loading import load_error
+from .session import ChatSession, on_worker
+
+log = logging.getLogger("moshi_mlx.serve")
+
+WS_MAX_MESSAGE = 16 * 1024 * 1024  # aiohttp closes the connection beyond this (1009)
+HEARTBEAT_S = 20.0  # websocket pings: a client gone without a word is noticed
+CLOSE_TRY_AGAIN = 1013  # RFC 6455 "Try Again Later"
+BUSY_GRACE_S = 2.0  # a client that reconnects at once may arrive before its old session ended
+BUSY_MESSAGE = ("This Moshi server is already in a conversation with another device; "
+                "try again when it has finished.")
+
+
+@dataclass
+class ServeOptions:
+    model: str = DEFAULT_MODEL  # local folder, HF repo id, or "demo"
+    host: str = "127.0.0.1"
+    port: int = 8998  # 0: any free port (see ChatServer.port)
+    token: str | None = None  # required unless host is a loopback address
+    ssl_dir: str | None = None  # folder with cert.pem and key.pem
+    static_dir: str | None = None  # e.g. Kyutai's web UI (its built `dist` folder)
+    cache_dir: str | None = None
+    codec_backend: str = "mlx"
+    sampling: Sampling = field(default_factory=Sampling)  # defaults; the URL may override
+    max_lag_frames: int = 3
+
+
+class ChatServer:
+    def __init__(self, listener: Callable[[object], None] | None = None):
+        self._listener = listener or (lambda event: None)
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._running = threading.Event()
+        self._model = None  # the LoadedModel being served
+        self._given = None  # one handed to start()
+        self._models = ModelCache()  # the engine's: keeps what it loaded for the next start()
+        self._options: ServeOptions | None = None
+        self._session: ChatSession | None = None
+        self._sessions = 0
+        self._sockets: set = set()
+        self.live_sessions: weakref.WeakSet = weakref.WeakSet()  # to check that all is freed
+        self.port: int | None = None
+        self.warnings: list[str] = []
+
+    # ---- public API (any thread) ----
+
+    def start(self, options: ServeOptions, model=None) -> None:
+        """Listen and load the model in the background; returns at once. `model`: an already
+        loaded `LoadedModel` to serve (nothing is loaded then). Raises ServeConfigError for options
+        that cannot work, RuntimeError if already started."""
+        if self.running:
+            raise RuntimeError("the server is already running: stop() it first")
+        if not 0 <= options.port <= 65535:
+            raise security.ServeConfigError(f"--port {options.port}: a port is from 0 to 65535")
+        if options.max_lag_frames < 1:
+            raise security.ServeConfigError(f"--max-lag-frames {options.max_lag_frames}: at least 1")
+        self.warnings = security.exposure_warnings(options.host, options.token,
+                                                   options.ssl_dir is not None)
+        tls = security.ssl_context(options.ssl_dir) if options.ssl_dir else None
+        static = security.static_root(options.static_dir) if options.static_dir else None
+        self._given = model
+        self._options = options
+        self._running.clear()
+        self.port = None
+        self._thread = threading.Thread(target=self._thread_main, args=(options, tls, static),
+                                        name="moshi-serve", daemon=True)
+        self._thread.start()
+
+    def wait_running(self, timeout: float | None = None) -> bool:
+        """True once listening with the model loaded; False on timeout or if it stopped."""
+        self._running.wait(timeout)
+        return self._running.is_set() and self.running
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Close the connections, stop listening, wait. Idempotent. The model stays loaded and is
+        served again by the next start() with the same model."""
+        loop, stop, thread = self._loop, self._stop, self._thread
+        if loop is not None and stop is not None and not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(stop.set)
+            except RuntimeError:  # the loop closed meanwhile
+                pass
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
+    def hang_up(self) -> None:
+        """End the current conversation (the client sees the websocket close); the server goes on."""
+        loop, session = self._loop, self._session
+        if loop is not None and session is not None and not loop.is_closed():
+            session.close_reason = "hung up"
+            asyncio.run_coroutine_threadsafe(session.ws.close(code=1000, message=b"hung up"), loop)
+
+    @property
+    def model(self):
+        """The LoadedModel being served (None until loaded)."""
+        return self._model
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def token(self) -> str | None:
+        return self._options.token if self._options else None
+
+    @property
+    def connected(self) -> str | None:
+        """The address of the device in conversation, or None."""
+        return self._session.peer if self._session is not None else None
+
+    @property
+    def urls(self) -> list[str]:
+        """Base URLs other devices can use (the websocket is at <url>/api/chat)."""
+        if self._options is None or self.port is None:
+            return []
+        scheme = "https" if self._options.ssl_dir else "http"
+        hosts = reachable_hosts(self._options.host)
+        return [f"{scheme}://{bracket(h)}:{self.port}" for h in hosts]
+
+    def browser_url(self, base: str) -> str:
+        """`base` with the token, for a browser (Kyutai's web UI) or a QR code."""
+        return f"{base}/?token={self.token}" if self.token else f"{base}/"
+
+    # ---- the server thread ----
+
+    def _emit(self, event) -> None:
+        try:
+            self._listener(event)
+        except Exception:  # a broken listener must not stop the server
+            traceback.print_exc()
+
+    def _thread_main(self, options, tls, static) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        try:
+            loop.run_until_complete(self._serve(options, tls, static))
+        except Exception as e:  # a bug: say so, do not vanish
+            self._emit(ErrorEvent("internal", f"{type(e).__name__}: {e}\n{traceback.format_exc()}"))
+        finally:
+            self._running.clear()
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+            self._emit(StateEvent("stopped"))
+
+    async def _serve(self, options: ServeOptions, tls, static) -> None:
+        from aiohttp import web
+
+        self._stop = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._emit(StateEvent("loading", options.model))
+        app = web.Application()
+        app.router.add_get("/api/chat", self._chat)
+        app.router.add_get("/", self._static if static else self._info)
+        if static:
+            app.router.add_get("/{path:.*}", self._static)
+        self._static_root = static
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, options.host, options.port, ssl_context=tls)
+            try:
+                await site.start()
+            except OSError as e:
+                self._emit(ErrorEvent("bind", f"cannot listen on {options.host}:{options.port}: "
+                                      f"{e.strerror or e}"))
+                return
+            self.port = bound_port(runner, options.port)
+            if not await self._load(options):
+                return
+            self._emit(StateEvent("running", " ".join(self.urls)))
+            self._running.set()
+            await self._stop.wait()
+            self._emit(StateEvent("stopping"))
+            self._running.clear()
+            if self._session is not None:
+                self._session.close_reason = "server stopping"
+            for ws in list(self._sockets):
+                await ws.close(code=1001, message=b"server stopping")
+        finally:
+            await runner.cleanup()
+
+    async def _load(self, options: ServeOptions) -> bool:
+        self._model = self._given
+        if self._model is not None:
+            self._emit(StateEvent("ready", self._model.files.name))
+            return True
+        stop = threading.Event()
+        waiter = asyncio.ensure_future(on_worker(lambda: self._load_on_worker(options, stop)))
+        stopper = asyncio.ensure_future(self._stop.wait())
+        await asyncio.wait([waiter, stopper], return_when=asyncio.FIRST_COMPLETED)
+        if not waiter.done():  # stop() during a download: cancel it, wait for the worker
+            stop.set()
+            await asyncio.wait([waiter])
+        stopper.cancel()
+        try:
+            self._model = waiter.result()
+        except Exception as e:
+            self._emit(load_error(e, options.model))
+            return False
+        return not self._stop.is_set()
+
+    def _load_on_worker(self, options: ServeOptions, cancel: threading.Event):
+        from .loading import load_for_serving
+
+        return load_for_serving(options, self._models, self._emit, cancel)
+
+    # ---- HTTP handlers (event loop) ----
+
+    def _authorized(self, request) -> bool:
+        token = self._options.token
+        return not token or security.token_matches(security.token_from_request(request), token)
+
+    def _unauthorized(self, request):
+        from aiohttp import web
+
+        self._emit(ClientEvent("refused", request.remote or "?", detail="unauthorized"))
+        return web.Response(status=401, text="401: this Moshi server needs its token: open "
+                            "/?token=<token>, or send 'Authorization: Bearer <token>'\n")
+
+    async def _chat(self, request):
+        from aiohttp import web
+
+        peer = request.remote or "?"
+        if not self._authorized(request):
+            return self._unauthorized(request)
+        if not security.origin_allowed(request):
+            self._emit(ClientEvent("refused", peer, detail="bad request"))
+            return web.Response(status=403, text=f"403: a page from {request.headers['Origin']} may "
+                                "not open a conversation on this server\n")
+        try:
+            params = protocol.params_from_query(request.query, self._options.sampling)
+        except protocol.QueryError as e:
+            self._emit(ClientEvent("refused", peer, detail="bad request"))
+            return web.Response(status=400, text=f"400: {e}\n")
+        ws = web.WebSocketResponse(compress=False, max_msg_size=WS_MAX_MESSAGE,
+                                   heartbeat=HEARTBEAT_S)
+        if not ws.can_prepare(request).ok:
+            return web.Response(status=400, text="400: /api/chat is a websocket\n")
+        await ws.prepare(request)
+        if self._stop.is_set():
+            return await self._refuse(ws, peer, "stopping", "This Moshi server is stopping.")
+        if self._model is None or not self._running.is_set():
+            return await self._refuse(ws, peer, "loading", "The model is still loading; try again "
+                                      "in a moment.")
+        if self._session is not None:
+            try:
+                await asyncio.wait_for(self._idle.wait(), BUSY_GRACE_S)
+            except asyncio.TimeoutError:
+                return await self._refuse(ws, peer, "busy", BUSY_MESSAGE)
+            if self._session is not None:  # another one got in first
+                return await self._refuse(ws, peer, "busy", BUSY_MESSAGE)
+        for note in params.notes:
+            log.info("%s: %s", peer, note)
+        self._sessions += 1
+        self._idle.clear()
+        session = self._session = ChatSession(
+            ws, request.transport, self._model, params.sampling, session_id=self._sessions,
+            peer=peer, max_lag_frames=self._options.max_lag_frames, emit=self._emit)
+        self._sockets.add(ws)
+        self.live_sessions.add(session)
+        self._emit(ClientEvent("connected", peer, session.session_id))
+        log.info("%s connected (conversation %d)", peer, session.session_id)
+        try:
+            await session.run()
+        except Exception as e:
+            self._emit(ErrorEvent("internal", f"conversation with {peer}: {type(e).__name__}: {e}\n"
+                                  f"{traceback.format_exc()}", fatal=False))
+        finally:
+            self._sockets.discard(ws)
+            self._session = None
+            self._idle.set()
+            stats = session.stats()
+            self._emit(stats)  # the conversation's final counts
+            self._emit(ClientEvent("disconnected", peer, session.session_id, session.close_reason))
+            log.info("%s disconnected (%s): %d frames, %d dropped in, %d dropped out, %d skipped "
+                     "messages", peer, session.close_reason, stats.frames, stats.dropped_input,
+                     stats.dropped_output, stats.skipped_messages)
+            if not ws.closed:
+                await ws.close()
+        return ws
+
+    async def _refuse(self, ws, peer: str, reason: str, message: str):
+        """Tell the client why in every way Kyutai's clients show something: an error message (its
+        web UI), a text message (its Python client prints only text), and the close reason."""
+        self._emit(ClientEvent("refused", peer, detail=reason))
+        log.info("%s refused: %s", peer, reason)
+        try:
+            await ws.send_bytes(protocol.error_message(message))
+            await ws.send_bytes(protocol.text_message(f"[{message}]"))
+            await ws.close(code=CLOSE_TRY_AGAIN, message=reason.encode())
+        except ConnectionError:
+            pass
+        return ws
+
+    async def _info(self, request):
+        from aiohttp import web
+
+        if not self._authorized(request):
+            return self._unauthorized(request)
+        scheme = "wss" if request.secure else "ws"
+        return self._with_cookie(request, web.Response(content_type="text/html", text=(
+            "<!doctype html><meta charset=utf-8><title>Moshi MLX server</title>"
+            "<p>Moshi MLX server. Kyutai's clients connect to the websocket "
+            f"<code>{scheme}://{request.host}/api/chat</code>.</p>"
+            "<p>No web page is served: start the server with <code>--static DIR</code> "
+            "(Kyutai's web UI) to talk from this browser.</p>")))
+
+    async def _static(self, request):
+        from aiohttp import web
+
+        if not self._authorized(request):
+            return self._unauthorized(request)
+        path = security.static_file(self._static_root, request.path)
+        if path is None:
+            return web.Response(status=404, text="404: not found\n")
+        return self._with_cookie(request, web.FileResponse(path))
+
+    def _with_cookie(self, request, response):
+        """After `/?token=...` the browser keeps the token as a cookie: the web UI's websocket
+        (which cannot carry it in its URL) is let in with it."""
+        token = self._options.token
+        if token and "token" in request.query:
+            response.set_cookie(security.COOKIE, token, httponly=True, samesite="Strict",
+                                secure=request.secure, path="/")
+        return response
