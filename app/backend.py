@@ -63,6 +63,37 @@ class Backend:
                                  audio_temperature=s.audio_temperature, audio_top_k=s.audio_top_k,
                                  seed=s.seed, **kwargs)
 
+    # -- read aloud (Kyutai TTS) ---------------------------------------------------------------
+    def make_read_aloud(self, listener: Callable):
+        """The Read aloud engine (moshi_mlx.tts.session): start(options), stop(), push_text...,
+        pause/resume; its work runs on the MLX worker."""
+        from moshi_mlx.tts.session import ReadAloud
+
+        return ReadAloud(listener)
+
+    def make_read_aloud_options(self, seed: int | None = None, **kwargs):
+        """ReadAloudOptions (`seed`: the synthesizer's sampling seed)."""
+        from moshi_mlx.tts.session import ReadAloudOptions
+        from moshi_mlx.tts.synth import TtsSettings
+
+        return ReadAloudOptions(settings=TtsSettings(seed=seed), **kwargs)
+
+    def tts_voices(self, spec: str, cache_dir: str | None = None) -> tuple[str, list[str]]:
+        """(default voice, voice names) of a TTS model, read from its config.json and folders
+        without loading it or using the network."""
+        from moshi_mlx.tts import demo
+        from moshi_mlx.tts.voice_repo import quick_voice_list
+
+        config = self.hub.preview_config(spec, cache_dir)
+        path = Path(spec).expanduser()
+        folder = (path if path.is_dir() else path.parent) if path.exists() else None
+        if folder is None and spec.count("/") == 1 and self.is_installed(spec, cache_dir):
+            folder = self.hub.resolve_model(spec, cache_dir=cache_dir, allow_download=False).lm_path.parent
+        default, names = quick_voice_list(config, folder, cache_dir)
+        if spec == "demo-tts":  # the demo's voices are made with it
+            names += [v for v in demo.VOICES if v not in names]
+        return default, names
+
     # -- models ---------------------------------------------------------------------------
     @property
     def hub(self):

@@ -49,6 +49,9 @@ _ERRORS: dict[str, tuple[str, str, str]] = {
                         "Check that it is an audio file (WAV, FLAC, MP3, OGG…), then try again."),
     "record_dir": ("The recordings folder cannot be used", "",
                    "Choose another recordings folder in Settings…, or turn Record off."),
+    "read_text": ("Nothing to read", "The text box is empty.",
+                  "Paste or type some text, or open a text file, then press Read Aloud."),
+    "open_text": ("The text file cannot be opened", "", "Pick a UTF-8 text file (.txt, .md…)."),
     "playback": ("The recording cannot be played", "",
                  "Check the output device (Settings of this Mac's sound) and that the file is a WAV."),
 }

@@ -15,7 +15,10 @@ running, stopping, stopped; ProgressEvent (download bytes, load, compile); WordE
 audio reaches the speaker (or is written, without a device); SpeechStatsEvent about once a second
 and at the end; ErrorEvent (model_load, download, device_lost, text, internal). The WAV is written
 under a temporary name and renamed when the session ends normally or is stopped (it then holds what
-was spoken); on an error it is removed.
+was spoken, unless `keep_stopped_wav` is off: then a stopped session leaves nothing); on an error
+it is removed. With `record_dir`, the reading is also kept for the app's History (record.py:
+`reading-<time>.wav`, its words as a timestamped transcript, and the sidecar); `recording_paths`
+names those files. Pausing holds playback and, without a device, the synthesis itself.
 """
 
 from __future__ import annotations
@@ -63,6 +66,9 @@ class ReadAloudOptions:
     settings: TtsSettings = TtsSettings()
     output_device: int | str | None = "default"  # "default": the system's; None: do not play
     wav_path: str | None = None  # also save the speech here
+    keep_stopped_wav: bool = True  # a stopped session's WAV holds what was spoken (False: removed)
+    text: str | None = None  # all the text to read (end of text included); None: push_text()
+    record_dir: str | None = None  # keep the reading for History (WAV, transcript, sidecar)
     codec_backend: str = "mlx"
     cache_dir: str | None = None
 
@@ -77,7 +83,10 @@ class ReadAloud:
         self._synth: Synthesizer | None = None
         self._player = None
         self._queued: list[tuple] = []  # text pushed before the synthesizer exists
+        self._playing = threading.Event()  # cleared while paused
+        self._playing.set()
         self.wav_path: Path | None = None  # the saved file once the session ended
+        self.recording_paths: dict[str, Path] | None = None  # the History recording (record_dir)
 
     # -- control (any thread) -----------------------------------------------------------------
     def start(self, options: ReadAloudOptions) -> None:
@@ -85,7 +94,10 @@ class ReadAloud:
             if self.running:
                 raise RuntimeError("a reading is already running: stop() it first")
             self._stop.clear()
-            self._synth, self.wav_path = None, None  # text pushed before start() is kept for it
+            self._playing.set()
+            self._synth, self.wav_path, self.recording_paths = None, None, None
+            if options.text is not None:  # otherwise text pushed before start() is kept for it
+                self._queued = [("push_text", options.text, None), ("end_of_text",)]
             if options.wav_path:
                 from .outputs import check_output_path
 
@@ -109,16 +121,19 @@ class ReadAloud:
                 getattr(self._synth, call[0])(*call[1:])
 
     def pause(self) -> None:
+        self._playing.clear()
         if self._player is not None:
             self._player.paused = True
 
     def resume(self) -> None:
+        self._playing.set()
         if self._player is not None:
             self._player.paused = False
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop reading and wait for the worker (the WAV keeps what was spoken). Idempotent."""
         self._stop.set()
+        self._playing.set()
         with self._lock:
             if self._synth is not None:
                 self._synth.cancel()
@@ -138,7 +153,7 @@ class ReadAloud:
             traceback.print_exc()
 
     def _run(self, options: ReadAloudOptions) -> None:
-        files = None
+        files = recorder = None
         try:
             self._emit(StateEvent("loading", options.model))
             model = self._load(options)
@@ -147,6 +162,7 @@ class ReadAloud:
                 return
             self._emit(StateEvent("ready", model.files.name))
             files, wav = self._open_wav(options)
+            recorder = self._open_recorder(options, model)
             self._player = self._open_player(options)
             with self._lock:  # text that came early goes in now, in order
                 self._synth = synth
@@ -154,12 +170,13 @@ class ReadAloud:
                     getattr(synth, call[0])(*call[1:])
                 self._queued = []
             self._emit(StateEvent("running", model.files.name))
-            self._read(synth, wav)
+            self._read(synth, wav, recorder)
             self._emit(StateEvent("stopping"))
             if wav is not None:
                 wav.close()
-                files.commit()
-                self.wav_path = Path(options.wav_path)
+                if options.keep_stopped_wav or not self._stop.is_set():
+                    files.commit()
+                    self.wav_path = Path(options.wav_path)
         except DownloadCancelled:
             pass
         except AudioDeviceError as e:
@@ -173,6 +190,8 @@ class ReadAloud:
         finally:
             if files is not None:
                 files.abort()  # nothing if committed
+            if recorder is not None:
+                recorder.close()
             if self._player is not None:
                 self._player.close()
                 self._player = None
@@ -219,6 +238,20 @@ class ReadAloud:
         files = OutputSet({"wav": check_output_path(options.wav_path, "WAV file")})
         return files, WavStream(files.temps["wav"])
 
+    def _open_recorder(self, options: ReadAloudOptions, model):
+        if not options.record_dir:
+            return None
+        from ..kinds import kind_of
+        from .record import ReadingRecorder
+
+        files = model.files
+        kind = kind_of(files.config)
+        recorder = ReadingRecorder(options.record_dir, files.name, "demo model: random weights, noise"
+                                   if files.is_demo else "", meta=dict(mode=kind.mode, kind=kind.name,
+                                                                       model=options.model, model_name=files.name))
+        self.recording_paths = dict(recorder.paths)
+        return recorder
+
     def _open_player(self, options: ReadAloudOptions):
         if options.output_device is None:
             return None
@@ -228,17 +261,23 @@ class ReadAloud:
         player.start()
         return player
 
-    def _read(self, synth: Synthesizer, wav) -> None:
+    def _read(self, synth: Synthesizer, wav, recorder) -> None:
         player, pending = self._player, []
         frames, next_stats = 0, time.monotonic() + 1.0
         for frame in synth.frames():
             if wav is not None:
                 wav.write(frame.pcm)
+            if recorder is not None:
+                recorder.write_audio(frame.pcm)
+                for w in frame.started:
+                    recorder.word(w)
             pending += frame.started
             if player is not None:
                 player.write(frame.pcm, self._stop)
             frames += 1
             self._words_heard(pending, player, frames)
+            while player is None and not self._playing.wait(0.05) and not self._stop.is_set():
+                pass  # paused without a device: the synthesis waits
             if time.monotonic() >= next_stats:
                 next_stats += 1.0
                 self._stats(synth, frames, player)

@@ -108,6 +108,33 @@ def list_voices(info: TtsInfo, model=None, cache_dir: str | None = None, remote:
     return out
 
 
+@dataclass(frozen=True)
+class _VoiceLayout:
+    multi_speaker: bool
+    voice_suffix: str
+
+
+def quick_voice_list(config: dict, folder: Path | None, cache_dir: str | None = None,
+                     repo: str = VOICE_REPO) -> tuple[str, list[str]]:
+    """(default voice, voice names) of a TTS model from its config.json and folder, without loading
+    it or touching the network (for a picker): the default, the folder's own voices and the
+    repo's voices already cached that were made for it. A model whose config.json has a `model_id`
+    signature reads speaker embeddings, the others audio recordings."""
+    default = str((config.get("tts_config") or {}).get("default_voice") or DEFAULT_VOICE)
+    model_id = config.get("model_id") or {}
+    sig = "sig" in model_id and "epoch" in model_id
+    layout = _VoiceLayout(sig, f".{model_id['sig']}@{model_id['epoch']}.safetensors" if sig else "")
+    own = folder / "voices" if folder is not None else None
+    files = [p.relative_to(own).as_posix() for p in sorted(own.rglob("*")) if p.is_file()] \
+        if own is not None and own.is_dir() else []
+    names = [default]
+    for f in files + sorted(cached_files(cache_dir, repo)):
+        name = _name_of(f, layout)
+        if name is not None and name not in names:
+            names.append(name)
+    return default, names
+
+
 def _remote_files(repo: str) -> list[str]:
     from huggingface_hub import HfApi, constants
 
