@@ -13,7 +13,7 @@ synthesizer: each frame goes to the output device (`output_device`; None = do no
 WAV file. Events (engine/events.py plus WordEvent / SpeechStatsEvent): StateEvent loading, ready,
 running, stopping, stopped; ProgressEvent (download bytes, load, compile); WordEvent when a word's
 audio reaches the speaker (or is written, without a device); SpeechStatsEvent about once a second
-and at the end; ErrorEvent (model_load, download, device_lost, text, internal). The WAV is written
+and at the end; ErrorEvent (model_load, download, voice, device_lost, internal). The WAV is written
 under a temporary name and renamed when the session ends normally or is stopped (it then holds what
 was spoken, unless `keep_stopped_wav` is off: then a stopped session leaves nothing); on an error
 it is removed. With `record_dir`, the reading is also kept for the app's History (record.py:
@@ -37,6 +37,7 @@ from ..engine.events import ErrorEvent, ProgressEvent, StateEvent
 from ..errors import AudioDeviceError, ModelNotAvailableError, MoshiError
 from ..hub import DownloadCancelled
 from .synth import SpokenWord, Synthesizer, TtsSettings
+from .voices import VoiceError
 
 
 @dataclass(frozen=True)
@@ -183,6 +184,8 @@ class ReadAloud:
             self._emit(ErrorEvent(getattr(e, "kind", "device_lost"), str(e)))
         except ModelNotAvailableError as e:
             self._emit(ErrorEvent("download", str(e)))
+        except VoiceError as e:
+            self._emit(ErrorEvent("voice", str(e)))
         except MoshiError as e:
             self._emit(ErrorEvent("model_load", str(e)))
         except Exception as e:
@@ -265,6 +268,8 @@ class ReadAloud:
         player, pending = self._player, []
         frames, next_stats = 0, time.monotonic() + 1.0
         for frame in synth.frames():
+            while player is None and not self._playing.wait(0.05) and not self._stop.is_set():
+                pass  # paused without a device: the synthesis waits
             if wav is not None:
                 wav.write(frame.pcm)
             if recorder is not None:
@@ -276,8 +281,6 @@ class ReadAloud:
                 player.write(frame.pcm, self._stop)
             frames += 1
             self._words_heard(pending, player, frames)
-            while player is None and not self._playing.wait(0.05) and not self._stop.is_set():
-                pass  # paused without a device: the synthesis waits
             if time.monotonic() >= next_stats:
                 next_stats += 1.0
                 self._stats(synth, frames, player)

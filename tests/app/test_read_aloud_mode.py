@@ -149,3 +149,29 @@ def test_refusals_empty_text_and_opening_files(qtbot, make_app, tts_home, tmp_pa
     assert [msg.title for msg in shell.messages.history[-2:]] == ["The text file cannot be opened"] * 2
     assert "bad.txt is not UTF-8" in shell.messages.history[-2].text
     assert m.page.text_edit.toPlainText() == "Un petit texte.\n"
+
+
+def test_a_voice_that_does_not_exist_is_named(qtbot, make_app, tts_home, tmp_path):
+    shell, m, _backend = reader(make_app, tts_home, tmp_path)
+    m.page.voice_combo.setEditText(str(tmp_path / "missing-voice.safetensors"))
+    m.page.record_check.setChecked(True)
+    assert m.start()
+    wait_for(qtbot, lambda: m.state == IDLE and bool(shell.messages.history), 120_000)
+    msg = shell.messages.history[-1]
+    assert msg.title == "The voice cannot be used" and "missing-voice.safetensors does not exist" in msg.text
+    assert not m.words_heard and not m.last_recordings
+    assert not (tmp_path / "rec").exists() or not list((tmp_path / "rec").iterdir())
+
+
+@pytest.mark.audio
+def test_plays_through_the_speaker_to_the_end(qtbot, make_app, tts_home, tmp_path, virtual_audio_device):
+    backend = FakeBackend()  # the real engine and player; "System default" is the virtual device
+    shell = make_app(backend, cache_dir=str(tts_home), record_dir=str(tmp_path / "rec"))
+    m = open_mode(shell, "read", "demo-tts")
+    m.page.text_edit.setPlainText(TEXT)
+    seen = highlights_of(m)
+    assert m.start()
+    wait_for(qtbot, lambda: m.state == IDLE, 120_000)
+    assert not m.messages.history, m.messages.history
+    assert m.words_heard == TEXT.split() and seen == TEXT.split()
+    assert m.page.underruns_label.text().startswith("underruns ")

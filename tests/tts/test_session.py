@@ -74,3 +74,40 @@ def test_wrong_model_kind_is_an_error_event(tts_home, monkeypatch):
     assert events.stopped.wait(120)
     (error,) = events.of(ErrorEvent)
     assert error.kind == "model_load" and "Read aloud" in error.message
+
+
+def test_text_option_recording_for_history_and_pause_without_a_device(tts_home, tmp_path, monkeypatch):
+    from moshi_mlx.engine import session_meta
+
+    monkeypatch.setenv("MOSHI_MLX_HOME", str(tts_home))
+    events = Events()
+    session = ReadAloud(events)
+    session.push_text("never read: the text option replaces what was pushed before start")
+    session.start(ReadAloudOptions(model="demo-tts", output_device=None, text=TEXT, record_dir=str(tmp_path / "rec"),
+                                   settings=TtsSettings(seed=1)))
+    session.pause()  # without a device the synthesis itself waits
+    assert not events.stopped.wait(1.5) and not events.of(WordEvent)
+    session.resume()
+    assert events.stopped.wait(120)
+    assert not events.of(ErrorEvent), events.of(ErrorEvent)
+    assert [w.word for w in events.of(WordEvent)] == TEXT.split()
+    paths = session.recording_paths
+    assert paths["wav"].name.startswith("reading-") and sf.info(paths["wav"]).channels == 1
+    assert sf.info(paths["wav"]).frames == events.of(SpeechStatsEvent)[-1].frames * 1920
+    lines = paths["transcript"].read_text().splitlines()
+    assert lines[0].startswith("# Read aloud, demo-tts") and lines[1].startswith("[00:00:")
+    assert " ".join(line.split("] ", 1)[1] for line in lines[1:]) == TEXT
+    meta = session_meta.read(session_meta.sidecar_path(paths["wav"].with_suffix("")))
+    assert (meta["mode"], meta["kind"], meta["model"], meta["first_words"]) == ("read", "tts", "demo-tts", TEXT)
+
+
+def test_a_stopped_session_may_leave_no_wav(tts_home, tmp_path, monkeypatch):
+    monkeypatch.setenv("MOSHI_MLX_HOME", str(tts_home))
+    events = Events()
+    session = ReadAloud(events)
+    session.start(ReadAloudOptions(model="demo-tts", output_device=None, text=TEXT * 20,
+                                   wav_path=str(tmp_path / "s.wav"), keep_stopped_wav=False))
+    while not events.of(WordEvent):
+        assert not events.stopped.wait(0.05), events.of(ErrorEvent)
+    session.stop()
+    assert events.stopped.is_set() and session.wav_path is None and list(tmp_path.iterdir()) == []

@@ -112,3 +112,22 @@ def test_speaker_slots(tmp_path):
     assert tensor.shape == (5 * 6, 8) and mask.tolist() == [True] * 12 + [False] * 18
     np.testing.assert_array_equal(tensor[6:12], b.embedding)
     assert not tensor[12:].any()
+
+
+def test_quick_list_for_a_picker_without_loading_or_network(voice_hub, tmp_path):
+    cache = str(tmp_path / "cache")
+    voice_repo.resolve_voice("vctk/p225_023", INFO, cache_dir=cache)  # downloaded once
+    voice_hub.requests.clear()
+    folder = tmp_path / "model"
+    (folder / "voices" / "mine").mkdir(parents=True)
+    (folder / "voices" / "mine" / f"me.wav{SUFFIX}").write_bytes(_embedding(tmp_path, seed=9))
+    (folder / "voices" / "mine" / "notes.txt").write_text("not a voice")
+    config = {"model_type": "tts", "model_id": {"sig": "1e68beda", "epoch": 240}}
+    default, names = voice_repo.quick_voice_list(config, folder, cache)
+    assert default == voice_repo.DEFAULT_VOICE
+    assert names == [voice_repo.DEFAULT_VOICE, "mine/me.wav", "vctk/p225_023.wav"]
+    config["tts_config"] = {"default_voice": "mine/me.wav"}
+    assert voice_repo.quick_voice_list(config, folder, cache) == ("mine/me.wav", ["mine/me.wav", "vctk/p225_023.wav"])
+    # an audio-prefix model (no model_id signature) lists recordings only
+    assert voice_repo.quick_voice_list({}, None, cache)[1] == [voice_repo.DEFAULT_VOICE]
+    assert voice_hub.requests == []
