@@ -25,7 +25,7 @@ class ReadAloudMode(LiveMode):
     label = "Read aloud"
     kinds = ("tts",)
     verbs = ("Read Aloud", "Stop Reading")
-    what_for = ("Download one of Kyutai's TTS models (Kyutai TTS 1.6B reads English and French), "
+    what_for = ("Download one of Kyutai's TTS models (3.7 GB for Kyutai TTS 1.6B, English and French), "
                 "import a folder, or try the demo model (random weights: it only makes noise).")
     uses_input = False
 
