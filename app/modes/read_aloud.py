@@ -6,8 +6,10 @@ on the MLX worker like the live modes' engines; start checks, states and errors 
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFileDialog
 
 from ..engine_bridge import EngineBridge
@@ -28,6 +30,7 @@ class ReadAloudMode(LiveMode):
     what_for = ("Download one of Kyutai's TTS models (3.7 GB for Kyutai TTS 1.6B, English and French), "
                 "import a folder, or try the demo model (random weights: it only makes noise).")
     uses_input = False
+    voices_listed = Signal(str, list, str)  # model, voice names, error ("" when listed)
 
     def __init__(self, shell) -> None:
         self.saving: str | None = None  # the WAV the session speaks into (Save as WAV…); None: playing
@@ -41,6 +44,8 @@ class ReadAloudMode(LiveMode):
         p.open_button.clicked.connect(lambda: self.open_text())
         p.save_button.clicked.connect(lambda: self.save_wav())
         p.voice_combo.currentTextChanged.connect(lambda text: self.set_option("voice", text.strip()))
+        p.voices_button.clicked.connect(lambda: self.list_online_voices())
+        self.voices_listed.connect(self._voices_listed)
 
     def build_page(self) -> ReadAloudPage:
         return ReadAloudPage(self.model_picker, self.device_picker)
@@ -63,23 +68,53 @@ class ReadAloudMode(LiveMode):
             self.fill_voices()
         return True
 
-    def fill_voices(self) -> None:
-        """The model's default voice first, then its own and the downloaded ones; the choice kept."""
+    def fill_voices(self, names: list[str] | None = None) -> None:
+        """The model's default voice first, then its own and the downloaded ones (or `names`); the
+        choice kept."""
         from moshi_mlx.errors import MoshiError
 
         combo, spec = self.page.voice_combo, self.prefs.model
-        names: list[str] = []
-        if spec and not self.kind_problem(spec):
-            try:
-                _default, names = self.backend.tts_voices(spec, self.shell.settings.cache_dir or None)
-            except (MoshiError, OSError):
-                names = []  # an unreadable folder: the engine says so at Start
+        if names is None:
+            names = []
+            if spec and not self.kind_problem(spec):
+                try:
+                    _default, names = self.backend.tts_voices(spec, self.shell.settings.cache_dir or None)
+                except (MoshiError, OSError):
+                    names = []  # an unreadable folder: the engine says so at Start
         chosen = self.option("voice", "")
         combo.blockSignals(True)
         combo.clear()
         combo.addItems(names)
         combo.setEditText(chosen or (names[0] if names else ""))
         combo.blockSignals(False)
+
+    def list_online_voices(self) -> threading.Thread | None:
+        """List kyutai/tts-voices' voices for this model in the background (a network request);
+        the list fills the picker when it comes."""
+        spec = self.prefs.model
+        if not spec or self.kind_problem(spec):
+            return None
+        self.page.voices_button.setEnabled(False)
+        self.show_state("Listing the voices of kyutai/tts-voices…")
+        cache_dir = self.shell.settings.cache_dir or None
+
+        def run() -> None:
+            try:
+                self.voices_listed.emit(spec, self.backend.tts_voices(spec, cache_dir, remote=True)[1], "")
+            except Exception as e:  # noqa: BLE001 - offline, hub errors: said in the status line
+                self.voices_listed.emit(spec, [], str(e) or type(e).__name__)
+
+        thread = threading.Thread(target=run, name="voice-listing", daemon=True)
+        thread.start()
+        return thread
+
+    def _voices_listed(self, spec: str, names: list, error: str) -> None:
+        self.page.voices_button.setEnabled(not self.running)
+        if error:
+            self.show_state(f"The voices could not be listed: {error}")
+        elif spec == self.prefs.model and not self.running:
+            self.fill_voices(names)
+            self.show_state(f"{len(names)} voices")
 
     # -- text ------------------------------------------------------------------------------------
     def open_text(self, path: str | None = None) -> bool:

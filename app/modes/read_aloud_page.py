@@ -27,8 +27,12 @@ class ReadAloudPage(SessionPage):
         self.voice_combo.setAccessibleName("Voice")
         self.voice_combo.setToolTip("The voice: one of the model's, or any name of kyutai/tts-voices "
                                     "(downloaded when first used), or the path of a voice file")
+        self.voices_button = QPushButton("Online…")
+        self.voices_button.setToolTip("List every voice of kyutai/tts-voices made for this model")
+        self.voices_button.setAccessibleName("List the online voices")
         device_picker.grid.addWidget(label("Voice", secondary=True), 1, 0)
         device_picker.grid.addWidget(self.voice_combo, 1, 1)
+        device_picker.grid.addWidget(self.voices_button, 1, 2)
 
         self.text_edit = QPlainTextEdit()
         self.text_edit.setPlaceholderText(PLACEHOLDER)
@@ -68,7 +72,7 @@ class ReadAloudPage(SessionPage):
         self.pause_button.setEnabled(running and not busy)
         if not running:
             self.pause_button.setText("Pause")
-        self.lock_setup(running or busy, self.voice_combo, self.open_button, self.save_button)
+        self.lock_setup(running or busy, self.voice_combo, self.voices_button, self.open_button, self.save_button)
         self.text_edit.setReadOnly(running or busy)
 
     def set_paused(self, paused: bool) -> None:

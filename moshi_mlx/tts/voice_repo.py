@@ -115,11 +115,12 @@ class _VoiceLayout:
 
 
 def quick_voice_list(config: dict, folder: Path | None, cache_dir: str | None = None,
-                     repo: str = VOICE_REPO) -> tuple[str, list[str]]:
+                     repo: str = VOICE_REPO, remote: bool = False) -> tuple[str, list[str]]:
     """(default voice, voice names) of a TTS model from its config.json and folder, without loading
-    it or touching the network (for a picker): the default, the folder's own voices and the
-    repo's voices already cached that were made for it. A model whose config.json has a `model_id`
-    signature reads speaker embeddings, the others audio recordings."""
+    it (for a picker): the default, the folder's own voices and the repo's voices already cached
+    that were made for it; with `remote`, also the repo's others (one listing request; raises
+    ModelNotAvailableError when it fails). A model whose config.json has a `model_id` signature
+    reads speaker embeddings, the others audio recordings."""
     default = str((config.get("tts_config") or {}).get("default_voice") or DEFAULT_VOICE)
     model_id = config.get("model_id") or {}
     sig = "sig" in model_id and "epoch" in model_id
@@ -127,8 +128,13 @@ def quick_voice_list(config: dict, folder: Path | None, cache_dir: str | None = 
     own = folder / "voices" if folder is not None else None
     files = [p.relative_to(own).as_posix() for p in sorted(own.rglob("*")) if p.is_file()] \
         if own is not None and own.is_dir() else []
+    from ..hub import is_offline
+
+    repo_files = set(cached_files(cache_dir, repo))
+    if remote and not is_offline():
+        repo_files |= set(_remote_files(repo))
     names = [default]
-    for f in files + sorted(cached_files(cache_dir, repo)):
+    for f in files + sorted(repo_files):
         name = _name_of(f, layout)
         if name is not None and name not in names:
             names.append(name)

@@ -175,3 +175,27 @@ def test_plays_through_the_speaker_to_the_end(qtbot, make_app, tts_home, tmp_pat
     assert not m.messages.history, m.messages.history
     assert m.words_heard == TEXT.split() and seen == TEXT.split()
     assert m.page.underruns_label.text().startswith("underruns ")
+
+
+def test_online_voices_fill_the_picker(qtbot, make_app, tts_home, tmp_path, monkeypatch):
+    from moshi_mlx.tts import demo
+    from moshi_mlx.tts.voice_repo import VOICE_REPO
+    from tests.engine.fake_hub import FakeHub, point_hub_at
+
+    suffix = f".{demo.SIG}@{demo.EPOCH}.safetensors"
+    files = {f"vctk/p225_023.wav{suffix}": b"x", "vctk/p225_023.wav.1e68beda@240.safetensors": b"x",
+             f"cml-tts/fr/1406.wav{suffix}": b"x", "README.md": b"x"}
+    shell, m, _backend = reader(make_app, tts_home, tmp_path)
+    combo = m.page.voice_combo
+    with FakeHub({VOICE_REPO: files}) as server:
+        point_hub_at(monkeypatch, server)
+        m.list_online_voices().join(30)
+        wait_for(qtbot, lambda: combo.count() == 4)
+        assert [combo.itemText(i) for i in range(4)] == [
+            "demo/voice-1.wav", "demo/voice-2.wav", "cml-tts/fr/1406.wav", "vctk/p225_023.wav"]
+        assert m.page.state_label.text() == "4 voices" and m.page.voices_button.isEnabled()
+        assert combo.currentText() == "demo/voice-1.wav"
+        server.repos.clear()  # the listing fails: said, the list kept
+        m.list_online_voices().join(30)
+        wait_for(qtbot, lambda: m.page.state_label.text().startswith("The voices could not be listed: "))
+        assert combo.count() == 4 and not shell.messages.history
