@@ -83,6 +83,38 @@ class Backend:
 
         return new_token()
 
+    # -- read aloud (Kyutai TTS) ---------------------------------------------------------------
+    def make_read_aloud(self, listener: Callable):
+        """The Read aloud engine (moshi_mlx.tts.session): start(options), stop(), push_text...,
+        pause/resume; its work runs on the MLX worker."""
+        from moshi_mlx.tts.session import ReadAloud
+
+        return ReadAloud(listener)
+
+    def make_read_aloud_options(self, seed: int | None = None, **kwargs):
+        """ReadAloudOptions (`seed`: the synthesizer's sampling seed)."""
+        from moshi_mlx.tts.session import ReadAloudOptions
+        from moshi_mlx.tts.synth import TtsSettings
+
+        return ReadAloudOptions(settings=TtsSettings(seed=seed), **kwargs)
+
+    def tts_voices(self, spec: str, cache_dir: str | None = None, remote: bool = False) -> tuple[str, list[str]]:
+        """(default voice, voice names) of a TTS model, read from its config.json and folders
+        without loading it; `remote`: also those of kyutai/tts-voices online (a network request:
+        not on the UI thread)."""
+        from moshi_mlx.tts import demo
+        from moshi_mlx.tts.voice_repo import quick_voice_list
+
+        config = self.hub.preview_config(spec, cache_dir)
+        path = Path(spec).expanduser()
+        folder = (path if path.is_dir() else path.parent) if path.exists() else None
+        if folder is None and spec.count("/") == 1 and self.is_installed(spec, cache_dir):
+            folder = self.hub.resolve_model(spec, cache_dir=cache_dir, allow_download=False).lm_path.parent
+        default, names = quick_voice_list(config, folder, cache_dir, remote=remote)
+        if spec == "demo-tts":  # the demo's voices are made with it
+            names = names[:1] + [v for v in demo.VOICES if v not in names] + names[1:]
+        return default, names
+
     # -- models ---------------------------------------------------------------------------
     @property
     def hub(self):

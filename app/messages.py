@@ -57,6 +57,12 @@ _ERRORS: dict[str, tuple[str, str, str]] = {
                 "again."),
     "sharing_busy": ("Another device is talking with Moshi", "",
                      "Wait until it hangs up, or turn off Let other devices connect in Settings…."),
+    "read_text": ("Nothing to read", "The text box is empty.",
+                  "Paste or type some text, or open a text file, then press Read Aloud."),
+    "voice": ("The voice cannot be used", "",
+              "Pick one of the listed voices, type another name of kyutai/tts-voices (downloaded when "
+              "first used), or the path of a voice file."),
+    "open_text": ("The text file cannot be opened", "", "Pick a UTF-8 text file (.txt, .md…)."),
     "playback": ("The recording cannot be played", "",
                  "Check the output device (Settings of this Mac's sound) and that the file is a WAV."),
 }

@@ -26,6 +26,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "models": ("moshi_mlx.hub_cli", "list known models, their sizes, and what is installed"),
     "voices": ("moshi_mlx.personas.cli", "PersonaPlex voices: list them, or make one from a recording"),
     "bench": ("moshi_mlx.bench.cli", "benchmarks: codec, lm, end-to-end"),
+    "say": ("moshi_mlx.tts.cli", "read text aloud (Kyutai TTS) to the speaker or into a WAV file"),
 }
 
 

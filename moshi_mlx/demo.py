@@ -53,6 +53,8 @@ class DemoSpec:
 
 
 # `--model` spec -> its demo. One line per model kind (each kind's module may define its spec).
+from .tts import demo as _tts  # noqa: E402  (plain values; its builder imports lazily)
+
 DEMOS: dict[str, DemoSpec] = {
     "demo": DemoSpec(),
     "demo-hibiki": DemoSpec(  # Hibiki's layout: acoustic delay 2, a "description" condition for CFG
@@ -71,6 +73,7 @@ DEMOS: dict[str, DemoSpec] = {
                          mimi_codebooks=32),
     "demo-personaplex": DemoSpec(lm={"dep_q": 16, "context": 256}, metadata={"model_type": "personaplex"},
                                  extras=lambda folder, lm: _kind_module("personas.demo").make_demo_files(folder, lm)),
+    "demo-tts": DemoSpec(lm=_tts.LM, metadata=_tts.METADATA, mimi_codebooks=32, extras=_tts.make_voices),
 }
 
 

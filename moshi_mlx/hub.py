@@ -229,12 +229,45 @@ def download(repo_id: str, cache_dir: str | None = None,
         raise ModelNotAvailableError(f"cannot download {repo_id}: offline mode is on (HF_HUB_OFFLINE); "
                                      "unset it and try again while online")
     probe(repo_id)
+    _transfer(repo_id, lambda: _repo_files(repo_id), cache_dir, progress, cancel)
+    return _snapshot_folder(repo_id, cache_dir)
+
+
+class NotOnHubError(ModelNotAvailableError):
+    """The repo has no file of that name."""
+
+
+def download_file(repo_id: str, filename: str, cache_dir: str | None = None,
+                  progress: Callable[[int, int], None] | None = None,
+                  cancel: threading.Event | None = None) -> Path:
+    """One file of a repo (a voice, ...) into the HF cache, as `download` does (resumable,
+    verified, cancellable); the cached copy when there is one, without touching the network."""
+    found = _cached_file(repo_id, filename, cache_dir)
+    if found is not None:
+        return found
+    if is_offline():
+        raise ModelNotAvailableError(f"{repo_id}/{filename} is not downloaded and the network is off "
+                                     "(HF_HUB_OFFLINE=1 or no connection): download it once while online")
+    _transfer(repo_id, lambda: (filename,), cache_dir, progress, cancel)
+    found = _cached_file(repo_id, filename, cache_dir)
+    if found is None:
+        raise ModelNotAvailableError(f"{repo_id}/{filename}: downloaded but not found in the cache")
+    return found
+
+
+def _transfer(repo_id: str, files: Callable[[], tuple[str, ...]], cache_dir: str | None,
+              progress: Callable[[int, int], None] | None, cancel: threading.Event | None) -> None:
     from huggingface_hub import get_hf_file_metadata, hf_hub_url
+    from huggingface_hub.errors import EntryNotFoundError
 
     try:
-        files = _repo_files(repo_id)
-        metas = {f: get_hf_file_metadata(hf_hub_url(repo_id, f)) for f in files
-                 if _cached_file(repo_id, f, cache_dir) is None}
+        metas = {}
+        for f in files():
+            if _cached_file(repo_id, f, cache_dir) is None:
+                try:
+                    metas[f] = get_hf_file_metadata(hf_hub_url(repo_id, f))
+                except EntryNotFoundError:
+                    raise NotOnHubError(f"{repo_id} has no file {f}") from None
         done, total = 0, sum(m.size or 0 for m in metas.values())
 
         def report(n: int) -> None:
@@ -253,7 +286,6 @@ def download(repo_id: str, cache_dir: str | None = None,
         if status in (401, 403):
             raise ModelNotAvailableError(_gated_message(repo_id, status)) from None
         raise ModelNotAvailableError(f"cannot download {repo_id}: {type(e).__name__}: {e}") from None
-    return _snapshot_folder(repo_id, cache_dir)
 
 
 def _snapshot_folder(repo_id: str, cache_dir: str | None) -> Path:

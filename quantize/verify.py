@@ -78,8 +78,10 @@ def compare(original: Lm, converted: Lm, frames: int = 16, seed: int = 1234) -> 
         raise ConfigError(f"--verify-frames must be >= 1, got {frames}")
     dtype = activation_dtype()
     greedy = make_sampler(0.0)
-    book = LmGen(original, greedy, greedy, seed=0)  # only its delay-buffer bookkeeping is used
     rng = np.random.default_rng(seed)
+    cond_o, cond_c = (_conditions(m, dtype, seed) for m in (original, converted))
+    book = LmGen(original, greedy, greedy, seed=0, conditions=cond_o)  # only its delay buffer is used
+    cross_o, cross_c = original.cross_kv(cond_o.cross), converted.cross_kv(cond_c.cross)
     user = rng.integers(0, c.card, size=(frames, c.user_codebooks))
     kv_o, kv_c = original.make_cache(1, dtype), converted.make_cache(1, dtype)
     keys = mx.random.split(mx.random.key(0), max(c.dep_q, 1))
@@ -87,8 +89,8 @@ def compare(original: Lm, converted: Lm, frames: int = 16, seed: int = 1234) -> 
     for i in range(frames):
         tokens = mx.array(book.frame_input(user[i])[None], dtype=mx.int32)
         offset = mx.array(book.offset, dtype=mx.int32)
-        out_o, text_o, kv_o = original.temporal(tokens, kv_o, offset, dtype)
-        out_c, text_c, kv_c = converted.temporal(tokens, kv_c, offset, dtype)
+        out_o, text_o, kv_o = original.temporal(tokens, kv_o, offset, dtype, None, cond_o.sum, cross_o)
+        out_c, text_c, kv_c = converted.temporal(tokens, kv_c, offset, dtype, None, cond_c.sum, cross_c)
         text = mx.argmax(text_o, axis=-1).astype(mx.int32)
         logp_o = _log_softmax(text_o)
         logp_c = _log_softmax(text_c)
@@ -114,6 +116,20 @@ def verify(output: str | Path, original_lm: str | Path, frames: int = 16, seed: 
     converted = load_converted(output)
     original = load_original(original_lm, converted.config)
     return compare(original, converted, frames=frames, seed=seed)
+
+
+def _conditions(model: Lm, dtype: mx.Dtype, seed: int):
+    """Conditioned models (Hibiki, TTS) are compared under one fixed condition: each LUT's last
+    value, seeded random tensors (10 s of speaker embeddings for TTS)."""
+    from moshi_mlx.lm.conditioners import Conditions, conditioner_specs, make_conditions
+
+    specs = conditioner_specs(model.config)
+    if not specs:
+        return Conditions()
+    rng = np.random.default_rng(seed)
+    row = {s.name: (s.possible_values[-1] if s.possible_values else "0") if s.kind == "lut"
+           else rng.standard_normal((125, s.dim)).astype(np.float32) for s in specs}
+    return make_conditions(model, [row], dtype)
 
 
 def _log_softmax(x: mx.array) -> mx.array:

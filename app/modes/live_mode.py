@@ -112,7 +112,7 @@ class LiveMode(Mode):
     def start(self, confirmed: bool = False) -> bool:
         if self.running:
             return False
-        model = self.startable_model(confirmed)
+        model = self.startable_model(confirmed, microphone=self.uses_input)
         if not model:
             return False
         record_dir = None

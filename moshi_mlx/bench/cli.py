@@ -15,6 +15,7 @@ BENCHMARKS = {
     "lm": ("moshi_mlx.bench.lm", "LM step time split into temporal, depformer and sampling"),
     "stt": ("moshi_mlx.stt.bench", "transcription speed (x real time) of a file, as `transcribe` runs it"),
     "persona": ("moshi_mlx.bench.persona", "PersonaPlex prompt: batched vs frame-by-frame prefill, conversation start"),
+    "tts": ("moshi_mlx.bench.tts", "text to speech: time to first audio, LM step and decode, vs Kyutai's"),
 }
 
 

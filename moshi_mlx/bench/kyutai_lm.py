@@ -16,16 +16,15 @@ import numpy as np
 from moshi_mlx import models, utils
 
 
-def main() -> None:
-    job = json.loads(sys.argv[1])
+def random_model(job: dict, quantize=None):
+    """(config, Kyutai's Lm) of job["lm_kwargs"] with random weights in job["dtype"]; below 16 bits
+    `quantize(model, bits, group_size)` (default: every layer but the conditioners), scales and
+    biases in bf16 as in Kyutai's q4/q8 files. Also used by kyutai_tts.py (loaded by path)."""
     mx.random.seed(0)
     cfg = models.LmConfig.from_config_dict(job["lm_kwargs"])
     model = models.Lm(cfg)
     if job["bits"] < 16:
-        # conditioners stay float (as in ours; Hibiki's 16-wide table cannot be grouped by 32)
-        nn.quantize(model, bits=job["bits"], group_size=job["group_size"],
-                    class_predicate=lambda path, m: hasattr(m, "to_quantized")
-                    and not path.startswith("condition_provider"))
+        (quantize or _quantize_float_conditioners)(model, bits=job["bits"], group_size=job["group_size"])
     if job["dtype"] != "float32":
         model.set_dtype(getattr(mx, job["dtype"]))
     for _, module in model.named_modules():  # bf16 scales and biases, as in Kyutai's q4/q8 files
@@ -36,6 +35,19 @@ def main() -> None:
     for _, module in model.named_modules():
         if not module.children():
             mx.eval(module.parameters())
+    return cfg, model
+
+
+def _quantize_float_conditioners(model, bits: int, group_size: int) -> None:
+    # conditioners stay float (as in ours; Hibiki's 16-wide table cannot be grouped by 32)
+    nn.quantize(model, bits=bits, group_size=group_size,
+                class_predicate=lambda path, m: hasattr(m, "to_quantized")
+                and not path.startswith("condition_provider"))
+
+
+def main() -> None:
+    job = json.loads(sys.argv[1])
+    cfg, model = random_model(job)
     steps, warmup = job["steps"], job["warmup"]
     gen = models.LmGen(model=model, max_steps=steps + warmup + 5,
                        text_sampler=utils.Sampler(temp=job.get("text_temp", 0.7),

@@ -204,27 +204,33 @@ def kyutai_condition(config) -> list | None:
     return [specs[0].name, specs[0].possible_values[-1]]
 
 
-def run_kyutai(config, bits: int, group: int, dtype_name: str, steps: int, warmup: int,
-               cfg_coef: float = 1.0) -> dict:
-    """Kyutai's moshi_mlx generator in a subprocess (its package shares our import name): ms per
-    step, peak memory, and the matmul floor of Kyutai's model (floor.py)."""
+def run_kyutai_script(script: str, job: dict) -> dict:
+    """Run one of our runners of Kyutai's moshi_mlx (kyutai_lm.py, kyutai_tts.py) in a subprocess
+    (its package shares our import name) on a JSON job; returns the JSON line it prints."""
     from ..errors import MoshiError
 
     repo = Path(__file__).resolve().parents[2]
     target = Path(os.environ.get("KYUTAI_MOSHI_MLX", repo / ".venv" / "kyutai-moshi-mlx"))
     if not (target / "moshi_mlx").is_dir():
         raise MoshiError(f"Kyutai's moshi-mlx is not installed in {target} (run `make setup`)")
+    env = dict(os.environ, PYTHONPATH=str(target))
+    proc = subprocess.run([sys.executable, str(Path(__file__).with_name(script)), json.dumps(job)],
+                          env=env, capture_output=True, text=True, cwd=str(target))
+    if proc.returncode:
+        raise RuntimeError(f"Kyutai's moshi_mlx ({script}) failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def run_kyutai(config, bits: int, group: int, dtype_name: str, steps: int, warmup: int,
+               cfg_coef: float = 1.0) -> dict:
+    """Kyutai's moshi_mlx generator in a subprocess: ms per step, peak memory, and the matmul floor
+    of Kyutai's model (floor.py)."""
     text_temp, text_top_k = text_sampling(config)
     job = {"lm_kwargs": config.pytorch_kwargs(), "bits": bits, "group_size": group,
            "dtype": dtype_name, "steps": steps, "warmup": warmup, "floor": True,
            "cfg_coef": cfg_coef, "condition": kyutai_condition(config),
            "text_temp": text_temp, "text_top_k": text_top_k}
-    env = dict(os.environ, PYTHONPATH=str(target))
-    proc = subprocess.run([sys.executable, str(Path(__file__).with_name("kyutai_lm.py")), json.dumps(job)],
-                          env=env, capture_output=True, text=True, cwd=str(target))
-    if proc.returncode:
-        raise RuntimeError(f"Kyutai's generator failed:\n{proc.stderr[-3000:]}")
-    data = json.loads(proc.stdout.strip().splitlines()[-1])
+    data = run_kyutai_script("kyutai_lm.py", job)
     return {"step_ms": timing_stats(data["step_ms"]), "peak_memory_bytes": data["peak_memory"],
             "floor_ms": timing_stats(data["floor_ms"])}
 

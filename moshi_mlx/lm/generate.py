@@ -60,6 +60,7 @@ class _Shape:
     has_cross: bool
     length: int  # attention prefix (see ring_step)
     part: str  # "frame" (all), "text" (up to the text token), "audio" (the depformer)
+    cfg_text: bool = True  # CFG also on the text logits (False: the conditioned row's alone)
 
 
 def step_functions(model: Lm) -> dict:
@@ -95,7 +96,7 @@ def _build(model: Lm, s: _Shape):
         kv = list(rest[n_cross:])
         text_key, audio_key, next_key = (k.reshape(2) for k in mx.split(mx.random.split(key, 3), 3))
         out, logits, kv = model.temporal(tokens, kv, offset, s.dtype, s.length, cond_sum, cross)
-        text = s.text_sampler(combine(logits, cfg), text_key)
+        text = s.text_sampler(combine(logits, cfg) if s.cfg_text else logits[:1], text_key)
         probs = model.extra_probs(out[:1]) if extra else None
         return out, text, audio_key, next_key, probs, kv
 
@@ -132,13 +133,15 @@ class LmGen:
     null_tokens: with CFG, maps (temporal input [1 + n_q], call) to the null row's input
     (Kyutai's cfg_is_no_text / masked prefixes); default: the same input.
     text_hook: (sampled text token, call) -> the token fed to the depformer and written to the
-    buffer (the TTS state machine)."""
+    buffer (the TTS state machine).
+    cfg_text: with CFG, guide the text logits too (False: Kyutai's cfg_is_no_text, where the text
+    is sampled from the conditioned row alone: TTS with a voice prefix)."""
 
     def __init__(self, model: Lm, text_sampler=None, audio_sampler=None, seed: int | None = None,
                  dtype: mx.Dtype | None = None, *, codebooks: int | None = None,
                  conditions: Conditions | None = None, cfg_coef: float = 1.0,
                  null_tokens: Callable[[np.ndarray, int], np.ndarray] | None = None,
-                 text_hook: TextHook | None = None):
+                 text_hook: TextHook | None = None, cfg_text: bool = True):
         self.model = model
         self.config = c = model.config
         self.text_sampler = text_sampler or make_sampler(0.7, top_k=25)
@@ -148,6 +151,7 @@ class LmGen:
         if not 0 <= self.codebooks <= c.dep_q:
             raise ValueError(f"codebooks={codebooks}: the depformer predicts at most {c.dep_q}")
         self.rows = 1 if cfg_coef == 1 else 2
+        self.cfg_text = cfg_text or self.rows == 1
         conditions = conditions or Conditions()
         if c.is_conditioned and conditions.batch is None:
             raise ValueError("this model is conditioned: pass conditions (see make_conditions)")
@@ -171,9 +175,11 @@ class LmGen:
 
     # -- compiled functions -------------------------------------------------------------------
     def _fn(self, length: int, part: str, codebooks: int | None = None):
+        if part == "text":  # the depformer is not in it: one function whatever follows
+            codebooks = 0
         shape = _Shape(self.dtype, self.text_sampler, self.audio_sampler,
                        self.codebooks if codebooks is None else codebooks, self.rows,
-                       bool(self._cond), bool(self._cross), length, part)
+                       bool(self._cond), bool(self._cross), length, part, self.cfg_text)
         cache = step_functions(self.model)
         if shape not in cache:
             cache[shape] = _build(self.model, shape)

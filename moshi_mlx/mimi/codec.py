@@ -27,7 +27,8 @@ class StreamingCodec(Protocol):
         """(frame_size,) float32 -> (num_codebooks,) int32."""
 
     def decode_frame(self, codes: np.ndarray) -> np.ndarray:
-        """(num_codebooks,) int -> (frame_size,) float32."""
+        """(num_codebooks,) int -> (frame_size,) float32. The MLX codec also decodes the first K
+        codebooks alone (K < num_codebooks: the coarser RVQ levels, as Kyutai's TTS with n_q 24)."""
 
 
 class MlxCodec:
@@ -50,7 +51,7 @@ class MlxCodec:
         return np.asarray(codes).reshape(-1).astype(np.int32)
 
     def decode_frame(self, codes: np.ndarray) -> np.ndarray:
-        codes = _check_codes(codes, self.num_codebooks, self.model.config.codebook_size)
+        codes = _check_codes(codes, self.num_codebooks, self.model.config.codebook_size, fewer=True)
         pcm = self.model.decode_step(self._mx.array(codes).reshape(1, -1, 1), self.state)
         return np.asarray(pcm).reshape(-1).astype(np.float32)
 
@@ -90,10 +91,10 @@ def _check_frame(pcm: np.ndarray, frame_size: int) -> np.ndarray:
     return pcm
 
 
-def _check_codes(codes: np.ndarray, k: int, card: int) -> np.ndarray:
+def _check_codes(codes: np.ndarray, k: int, card: int, fewer: bool = False) -> np.ndarray:
     codes = np.ascontiguousarray(codes).reshape(-1)
-    if codes.shape[0] != k:
-        raise ValueError(f"codec frame must hold {k} codes, got {codes.shape[0]}")
+    if not (1 <= codes.shape[0] <= k if fewer else codes.shape[0] == k):
+        raise ValueError(f"codec frame must hold {'1 to ' if fewer else ''}{k} codes, got {codes.shape[0]}")
     if codes.size and (codes.min() < 0 or codes.max() >= card):
         raise ValueError(f"codes must lie in 0..{card - 1}, got {codes.min()}..{codes.max()}")
     return codes.astype(np.int32)

@@ -1,10 +1,12 @@
 """A Hugging Face hub stand-in on 127.0.0.1: answers huggingface_hub's HEAD/GET for file downloads
-(X-Repo-Commit, ETag = LFS sha256, Content-Length, Range requests for resuming)."""
+(X-Repo-Commit, ETag = LFS sha256, Content-Length, Range requests for resuming) and its repo file
+listing (/api/models/<repo>/tree/<revision>)."""
 
 from __future__ import annotations
 
 import hashlib
 import http.server
+import json
 import re
 import threading
 import urllib.parse
@@ -25,10 +27,12 @@ class FakeHub:
                 pass
 
             def _lookup(self):
+                # file names come %-escaped ("@" as %40)
                 m = re.fullmatch(r"/(.+?)/resolve/([^/]+)/(.+)", urllib.parse.unquote(self.path.split("?")[0]))
-                if not m or m.group(1) not in hub.repos or m.group(3) not in hub.repos[m.group(1)]:
+                name = m.group(3) if m else None
+                if not m or m.group(1) not in hub.repos or name not in hub.repos[m.group(1)]:
                     return None, None
-                return m.group(3), hub.repos[m.group(1)][m.group(3)]
+                return name, hub.repos[m.group(1)][name]
 
             def _headers(self, name, data, status=200, start=0):
                 etag = hashlib.sha256(data + (b"x" if name in hub.corrupt else b"")).hexdigest()
@@ -65,10 +69,31 @@ class FakeHub:
                     return
                 self._headers(name, data)
 
+            def _tree(self) -> bool:
+                """The hub API's recursive file listing (HfApi.list_repo_files), one page."""
+                m = re.fullmatch(r"/api/models/(.+?)/tree/[^/]+", self.path.split("?")[0])
+                if not m:
+                    return False
+                files = hub.repos.get(m.group(1))
+                if files is None:  # as the Hub: an error object, not a listing
+                    body = json.dumps({"error": "Repository not found"}).encode()
+                    self.send_response(404)
+                    self.send_header("X-Error-Code", "RepoNotFound")
+                else:
+                    body = json.dumps([{"type": "file", "path": name, "size": len(data),
+                                        "oid": hashlib.sha1(data).hexdigest()}
+                                       for name, data in files.items()]).encode()
+                    self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return True
+
             def do_GET(self):
                 rng = self.headers.get("Range")
                 hub.requests.append(("GET", self.path, rng))
-                if self._refused():
+                if self._refused() or self._tree():
                     return
                 name, data = self._lookup()
                 if data is None:
@@ -95,3 +120,17 @@ class FakeHub:
     def __exit__(self, *exc):
         self.server.shutdown()
         self.server.server_close()
+
+
+def point_hub_at(monkeypatch, server: FakeHub, chunk_bytes: int = 32_768) -> None:
+    """Make huggingface_hub (and moshi_mlx.hub's downloads) use `server` for this test."""
+    from huggingface_hub import constants
+
+    from moshi_mlx import hub
+
+    monkeypatch.setattr(constants, "ENDPOINT", server.url)  # what HF_ENDPOINT sets at import
+    monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE",
+                        server.url + "/{repo_id}/resolve/{revision}/{filename}")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(hub, "CHUNK_BYTES", chunk_bytes)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)

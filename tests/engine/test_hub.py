@@ -11,7 +11,7 @@ import pytest
 
 from moshi_mlx import hub
 from moshi_mlx.errors import CheckpointError, ModelNotAvailableError
-from tests.engine.fake_hub import COMMIT, FakeHub
+from tests.engine.fake_hub import COMMIT, FakeHub, point_hub_at
 
 REPO = "kyutai/moshiko-mlx-q4"
 GiB = 2**30
@@ -25,15 +25,8 @@ def _files(size=300_000):
 
 @pytest.fixture
 def fake_hub(monkeypatch):
-    from huggingface_hub import constants
-
     with FakeHub({REPO: _files()}) as server:
-        monkeypatch.setattr(constants, "ENDPOINT", server.url)  # what HF_ENDPOINT sets at import
-        monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE",
-                            server.url + "/{repo_id}/resolve/{revision}/{filename}")
-        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-        monkeypatch.setattr(hub, "CHUNK_BYTES", 32_768)
-        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+        point_hub_at(monkeypatch, server)
         yield server
 
 

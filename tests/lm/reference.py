@@ -10,11 +10,13 @@ import torch
 from moshi_mlx.lm import LmConfig
 
 
-def pytorch_lm(config: LmConfig, seed: int = 0):
+def pytorch_lm(config: LmConfig, seed: int = 0, **overrides):
+    """`overrides`: lm_kwargs to change (e.g. an empty `conditioners` dict, which builds an empty
+    condition provider as Kyutai's loader does for the TTS 0.75B)."""
     from moshi.models import loaders
 
     torch.manual_seed(seed)
-    model = loaders.get_moshi_lm(None, lm_kwargs=config.pytorch_kwargs(), device="cpu",
+    model = loaders.get_moshi_lm(None, lm_kwargs=config.pytorch_kwargs() | overrides, device="cpu",
                                  dtype=torch.float32)
     with torch.no_grad():  # norms start at 1 (and 0): make them random so that a mix-up shows
         for name, p in model.named_parameters():

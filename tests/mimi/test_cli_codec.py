@@ -90,6 +90,21 @@ def test_mlx_codec_frames_match_model_streaming(tiny_checkpoint):
         open_codec(tiny_checkpoint, backend="torch")
 
 
+def test_mlx_codec_decodes_fewer_codebooks(tiny_checkpoint):
+    """A codec opened with 8 codebooks decodes frames of the first K (TTS: 24 of 32) exactly as
+    Kyutai's Mimi set to K codebooks decodes them, frame by frame."""
+    from .reference import ref_stream, reference_mimi
+
+    codec = open_codec(tiny_checkpoint, num_codebooks=8, config=MimiConfig.tiny())
+    codes = np.random.default_rng(4).integers(0, 64, (5, 12)).astype(np.int32)
+    ours = np.concatenate([codec.decode_frame(codes[:, i]) for i in range(12)])
+    ref = reference_mimi(MimiConfig.tiny(), tiny_checkpoint, num_codebooks=5)
+    _, expected = ref_stream(ref, np.zeros((1, 1, 1920), np.float32), codes[None])
+    np.testing.assert_allclose(ours, expected.reshape(-1), atol=1e-4)
+    with pytest.raises(ValueError, match="1 to 8 codes"):
+        codec.decode_frame(np.zeros(9, np.int32))
+
+
 @pytest.mark.slow
 def test_mlx_matches_rustymimi(full_checkpoint):
     """Both backends on the same release-format checkpoint, frame by frame."""

@@ -1,0 +1,118 @@
+"""Output files of a synthesis, streamed to disk and committed together.
+
+Each file is written under a temporary name beside its target as frames come (memory stays flat
+for a whole book), and all are renamed into place at the end; an error or Ctrl+C removes the
+temporary files and leaves the targets untouched. Paths are checked before any work starts.
+
+The audio is a 24 kHz mono 16-bit WAV (a plain WAV's 4 GiB limit is ~24 h of speech). The tokens
+are an int32 .npy [rows, frames] written column by column: the header declares Fortran order
+(each frame's column is contiguous), which `np.load` reads as the same [rows, frames] array."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .. import SAMPLE_RATE
+from ..errors import MoshiError
+
+_NPY_HEADER = 128  # bytes reserved for the .npy header (magic, version, length, dict, padding)
+
+
+class OutputError(MoshiError):
+    """An output path that cannot be written."""
+
+
+def check_output_path(path: str | os.PathLike, what: str) -> Path:
+    path = Path(path).expanduser()
+    if path.is_dir():
+        raise OutputError(f"{what} {path} is a folder: give a file name")
+    parent = path.resolve().parent
+    if not parent.is_dir():
+        raise OutputError(f"{what} {path}: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise OutputError(f"{what} {path}: folder {parent} is not writable")
+    return path
+
+
+class OutputSet:
+    """Temporary files for `targets` (name -> final path), renamed together by `commit()`."""
+
+    def __init__(self, targets: dict[str, Path]):
+        finals = [p.resolve() for p in targets.values()]
+        if len(set(finals)) != len(finals):
+            raise OutputError("two outputs have the same path: " + ", ".join(map(str, targets.values())))
+        self.targets = dict(targets)
+        self.temps: dict[str, Path] = {}
+        for name, path in self.targets.items():
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.resolve().parent)
+            os.close(fd)
+            self.temps[name] = Path(tmp)
+
+    def commit(self) -> None:
+        for name, path in self.targets.items():
+            os.replace(self.temps[name], path)
+        self.temps = {}
+
+    def abort(self) -> None:
+        for tmp in self.temps.values():
+            tmp.unlink(missing_ok=True)
+        self.temps = {}
+
+    def __enter__(self) -> "OutputSet":
+        return self
+
+    def __exit__(self, kind, value, tb) -> None:
+        if kind is not None or self.temps:  # not committed: nothing of it stays
+            self.abort()
+
+
+class WavStream:
+    """A mono 16-bit WAV written frame by frame."""
+
+    def __init__(self, path: Path, rate: int = SAMPLE_RATE):
+        import soundfile as sf
+
+        self._file = sf.SoundFile(str(path), "w", samplerate=rate, channels=1, subtype="PCM_16",
+                                  format="WAV")
+        self.frames = 0
+
+    def write(self, pcm: np.ndarray) -> None:
+        self._file.write(np.clip(np.asarray(pcm, np.float32), -1.0, 1.0))
+        self.frames += len(pcm)
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class NpyColumns:
+    """An int32 [rows, n] .npy file appended one column at a time (Fortran order)."""
+
+    def __init__(self, path: Path, rows: int):
+        self.rows, self.columns = rows, 0
+        self._file = open(path, "wb")
+        self._file.write(self._header())
+
+    def _header(self) -> bytes:
+        d = f"{{'descr': '<i4', 'fortran_order': True, 'shape': ({self.rows}, {self.columns}), }}"
+        text = d.encode("latin1")
+        room = _NPY_HEADER - 10 - 1
+        if len(text) > room:
+            raise OutputError("token array too large for its header")
+        body = text + b" " * (room - len(text)) + b"\n"
+        return b"\x93NUMPY\x01\x00" + len(body).to_bytes(2, "little") + body
+
+    def append(self, column: np.ndarray) -> None:
+        column = np.asarray(column, dtype="<i4").reshape(-1)
+        if column.shape[0] != self.rows:
+            raise ValueError(f"expected a column of {self.rows} tokens, got {column.shape[0]}")
+        self._file.write(column.tobytes())
+        self.columns += 1
+
+    def close(self) -> None:
+        self._file.seek(0)
+        self._file.write(self._header())
+        self._file.close()

@@ -1,0 +1,303 @@
+"""Read aloud in the background: the engine behind the app's Read aloud mode (no Qt here).
+
+    session = ReadAloud(listener)                    # listener(event), called from the worker thread
+    session.start(ReadAloudOptions(model="kyutai/tts-1.6b-en_fr", voices=["vctk/p225_023"],
+                                   wav_path="reading.wav"))   # returns at once
+    session.push_text(text); session.end_of_text()   # any thread, any time (or flush() at pauses)
+    session.pause(); session.resume()                # playback; synthesis waits while the buffer is full
+    session.stop()                                   # blocking, idempotent
+
+The MLX worker thread (engine/mlx_worker.py) loads the model (kept for the next session while the
+same model is asked for), resolves the voices (downloading them), compiles, then runs the
+synthesizer: each frame goes to the output device (`output_device`; None = do not play) and/or the
+WAV file. Events (engine/events.py plus WordEvent / SpeechStatsEvent): StateEvent loading, ready,
+running, stopping, stopped; ProgressEvent (download bytes, load, compile); WordEvent when a word's
+audio reaches the speaker (or is written, without a device); SpeechStatsEvent about once a second
+and at the end; ErrorEvent (model_load, download, voice, device_lost, internal). The WAV is written
+under a temporary name and renamed when the session ends normally or is stopped (it then holds what
+was spoken, unless `keep_stopped_wav` is off: then a stopped session leaves nothing); on an error
+it is removed. With `record_dir`, the reading is also kept for the app's History (record.py:
+`reading-<time>.wav`, its words as a timestamped transcript, and the sidecar); `recording_paths`
+names those files. Pausing holds playback and, without a device, the synthesis itself.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from concurrent import futures
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from .. import FRAME_RATE, FRAME_SIZE, SAMPLE_RATE
+from ..engine import mlx_worker
+from ..engine.events import ErrorEvent, ProgressEvent, StateEvent
+from ..errors import AudioDeviceError, ModelNotAvailableError, MoshiError
+from ..hub import DownloadCancelled
+from .synth import SpokenWord, Synthesizer, TtsSettings
+from .voices import VoiceError
+
+
+@dataclass(frozen=True)
+class WordEvent:
+    """A word is being heard (for highlighting): its text, its characters in all the text pushed,
+    its speaker (0, 1) and the audio time at which it starts."""
+
+    word: str
+    index: int
+    span: tuple[int, int]
+    speaker: int
+    time_s: float
+
+
+@dataclass(frozen=True)
+class SpeechStatsEvent:
+    frames: int  # audio frames made (80 ms each)
+    real_time_factor: float  # synthesis time per frame / 80 ms (< 1: faster than it is spoken)
+    first_audio_s: float | None  # from the first text to the first audio frame
+    underruns: int  # playback blocks played as silence because synthesis was behind
+
+
+@dataclass
+class ReadAloudOptions:
+    model: str = "kyutai/tts-1.6b-en_fr"  # TTS model: folder, HF repo id, or "demo-tts"
+    voices: list[str] = field(default_factory=list)  # names or files; [] = the model's default
+    settings: TtsSettings = TtsSettings()
+    output_device: int | str | None = "default"  # "default": the system's; None: do not play
+    wav_path: str | None = None  # also save the speech here
+    keep_stopped_wav: bool = True  # a stopped session's WAV holds what was spoken (False: removed)
+    text: str | None = None  # all the text to read (end of text included); None: push_text()
+    record_dir: str | None = None  # keep the reading for History (WAV, transcript, sidecar)
+    codec_backend: str = "mlx"
+    cache_dir: str | None = None
+
+
+class ReadAloud:
+    def __init__(self, listener: Callable[[object], None]):
+        self._listener = listener
+        self._job: futures.Future | None = None
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._model_key = self._model = None
+        self._synth: Synthesizer | None = None
+        self._player = None
+        self._queued: list[tuple] = []  # text pushed before the synthesizer exists
+        self._playing = threading.Event()  # cleared while paused
+        self._playing.set()
+        self.wav_path: Path | None = None  # the saved file once the session ended
+        self.recording_paths: dict[str, Path] | None = None  # the History recording (record_dir)
+
+    # -- control (any thread) -----------------------------------------------------------------
+    def start(self, options: ReadAloudOptions) -> None:
+        with self._lock:
+            if self.running:
+                raise RuntimeError("a reading is already running: stop() it first")
+            self._stop.clear()
+            self._playing.set()
+            self._synth, self.wav_path, self.recording_paths = None, None, None
+            if options.text is not None:  # otherwise text pushed before start() is kept for it
+                self._queued = [("push_text", options.text, None), ("end_of_text",)]
+            if options.wav_path:
+                from .outputs import check_output_path
+
+                check_output_path(options.wav_path, "WAV file")
+            self._job = mlx_worker.submit(lambda: self._run(options))
+
+    def push_text(self, text: str, speaker: int | None = None) -> None:
+        self._forward(("push_text", text, speaker))
+
+    def flush(self) -> None:
+        self._forward(("flush",))
+
+    def end_of_text(self) -> None:
+        self._forward(("end_of_text",))
+
+    def _forward(self, call: tuple) -> None:
+        with self._lock:
+            if self._synth is None:
+                self._queued.append(call)
+            else:
+                getattr(self._synth, call[0])(*call[1:])
+
+    def pause(self) -> None:
+        self._playing.clear()
+        if self._player is not None:
+            self._player.paused = True
+
+    def resume(self) -> None:
+        self._playing.set()
+        if self._player is not None:
+            self._player.paused = False
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop reading and wait for the worker (the WAV keeps what was spoken). Idempotent."""
+        self._stop.set()
+        self._playing.set()
+        with self._lock:
+            if self._synth is not None:
+                self._synth.cancel()
+        job = self._job
+        if job is not None and not mlx_worker.on_worker_thread():
+            futures.wait([job], timeout)
+
+    @property
+    def running(self) -> bool:
+        return self._job is not None and not self._job.done()
+
+    # -- worker -------------------------------------------------------------------------------
+    def _emit(self, event) -> None:
+        try:
+            self._listener(event)
+        except Exception:  # a broken listener must not stop the reading
+            traceback.print_exc()
+
+    def _run(self, options: ReadAloudOptions) -> None:
+        files = recorder = None
+        try:
+            self._emit(StateEvent("loading", options.model))
+            model = self._load(options)
+            synth = self._make_synth(model, options)
+            if self._stop.is_set():
+                return
+            self._emit(StateEvent("ready", model.files.name))
+            files, wav = self._open_wav(options)
+            recorder = self._open_recorder(options, model)
+            self._player = self._open_player(options)
+            with self._lock:  # text that came early goes in now, in order
+                self._synth = synth
+                for call in self._queued:
+                    getattr(synth, call[0])(*call[1:])
+                self._queued = []
+            self._emit(StateEvent("running", model.files.name))
+            self._read(synth, wav, recorder)
+            self._emit(StateEvent("stopping"))
+            if wav is not None:
+                wav.close()
+                if options.keep_stopped_wav or not self._stop.is_set():
+                    files.commit()
+                    self.wav_path = Path(options.wav_path)
+        except DownloadCancelled:
+            pass
+        except AudioDeviceError as e:
+            self._emit(ErrorEvent(getattr(e, "kind", "device_lost"), str(e)))
+        except ModelNotAvailableError as e:
+            self._emit(ErrorEvent("download", str(e)))
+        except VoiceError as e:
+            self._emit(ErrorEvent("voice", str(e)))
+        except MoshiError as e:
+            self._emit(ErrorEvent("model_load", str(e)))
+        except Exception as e:
+            self._emit(ErrorEvent("internal", f"{type(e).__name__}: {e}\n{traceback.format_exc()}"))
+        finally:
+            if files is not None:
+                files.abort()  # nothing if committed
+            if recorder is not None:
+                recorder.close()
+            if self._player is not None:
+                self._player.close()
+                self._player = None
+            with self._lock:
+                self._synth, self._queued = None, []
+            self._emit(StateEvent("stopped"))
+
+    def _load(self, options: ReadAloudOptions):
+        from ..engine.loader import load_model
+        from ..hub import resolve_model
+        from ..kinds import check_kind
+
+        key = (options.model, options.codec_backend, options.cache_dir)
+        if key != self._model_key:
+            self._model_key = self._model = None
+            files = resolve_model(options.model, cache_dir=options.cache_dir,
+                                  progress=lambda d, t: self._emit(ProgressEvent("download", d, t, "bytes")),
+                                  cancel=self._stop)
+            check_kind(files.config, ("tts",), files.name, "Read aloud")
+            self._model = load_model(files, options.codec_backend,
+                                     progress=lambda job, d, t: self._emit(ProgressEvent(job, d, t)))
+            self._model_key = key
+        return self._model
+
+    def _make_synth(self, model, options: ReadAloudOptions) -> Synthesizer:
+        from .info import TtsInfo
+        from .voice_repo import default_voice, resolve_voice
+
+        info = TtsInfo.from_model(model, used_by="Read aloud")
+        voices = [resolve_voice(v, info, model, options.cache_dir, cancel=self._stop,
+                                progress=lambda d, t: self._emit(ProgressEvent("download", d, t, "bytes")))
+                  for v in (options.voices or [default_voice(model)])]
+        synth = Synthesizer(model, voices, options.settings)
+        self._emit(ProgressEvent("compile", 0, 1))
+        synth.gen.warmup()  # once per model and settings: compiled frames are kept on the model
+        self._emit(ProgressEvent("compile", 1, 1))
+        return synth
+
+    def _open_wav(self, options: ReadAloudOptions):
+        if not options.wav_path:
+            return None, None
+        from .outputs import OutputSet, WavStream, check_output_path
+
+        files = OutputSet({"wav": check_output_path(options.wav_path, "WAV file")})
+        return files, WavStream(files.temps["wav"])
+
+    def _open_recorder(self, options: ReadAloudOptions, model):
+        if not options.record_dir:
+            return None
+        from ..kinds import kind_of
+        from .record import ReadingRecorder
+
+        files = model.files
+        kind = kind_of(files.config)
+        recorder = ReadingRecorder(options.record_dir, files.name, "demo model: random weights, noise"
+                                   if files.is_demo else "", meta=dict(mode=kind.mode, kind=kind.name,
+                                                                       model=options.model, model_name=files.name))
+        self.recording_paths = dict(recorder.paths)
+        return recorder
+
+    def _open_player(self, options: ReadAloudOptions):
+        if options.output_device is None:
+            return None
+        from .player import Player
+
+        player = Player(None if options.output_device == "default" else options.output_device)
+        player.start()
+        return player
+
+    def _read(self, synth: Synthesizer, wav, recorder) -> None:
+        player, pending = self._player, []
+        frames, next_stats = 0, time.monotonic() + 1.0
+        for frame in synth.frames():
+            while player is None and not self._playing.wait(0.05) and not self._stop.is_set():
+                pass  # paused without a device: the synthesis waits
+            if wav is not None:
+                wav.write(frame.pcm)
+            if recorder is not None:
+                recorder.write_audio(frame.pcm)
+                for w in frame.started:
+                    recorder.word(w)
+            pending += frame.started
+            if player is not None:
+                player.write(frame.pcm, self._stop)
+            frames += 1
+            self._words_heard(pending, player, frames)
+            if time.monotonic() >= next_stats:
+                next_stats += 1.0
+                self._stats(synth, frames, player)
+        if player is not None:
+            while pending and not self._stop.is_set():  # the last words, as they are played
+                self._words_heard(pending, player, frames)
+                time.sleep(0.02)
+            player.drain(self._stop)
+        self._words_heard(pending, None, frames)
+        self._stats(synth, frames, player)
+
+    def _words_heard(self, pending: list[SpokenWord], player, frames: int) -> None:
+        heard = frames * FRAME_SIZE if player is None else player.played_samples * SAMPLE_RATE / player.rate
+        while pending and pending[0].frame * FRAME_SIZE <= heard:
+            w = pending.pop(0)
+            self._emit(WordEvent(w.text, w.index, w.span, w.speaker, w.frame / FRAME_RATE))
+
+    def _stats(self, synth, frames: int, player) -> None:
+        self._emit(SpeechStatsEvent(frames, synth.compute_s / max(frames, 1) * FRAME_RATE,
+                                    synth.first_audio_s, player.underruns if player else 0))

@@ -1,0 +1,121 @@
+"""Where `say` gets its text: an argument, a file, or standard input; checked before any work and
+fed to the synthesizer from a thread as it is needed.
+
+A file is read in pieces while it is spoken, at most `QUEUED_WORDS` words ahead of the voice, so a
+whole book is read with constant memory; it is first read once through (UTF-8 check, something to
+say) without keeping it. Standard input is spoken line by line as lines arrive (a flush per line).
+With several voices (a dialogue), each non-empty line is a turn of the next speaker."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import MoshiError
+
+QUEUED_WORDS = 2000  # words of a file queued ahead of the speech
+_CHUNK = 1 << 16
+
+
+class TextError(MoshiError):
+    """Nothing (speakable) to say, or a text that cannot be read."""
+
+
+@dataclass(frozen=True)
+class TextSource:
+    text: str | None = None  # the text itself
+    path: Path | None = None  # or a UTF-8 file
+    stdin: bool = False  # or standard input
+
+    @classmethod
+    def from_args(cls, text: str | None, file: str | None) -> "TextSource":
+        """Checked now: one source given, not empty, a file readable as UTF-8."""
+        if (text is None) == (file is None):
+            raise TextError("give the text to speak, or --file FILE, or - to read standard input")
+        if text == "-":
+            return cls(stdin=True)
+        if text is not None:
+            if not text.strip():
+                raise TextError("the text is empty: nothing to say")
+            return cls(text=text)
+        source = cls(path=Path(file).expanduser())
+        if not any(piece.strip() for piece in source.pieces()):
+            raise TextError(f"{source.path} is empty: nothing to say")
+        return source
+
+    def pieces(self):
+        """The text in pieces of lines (a file: read as it goes)."""
+        if self.text is not None:
+            yield from self.text.splitlines(keepends=True)
+            return
+        try:
+            with open(self.path, encoding="utf-8") as f:
+                while True:
+                    lines = f.readlines(_CHUNK)
+                    if not lines:
+                        return
+                    yield from lines
+        except UnicodeDecodeError as e:
+            raise TextError(f"{self.path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+        except OSError as e:
+            raise TextError(f"cannot read {self.path}: {e.strerror or e}") from None
+
+    def check_speakable(self, reader, model_name: str) -> None:
+        """At least one word the tokenizer can encode (`reader`: a fresh ScriptReader)."""
+        if self.stdin:
+            return
+        for piece in self.pieces():
+            if any(e.tokens for e in reader.push(piece)):
+                return
+        if any(e.tokens for e in reader.flush()):
+            return
+        raise TextError(unspeakable_message(reader.dropped, model_name))
+
+
+def unspeakable_message(dropped, model_name: str) -> str:
+    if not dropped.count:
+        return "nothing to say"
+    return (f"the tokenizer of {model_name} cannot encode this text ({dropped.describe()}): is it in a "
+            "language the model speaks?")
+
+
+class Feeder:
+    """Pushes a source's text into a synthesizer from its own thread. Errors are kept for the
+    caller (`error`) and cancel the synthesis."""
+
+    def __init__(self, source: TextSource, synth, dialogue: bool, stop: threading.Event):
+        self.source, self.synth, self.dialogue, self.stop = source, synth, dialogue, stop
+        self.error: BaseException | None = None
+        self._speaker = 0
+        self.thread = threading.Thread(target=self._run, name="moshi-tts-text", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def _push(self, line: str) -> None:
+        if not self.dialogue:
+            self.synth.push_text(line)
+        elif line.strip():
+            self.synth.push_text(line, speaker=self._speaker)
+            self._speaker ^= 1
+
+    def _run(self) -> None:
+        try:
+            if self.source.stdin:
+                for line in sys.stdin:
+                    self._push(line)
+                    self.synth.flush()
+            else:
+                for line in self.source.pieces():
+                    while self.synth.queued_words > QUEUED_WORDS and not self.stop.is_set():
+                        time.sleep(0.05)
+                    if self.stop.is_set():
+                        return
+                    self._push(line)
+            self.synth.end_of_text()
+        except BaseException as e:  # reported by the thread that runs the synthesis
+            self.error = e
+            self.synth.cancel()
