@@ -45,6 +45,10 @@ _ERRORS: dict[str, tuple[str, str, str]] = {
                    "Pick a model of the right kind in Models…, or use this one in the mode named above."),
     "history": ("The recording could not be changed", "",
                 "Check that the recordings folder is writable (Settings…), then try again."),
+    "persona": ("This persona cannot be used", "The voice or the role cannot be used with this model.",
+                "Pick another voice, or shorten the role text, then start again. The model stays loaded."),
+    "sharing": ("Other devices cannot connect", "",
+                "Check the port and the network settings in Settings…, then try again."),
     "playback": ("The recording cannot be played", "",
                  "Check the output device (Settings of this Mac's sound) and that the file is a WAV."),
 }
