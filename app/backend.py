@@ -33,6 +33,36 @@ class Backend:
 
         return EngineOptions(**kwargs)
 
+    def make_transcription(self, listener: Callable):
+        """The live transcription engine (moshi_mlx.stt.live): the same lifecycle as a conversation,
+        plus file transcription on the MLX worker with the model it keeps."""
+        from moshi_mlx.stt.live import LiveTranscription
+
+        return LiveTranscription(listener)
+
+    def make_listen_options(self, **kwargs):
+        from moshi_mlx.stt.live import ListenOptions
+
+        return ListenOptions(**kwargs)
+
+    def check_audio_file(self, path: str) -> float:
+        """The duration of an audio file from its header; a MoshiError naming the file when it is
+        not one (unreadable, a folder, no samples)."""
+        from moshi_mlx.stt.files import check_input
+
+        return check_input(path).duration
+
+    def make_translation_options(self, **kwargs):
+        """EngineOptions for a live translation; its sampling from the model's config.json
+        (`lm_gen_config`, as Kyutai's runner and `translate` do), read without loading anything."""
+        from moshi_mlx.hibiki.setup import model_sampling
+
+        config = self.hub.preview_config(kwargs["model"], kwargs.get("cache_dir"))
+        s = model_sampling(config, seed=kwargs.pop("seed", None))
+        return self.make_options(text_temperature=s.text_temperature, text_top_k=s.text_top_k,
+                                 audio_temperature=s.audio_temperature, audio_top_k=s.audio_top_k,
+                                 seed=s.seed, **kwargs)
+
     # -- models ---------------------------------------------------------------------------
     @property
     def hub(self):

@@ -39,9 +39,14 @@ class EngineBridge(QObject):
     start_failed = Signal(str, str)  # kind, message
     stopped = Signal(list)  # recording paths of the conversation that just ended
 
-    def __init__(self, backend: Backend, parent: QObject | None = None) -> None:
+    def __init__(self, backend: Backend, parent: QObject | None = None, make_engine=None,
+                 make_options=None) -> None:
+        """`make_engine(listener)` and `make_options(**options)`: the engine to drive (default: the
+        backend's conversation engine; Transcribe passes its live transcription)."""
         super().__init__(parent)
         self._backend = backend
+        self._make_engine = make_engine or backend.make_engine
+        self._make_options = make_options or backend.make_options
         self._engine = None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="engine-control")
         self._closed = False
@@ -53,6 +58,11 @@ class EngineBridge(QObject):
     def stop(self) -> Future:
         """Ask the engine to stop; `stopped` is emitted when it has."""
         return self._pool.submit(self._stop)
+
+    def call(self, fn) -> Future:
+        """Run `fn(engine)` on the control thread, after the calls before it (the engine is made
+        if needed); returns its Future."""
+        return self._pool.submit(lambda: fn(self._get_engine()))
 
     def shutdown(self, timeout: float = 15.0) -> None:
         """Stop the engine and end the control thread (blocking: used when the window closes)."""
@@ -68,11 +78,14 @@ class EngineBridge(QObject):
     def _listener(self, event) -> None:
         self.event.emit(event)  # engine worker thread -> queued to the UI thread
 
+    def _get_engine(self):
+        if self._engine is None:
+            self._engine = self._make_engine(self._listener)
+        return self._engine
+
     def _start(self, options: dict) -> None:
         try:
-            if self._engine is None:
-                self._engine = self._backend.make_engine(self._listener)
-            self._engine.start(self._backend.make_options(**options))
+            self._get_engine().start(self._make_options(**options))
         except BaseException as e:
             self.start_failed.emit(classify_exception(e), str(e) or type(e).__name__)
 

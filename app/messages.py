@@ -49,6 +49,10 @@ _ERRORS: dict[str, tuple[str, str, str]] = {
                 "Pick another voice, or shorten the role text, then start again. The model stays loaded."),
     "sharing": ("Other devices cannot connect", "",
                 "Check the port and the network settings in Settings…, then try again."),
+    "transcribe_file": ("The file could not be transcribed", "",
+                        "Check that it is an audio file (WAV, FLAC, MP3, OGG…), then try again."),
+    "record_dir": ("The recordings folder cannot be used", "",
+                   "Choose another recordings folder in Settings…, or turn Record off."),
     "playback": ("The recording cannot be played", "",
                  "Check the output device (Settings of this Mac's sound) and that the file is a WAV."),
 }

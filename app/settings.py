@@ -120,6 +120,20 @@ class SettingsStore:
     def save_mode(self, mode_id: str, settings: ModeSettings) -> None:
         self._save(settings, f"modes/{mode_id}/")
 
+    def load_option(self, mode_id: str, key: str, default):
+        """A mode's own setting beyond ModeSettings (`modes/<id>/<key>`), of `default`'s type."""
+        value = self._qs.value(f"modes/{mode_id}/{key}")
+        if value is None:
+            return default
+        try:
+            return _convert(value, default, key)
+        except (TypeError, ValueError):
+            return default  # a damaged value falls back to its default
+
+    def save_option(self, mode_id: str, key: str, value) -> None:
+        self._qs.setValue(f"modes/{mode_id}/{key}", value)
+        self._qs.sync()
+
     def value(self, key: str, default=None):
         return self._qs.value(key, default)
 

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QFileDialog
 
 from ..jobs import Job
 from ..messages import for_error
-from ..modes.base import DEMO_LABEL
+from ..modes.base import DEMO_LABEL, demo_label
 from ..sysinfo import format_bytes, format_duration, free_disk_bytes, hf_cache_dir, total_memory_bytes
 from ..views.model_manager import ModelManagerDialog, ModelRow
 
@@ -57,6 +57,9 @@ class ModelsController(QObject):
         mem = total_memory_bytes()
         rows = [ModelRow(self.backend.demo_spec(), DEMO_LABEL, "–", "tiny", "Built in", True,
                          "ok", "Runs anywhere; says nothing meaningful", False, "moshi")]
+        rows += [ModelRow(spec, demo_label(spec), "–", "tiny", "Built in", True, "ok",
+                          "Runs anywhere; says nothing meaningful", False, kind)
+                 for spec, kind in self._other_demos()]
         for known in self.backend.known_models():
             installed = self.backend.is_installed(known.repo_id, cache_dir=cache)
             fit, sentence = self.backend.recommend(known, mem)
@@ -70,6 +73,14 @@ class ModelsController(QObject):
                                  "Local folder" if present else "Folder missing", present, "", folder, False,
                                  self._folder_kind(folder) if present else ""))
         return rows
+
+    def _other_demos(self) -> list[tuple[str, str]]:
+        """(spec, kind) of the demo models of the other kinds this app has a mode for."""
+        from moshi_mlx.demo import DEMOS
+        from moshi_mlx.kinds import KINDS
+
+        return [(k.demo, k.name) for k in KINDS.values() if k.demo in DEMOS
+                and k.demo != self.backend.demo_spec() and k.mode in self.main.modes]
 
     def _folder_kind(self, folder: str) -> str:
         from moshi_mlx.errors import MoshiError

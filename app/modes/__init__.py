@@ -2,7 +2,11 @@
 Mode subclass (see base.py) plus one line in MODES."""
 
 from .talk import TalkMode
+from .transcribe import TranscribeMode
+from .translate import TranslateMode
 
 MODES = (
     TalkMode,
+    TranscribeMode,
+    TranslateMode,
 )

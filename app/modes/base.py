@@ -32,10 +32,22 @@ IDLE, BUSY, RUNNING = "idle", "busy", "running"  # busy: starting or stopping
 DEMO_LABEL = "Demo (random weights: noise only)"
 
 
+def demo_label(spec: str) -> str:
+    """How a kind's demo model reads ("" when `spec` is not a demo)."""
+    from moshi_mlx.kinds import KINDS
+
+    kind = next((k for k in KINDS.values() if k.demo == spec), None)
+    if kind is None:
+        return ""
+    return DEMO_LABEL if kind.name == "moshi" else f"Demo {kind.label} (random weights)"
+
+
 def model_display_name(backend, spec: str) -> str:
     """How a model spec reads in the window."""
     if spec == backend.demo_spec():
         return DEMO_LABEL
+    if demo_label(spec):
+        return demo_label(spec)
     for known in backend.known_models():
         if known.repo_id == spec:
             return f"{known.label} ({spec})"
@@ -126,6 +138,13 @@ class Mode(QObject):
     def update_prefs(self, **changes) -> None:
         self.prefs = self.prefs.replace(**changes)
         self.shell.store.save_mode(self.id, self.prefs)
+
+    def option(self, key: str, default):
+        """One of this mode's own settings (Translate's guidance, Record...), `default` until set."""
+        return self.shell.store.load_option(self.id, key, default)
+
+    def set_option(self, key: str, value) -> None:
+        self.shell.store.save_option(self.id, key, value)
 
     # -- model ----------------------------------------------------------------------------------
     def demo_spec(self) -> str:

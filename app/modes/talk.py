@@ -1,30 +1,25 @@
 """Talk: a full-duplex conversation with Moshi (or a PersonaPlex model). The page's controller:
-settings, devices and the conversation engine (through EngineBridge: never MLX on the UI thread)."""
+settings, devices and the conversation engine (through LiveMode's EngineBridge: never MLX on the UI
+thread), the live transcript and its export."""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
 
-from PySide6.QtCore import Slot
-from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QFileDialog
 
-from ..engine_bridge import EngineBridge
 from ..fileops import atomic_copy, atomic_text
 from ..jobs import Job
-from ..messages import for_error, memory_warning
-from ..sysinfo import total_memory_bytes
+from ..messages import for_error
 from ..transcript import Transcript
-from .base import BUSY, IDLE, RUNNING, Mode
+from .live_mode import LiveMode
 from .talk_page import TalkPage
 
-_STATE_TEXT = {"loading": "Loading the model…", "ready": "Model loaded", "running": "Conversation on",
-               "stopping": "Stopping…", "stopped": "Ready"}
-_JOB_TEXT = {"download": "Downloading the model", "load model": "Loading the model", "warm-up": "Warming up"}
+SESSION_TITLE = "Conversation"
 
 
-class TalkMode(Mode):
+class TalkMode(LiveMode):
     id = "talk"
     label = "Talk"
     kinds = ("moshi", "personaplex")
@@ -34,153 +29,37 @@ class TalkMode(Mode):
 
     def __init__(self, shell) -> None:
         self.transcript = Transcript()
-        self._stop_requested = False  # one stop per conversation: its `stopped` ends it
-        self.last_recordings: list[str] = []
         self.last_conversation: int | None = None
-        self.last_running_detail = ""
         self._export_job: Job | None = None
         super().__init__(shell)
-        self.bridge = EngineBridge(self.backend, self)
         p = self.page
-        p.start_button.clicked.connect(self.toggle)
         p.aec_check.setChecked(shell.settings.aec)
         p.aec_check.toggled.connect(lambda on: shell.update_settings(aec=bool(on)))
-        p.record_check.setChecked(shell.settings.auto_record)
         p.export_button.clicked.connect(lambda: self.export())
-        self.bridge.event.connect(self.on_event)
-        self.bridge.start_failed.connect(self.on_start_failed)
-        self.bridge.stopped.connect(self.on_stopped)
-        hints = QGuiApplication.styleHints()
-        if hasattr(hints, "colorSchemeChanged"):
-            hints.colorSchemeChanged.connect(self.color_scheme_changed)
-        p.set_running(False)
 
     def build_page(self) -> TalkPage:
         return TalkPage(self.model_picker, self.device_picker)
 
-    def settings_changed(self) -> None:
-        self.page.record_check.setChecked(self.shell.settings.auto_record)
-
     # -- conversation -------------------------------------------------------------------------
-    def start(self, confirmed: bool = False) -> bool:
-        """Start a conversation. Returns False when it did not start (no model, a model of another
-        kind or not downloaded, no microphone, or a memory warning awaiting the user)."""
-        if self.running:
-            return False
-        model = self.prefs.model
-        if not model:
-            self.open_models()
-            return False
-        problem = self.kind_problem(model)
-        if problem:
-            self.messages.show(for_error("model_kind", problem))
-            return False
-        if not self.input_devices():
-            self.messages.show(for_error("no_input_device", ""))
-            return False
+    def engine_options(self, model: str, record_dir: str | None) -> dict:
         s = self.shell.settings
-        known = self.shell.models.known_model(model)
-        if known is not None and not self.backend.is_installed(known.repo_id, s.cache_dir or None):
-            # Downloads belong in the model manager (disk check, progress, cancel), not in Start.
-            self.open_models().select_spec(known.repo_id)
-            self.page.set_state_text(f"{known.label} is not downloaded yet: download it in Models")
-            return False
-        if not confirmed and known is not None:
-            level, sentence = self.backend.recommend(known, total_memory_bytes())
-            if level == "too_big":
-                self.messages.ask(memory_warning(known.label, sentence),
-                                  lambda: self.start(confirmed=True), "Load Anyway")
-                return False
-        record = self.page.record_check.isChecked()
-        record_dir = Path(s.record_dir).expanduser()
-        if record:
-            record_dir.mkdir(parents=True, exist_ok=True)
-        self._stop_requested = False
-        self.last_recordings = []
-        self.page.reset_stats()
-        self.page.set_running(True, busy=True)
-        self.set_state(BUSY)
-        self._show_state("Starting…")
-        self.bridge.start(
-            model=model, input_device=self.prefs.input_device or None,
-            output_device=self.prefs.output_device or None, aec=s.aec,
-            text_temperature=s.text_temperature, text_top_k=s.text_top_k,
-            audio_temperature=s.audio_temperature, audio_top_k=s.audio_top_k, seed=s.seed,
-            record_dir=str(record_dir) if record else None, cache_dir=s.cache_dir or None)
-        return True
+        return dict(model=model, input_device=self.prefs.input_device or None,
+                    output_device=self.prefs.output_device or None, aec=s.aec,
+                    text_temperature=s.text_temperature, text_top_k=s.text_top_k,
+                    audio_temperature=s.audio_temperature, audio_top_k=s.audio_top_k, seed=s.seed,
+                    record_dir=record_dir, cache_dir=s.cache_dir or None)
 
-    def stop(self) -> None:
-        if not self.running:
-            return
-        self.page.set_running(True, busy=True)
-        self.set_state(BUSY)
-        self._show_state("Stopping…")
-        self._request_stop()
-
-    def _request_stop(self) -> None:
-        if self.running and not self._stop_requested:
-            self._stop_requested = True
-            self.bridge.stop()
-
-    def _show_state(self, text: str) -> None:
-        self.page.set_state_text(text)
-        self.set_status(text)
-
-    @Slot(object)
-    def on_event(self, event) -> None:
-        from moshi_mlx.engine.events import (ErrorEvent, LevelEvent, ProgressEvent, StateEvent,
-                                             StatsEvent, TextEvent)
-
+    def running_text(self) -> str:
         p = self.page
-        if isinstance(event, LevelEvent):
-            p.set_levels(event.input_db, event.output_db)
-        elif isinstance(event, TextEvent):
-            what, line = self.transcript.add(event.text, event.time_s, event.conversation)
-            if what == "conversation":
-                p.add_conversation_separator(event.conversation, self.transcript.conversations[-1].started)
-            p.add_transcript(what, line, event.text)
+        return f"Conversation on · {p.input_combo.currentText()} → {p.output_combo.currentText()}"
+
+    def session_event(self, event) -> None:
+        from moshi_mlx.engine.events import TextEvent
+
+        if isinstance(event, TextEvent):
+            what, _line = self.transcript.add(event.text, event.time_s, event.conversation)
+            self.page.transcript_view.add_piece(what, self.transcript, SESSION_TITLE, event.text)
             self.last_conversation = event.conversation
-        elif isinstance(event, StatsEvent):
-            p.set_stats(event.real_time_factor, event.latency_ms, event.dropped_frames, event.underruns)
-        elif isinstance(event, ProgressEvent):
-            pct = f" {100 * event.done / event.total:.0f}%" if event.total else "…"
-            self._show_state(_JOB_TEXT.get(event.job, event.job.capitalize()) + pct)
-        elif isinstance(event, StateEvent):
-            self._on_state(event)
-        elif isinstance(event, ErrorEvent):
-            self.messages.show(for_error(event.kind, event.message))
-            if event.fatal:
-                self._request_stop()  # makes sure the engine is down; `stopped` resets the page
-
-    def _on_state(self, event) -> None:
-        if event.state == "stopped":
-            self._request_stop()  # ended on its own (error, device lost): collect it, reset the page
-        text = _STATE_TEXT.get(event.state, event.state)
-        if event.state == "running":
-            self.last_running_detail = event.detail  # devices, rates, echo cancellation
-            self.page.state_label.setToolTip(event.detail)
-            self.page.set_running(True, busy=False)
-            self.set_state(RUNNING)
-            p = self.page
-            text = f"Conversation on · {p.input_combo.currentText()} → {p.output_combo.currentText()}"
-        elif event.detail:
-            text += f" ({event.detail})"
-        self._show_state(text)
-
-    @Slot(str, str)
-    def on_start_failed(self, kind: str, message: str) -> None:
-        self.messages.show(for_error(kind, message))
-        self._request_stop()
-
-    @Slot(list)
-    def on_stopped(self, paths: list) -> None:
-        if paths:
-            self.last_recordings = list(paths)
-        self.page.set_running(False)
-        self._show_state("Ready")
-        self.set_state(IDLE)
-        if paths:
-            self.session_recorded.emit(list(paths))
 
     # -- export -------------------------------------------------------------------------------
     def export(self, folder: str | None = None) -> Job | None:
@@ -208,7 +87,7 @@ class TalkMode(Mode):
             return written
 
         job = Job("export", work, self)
-        job.succeeded.connect(lambda files: self._show_state(f"Exported {len(files)} file(s) to {folder}"))
+        job.succeeded.connect(lambda files: self.show_state(f"Exported {len(files)} file(s) to {folder}"))
         job.failed.connect(lambda m: self.messages.show(for_error("export", m)))
         self._export_job = job
         job.start()
@@ -216,11 +95,9 @@ class TalkMode(Mode):
 
     # -- theme, shutdown -----------------------------------------------------------------------
     def color_scheme_changed(self, *_args) -> None:
-        self.page.render_transcript(self.transcript)
+        self.page.transcript_view.render(self.transcript, SESSION_TITLE)
 
     def shutdown(self) -> None:
-        self._show_state("Closing…")
-        self.bridge.shutdown()
-        self.set_state(IDLE)
+        super().shutdown()
         if self._export_job is not None and self._export_job.is_running():
             self._export_job.wait()

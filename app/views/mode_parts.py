@@ -1,5 +1,5 @@
-"""Widgets every mode page reuses: the model picker (with its first-launch guide) and the audio
-device pickers. Layout and filling only; the mode's controller (app/modes/base.py) wires them."""
+"""Widgets every mode page reuses: the model picker (with its first-launch guide), the audio
+device pickers, the Start/Stop button, level meters and the status line with a session's numbers. Layout and filling only; the mode's controller (app/modes/base.py) wires them."""
 
 from __future__ import annotations
 
@@ -8,12 +8,27 @@ from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (QComboBox, QFrame, QGridLayout, QHBoxLayout, QLabel, QPushButton,
                                QSizePolicy, QVBoxLayout, QWidget)
 
+from .level_meter import LevelMeter
+
 
 def label(text: str = "", *, secondary: bool = False) -> QLabel:
     w = QLabel(text)
     if secondary:
         w.setForegroundRole(QPalette.ColorRole.PlaceholderText)
     return w
+
+
+def big_button(text: str, min_width: int = 240) -> QPushButton:
+    """A page's main Start/Stop button: large, bold, the default button."""
+    button = QPushButton(text)
+    button.setMinimumHeight(44)
+    button.setMinimumWidth(min_width)
+    font = button.font()
+    font.setPointSizeF(max(font.pointSizeF(), 10) * 1.3)
+    font.setBold(True)
+    button.setFont(font)
+    button.setDefault(True)
+    return button
 
 
 class ElidedLabel(QLabel):
@@ -136,3 +151,108 @@ def _fill_combo(combo: QComboBox, devices: list, kind: str, chosen: str) -> None
         index = combo.count() - 1
     combo.setCurrentIndex(max(index, 0))
     combo.blockSignals(False)
+
+
+class LevelMeters(QWidget):
+    """Labelled level meters, one per row: `rows` = (label, VoiceOver name)."""
+
+    def __init__(self, rows: list[tuple[str, str]], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        grid = QGridLayout(self)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.setHorizontalSpacing(10)
+        self.meters: list[LevelMeter] = []
+        for i, (text, name) in enumerate(rows):
+            meter = LevelMeter()
+            meter.setAccessibleName(name)
+            grid.addWidget(label(text, secondary=True), i, 0)
+            grid.addWidget(meter, i, 1)
+            self.meters.append(meter)
+
+    def set_levels(self, *levels_db: float) -> None:
+        for meter, db in zip(self.meters, levels_db):
+            meter.set_level(db)
+
+    def reset(self) -> None:
+        for meter in self.meters:
+            meter.reset()
+
+
+_STATS = {  # key: (shown while no number has come, the number as shown, tooltip)
+    "rtf": ("RTF –", lambda s: f"RTF {s.real_time_factor:.2f}",
+            "Real-time factor: processing time per 80 ms frame / 80 ms (below 1 keeps up)"),
+    "latency": ("latency –", lambda s: f"latency {s.latency_ms:.0f} ms",
+                "From your voice reaching the microphone to the model's answer being queued"),
+    "dropped": ("dropped 0", lambda s: f"dropped {s.dropped_frames}",
+                "Input frames skipped because processing fell behind"),
+    "underruns": ("underruns 0", lambda s: f"underruns {s.underruns}",
+                  "Times the speaker had nothing to play"),
+}
+
+
+class StatusLine(QWidget):
+    """A session's state in words, then the statistics asked for (`stats`: keys of _STATS) from
+    the engine's StatsEvent."""
+
+    def __init__(self, accessible_name: str, stats: tuple[str, ...] = ("rtf", "latency", "dropped", "underruns"),
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(14)
+        self.state_label = label("Ready")
+        self.state_label.setAccessibleName(accessible_name)
+        row.addWidget(self.state_label, 1)
+        self.labels: dict[str, QLabel] = {}
+        for key in stats:
+            self.labels[key] = label(_STATS[key][0], secondary=True)
+            self.labels[key].setToolTip(_STATS[key][2])
+            row.addWidget(self.labels[key])
+
+    def set_stats(self, stats) -> None:
+        for key, w in self.labels.items():
+            w.setText(_STATS[key][1](stats))
+
+    def reset(self) -> None:
+        for key, w in self.labels.items():
+            w.setText(_STATS[key][0])
+
+
+class SessionPage(QWidget):
+    """A live mode's page (app/modes/live_mode.py): `outer`, a column holding the model picker and
+    the device picker; a subclass adds its own parts below them and places `meters` and `status`
+    (made here), and provides `start_button`, `record_check` and `set_running(running, busy)`."""
+
+    def __init__(self, model_picker: ModelPicker, device_picker: DevicePicker, meters: list[tuple[str, str]],
+                 status_name: str, stats: tuple[str, ...]) -> None:
+        super().__init__()
+        self.model_picker = model_picker
+        self.device_picker = device_picker
+        self.outer = QVBoxLayout(self)
+        self.outer.setContentsMargins(20, 14, 20, 10)
+        self.outer.setSpacing(12)
+        self.outer.addWidget(model_picker)
+        self.outer.addWidget(device_picker)
+        self.meters = LevelMeters(meters)
+        self.status = StatusLine(status_name, stats)
+        self.state_label = self.status.state_label
+
+    def lock_setup(self, locked: bool, *others: QWidget) -> None:
+        """While a session starts, runs or stops, its model, devices and options stay as they are."""
+        mp, dp = self.model_picker, self.device_picker
+        for w in (*dp.combos(), dp.refresh_button, mp.models_button, mp.guide_models_button, mp.guide_demo_button,
+                  self.record_check, *others):
+            w.setEnabled(not locked)
+
+    def set_state_text(self, text: str) -> None:
+        self.state_label.setText(text)
+
+    def set_levels(self, input_db: float, output_db: float) -> None:
+        self.meters.set_levels(input_db, output_db)
+
+    def set_stats(self, stats) -> None:
+        self.status.set_stats(stats)
+
+    def reset_stats(self) -> None:
+        self.status.reset()
+        self.meters.reset()

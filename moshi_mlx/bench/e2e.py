@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from .stats import FRAME_MS, timing_stats
+from .stats import FRAME_MS, memory_peaks, timing_stats
 
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
@@ -112,8 +111,7 @@ def run(args) -> dict:
         "codec_backend": args.codec_backend, "frames": len(total), "load_s": load_s,
         "encode_ms": timing_stats(enc), "lm_ms": timing_stats(lm), "decode_ms": timing_stats(dec),
         "total_ms": timing_stats(total),
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "mlx_peak_mb": mx.get_peak_memory() / 2**20,
+        **memory_peaks(),
     }
     result["real_time_factor"] = result["total_ms"]["median"] / FRAME_MS
     result["verdict"] = verdict(result["model"], result["total_ms"]["median"], result["total_ms"]["p95"])

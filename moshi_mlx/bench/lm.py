@@ -6,13 +6,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from .stats import FRAME_MS, timing_stats
+from .stats import FRAME_MS, peak_rss_bytes, timing_stats
 
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
@@ -325,7 +324,7 @@ def main(args: argparse.Namespace) -> int:
         "step_ms": timing_stats(step_ms), "rtf": float(np.median(step_ms)) / FRAME_MS,
         "memory": {"weights_bytes": weight_bytes, "kv_cache_full_context_bytes": kv_bytes,
                    "mlx_peak_bytes": mx.get_peak_memory(),
-                   "process_peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024},
+                   "process_peak_rss_bytes": peak_rss_bytes()},
     }
     if not args.no_split:
         result["split_ms"] = _time_split(model, config, dtype, args.steps, args.warmup, gen)

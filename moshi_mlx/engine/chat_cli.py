@@ -111,20 +111,30 @@ def live_options(args: argparse.Namespace, **overrides):
 
 def run_live(args: argparse.Namespace, options) -> int:
     """Run a live session in the terminal until Ctrl+C, `--duration` or a fatal error."""
-    from ..outputs import writable_folder
     from .conversation import ConversationEngine
 
-    if options.record_dir:
-        writable_folder(options.record_dir, "--record")  # before the model loads, not after
     view = TerminalView(show_stats=not args.no_stats)
-    engine = ConversationEngine(view)
+    return run_in_terminal(ConversationEngine, view, options, args.duration)
+
+
+def run_in_terminal(engine_class, view, options, duration: float | None) -> int:
+    """Start `engine_class(view)` with `options` (a live engine: ConversationEngine or one with its
+    lifecycle), wait for Ctrl+C, `duration` seconds or the end, stop; exit code 2 after a fatal
+    error. The recording folder is checked before the model loads."""
+    from ..outputs import writable_folder
+
+    if options.record_dir:
+        writable_folder(options.record_dir, "--record")
+    engine = engine_class(view)
     engine.start(options)
     try:
-        view.stopped.wait(args.duration)
+        view.stopped.wait(duration)
     except KeyboardInterrupt:
         pass
     finally:
         engine.stop()
+        if hasattr(view, "close"):
+            view.close()
     sys.stdout.write("\n")
     if engine.recording_paths:
         print("recorded: " + ", ".join(str(p) for p in engine.recording_paths.values()), file=sys.stderr)

@@ -21,7 +21,6 @@ from typing import Callable
 import numpy as np
 
 from .. import FRAME_RATE
-from ..audio_io import clean_pcm
 from ..errors import AudioDeviceError, ModelNotAvailableError, MoshiError, PersonaError
 from ..hub import DownloadCancelled
 from ..kinds import ModelKindError, check_kind, kind_of
@@ -30,7 +29,6 @@ from .core import FrameEngine, Sampling
 from .events import ErrorEvent, Event, LevelEvent, ProgressEvent, StateEvent, StatsEvent, TextEvent
 
 FRAME_MS = 1000.0 / FRAME_RATE
-SILENT_INPUT_FRAMES = 40  # 3.2 s of exact zeros from the mic: access is probably denied
 WARMUP_FRAMES = 3
 KINDS_ACCEPTED = ("moshi", "personaplex")  # what a conversation runs by default (moshi_mlx/kinds.py)
 
@@ -67,7 +65,7 @@ def db(x: np.ndarray) -> float:
 
 def error_event(e: Exception, model: str) -> ErrorEvent | None:
     """The ErrorEvent that tells a listener why a live session ended (None: a cancelled download,
-    whose partial file stays for next time). Call from the `except` block (for the traceback)."""
+    whose partial file stays for next time)."""
     if isinstance(e, AudioDeviceError):
         return ErrorEvent(getattr(e, "kind", "no_input_device"), str(e))
     if isinstance(e, DownloadCancelled):
@@ -83,7 +81,7 @@ def error_event(e: Exception, model: str) -> ErrorEvent | None:
         return ErrorEvent("persona", str(e))
     if isinstance(e, MoshiError):
         return ErrorEvent("model_load", str(e))
-    return ErrorEvent("internal", f"{type(e).__name__}: {e}\n{traceback.format_exc()}")
+    return ErrorEvent("internal", f"{type(e).__name__}: {e}\n" + "".join(traceback.format_exception(e)))
 
 
 class ModelCache:
@@ -245,8 +243,10 @@ class _LiveSession:
 
             note = "demo model: random weights, the audio is noise" if model.files.is_demo else ""
             kind = kind_of(model.files.config)
+            # files named after the mode beyond Talk: translate-<time>.wav (source, translation)
+            names = {} if kind.mode == "talk" else dict(name=kind.mode, title=f"{kind.mode_label}, {model.files.name},")
             self.recorder = Recorder(options.record_dir, note=note, meta=dict(
-                mode=kind.mode, kind=kind.name, model=options.model, model_name=model.files.name))
+                mode=kind.mode, kind=kind.name, model=options.model, model_name=model.files.name), **names)
             self.recording_paths = dict(self.recorder.paths)
 
     def _make_aec(self, wanted: bool | None):
@@ -273,20 +273,14 @@ class _LiveSession:
             self.aec.set_delay_ms((audio.input_latency_s + audio.output_latency_s) * 1e3)
         step_ms = collections.deque(maxlen=int(FRAME_RATE * 5))
         latency = collections.deque(maxlen=int(FRAME_RATE))
-        aec_ms, zero_frames, warned_silent = 0.0, 0, False
+        aec_ms = 0.0
         next_stats = time.monotonic() + 1.0
         frame_index = 0
-        while True:
-            mic = audio.read_frame(self.stop)
-            if mic is None:
-                if audio.lost:
-                    emit(ErrorEvent("device_lost", f"audio device {audio.lost_device!r} stopped "
-                                    "working (unplugged or lost); conversation stopped"
-                                    + (", recording kept" if self.recorder else "")))
-                break
+        from .live import microphone_frames
+
+        for mic in microphone_frames(audio, self.stop, emit, "conversation", self.recorder is not None):
             t0 = time.perf_counter()
             lag_after = audio.lag_frames
-            mic, _ = clean_pcm(mic)  # NaN, inf, absurd values: silence (as for files)
             near = mic
             if self.aec is not None:
                 near = self.aec.process(mic, far)
@@ -306,13 +300,6 @@ class _LiveSession:
                 self.recorder.write_text(result.text, time_s)
             emit(LevelEvent(db(mic), db(result.pcm)))
             frame_index += 1
-            zero_frames = zero_frames + 1 if not mic.any() else 0
-            if zero_frames >= SILENT_INPUT_FRAMES and not warned_silent:
-                warned_silent = True
-                from .live import MIC_PERMISSION_HELP
-
-                emit(ErrorEvent("mic_permission", f"input {audio.input.name!r}: {MIC_PERMISSION_HELP}",
-                                fatal=False))
             if time.monotonic() >= next_stats:
                 next_stats += 1.0
                 if self.aec is not None:

@@ -225,3 +225,31 @@ MIC_PERMISSION_HELP = (
     "granted: open System Settings > Privacy & Security > Microphone, allow this app (or your "
     "terminal for the command line), then start a new conversation. Otherwise check that the "
     "input device is not muted.")
+
+SILENT_INPUT_FRAMES = 40  # 3.2 s of exact zeros from the mic: access is probably denied
+
+
+def microphone_frames(audio: "LiveAudio", stop: threading.Event, emit, what: str, recording: bool):
+    """The microphone's 80 ms frames for a live loop, cleaned (NaN, inf, absurd values: silence, as
+    for files), until `stop` or the device is lost (then a 'device_lost' ErrorEvent naming it and
+    `what` stopped). After 3.2 s of exact zeros, one warning that microphone access is probably
+    not granted."""
+    from ..audio_io import clean_pcm
+    from .events import ErrorEvent
+
+    zero_frames = 0
+    while True:
+        mic = audio.read_frame(stop)
+        if mic is None:
+            if audio.lost:
+                emit(ErrorEvent("device_lost", f"audio device {audio.lost_device!r} stopped working "
+                                f"(unplugged or lost); {what} stopped"
+                                + (", recording kept" if recording else "")))
+            return
+        mic, _ = clean_pcm(mic)
+        zero_frames = zero_frames + 1 if not mic.any() else 0
+        if zero_frames == SILENT_INPUT_FRAMES:
+            emit(ErrorEvent("mic_permission", f"input {audio.input.name!r}: {MIC_PERMISSION_HELP}",
+                            fatal=False))
+        yield mic
+

@@ -5,11 +5,11 @@ ErrorEvent that explains them."""
 from __future__ import annotations
 
 import threading
-import traceback
 from typing import Callable
 
 from ..engine.events import ErrorEvent, ProgressEvent, StateEvent
-from ..errors import ConfigError, ModelNotAvailableError, MoshiError, PersonaError
+from ..errors import ConfigError
+
 
 def load_for_serving(options, models, emit: Callable, cancel: threading.Event):
     """`options`: ServeOptions; `models`: the server's engine ModelCache (which keeps the model
@@ -41,19 +41,10 @@ def load_for_serving(options, models, emit: Callable, cancel: threading.Event):
 
 
 def load_error(e: BaseException, model: str) -> ErrorEvent:
-    """The event that says why serving `model` could not start."""
+    """The event that says why serving `model` could not start (a cancelled download included)."""
+    from ..engine.conversation import error_event
     from ..hub import DownloadCancelled
 
     if isinstance(e, DownloadCancelled):
         return ErrorEvent("download", f"download of {model} cancelled")
-    if isinstance(e, ModelNotAvailableError):
-        return ErrorEvent("download", str(e))
-    if isinstance(e, MemoryError):
-        return ErrorEvent("out_of_memory", f"not enough memory to run {model}: choose a smaller "
-                          "(4-bit) model or close other applications")
-    if isinstance(e, PersonaError):
-        return ErrorEvent("persona", str(e))
-    if isinstance(e, MoshiError):
-        return ErrorEvent("model_load", str(e))
-    return ErrorEvent("internal", f"{type(e).__name__}: {e}\n"
-                      + "".join(traceback.format_exception(e)))
+    return error_event(e, model)

@@ -8,13 +8,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import resource
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from ..bench.stats import FRAME_MS, timing_stats
+from ..bench.stats import FRAME_MS, memory_peaks, timing_stats
 
 TEN_MINUTES = 600.0
 
@@ -94,8 +93,7 @@ def run(args) -> dict:
         "speed_x_real_time": speed, "frame_ms": timing_stats(frame_ms[2:] or frame_ms),
         "encode_ms": timing_stats(encode_ms[2:] or encode_ms),
         "ten_minute_file_s": (TEN_MINUTES * 12.5 + tail) * per_frame,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "mlx_peak_mb": mx.get_peak_memory() / 2**20,
+        **memory_peaks(),
     }
     result["real_time_factor"] = result["frame_ms"]["median"] / FRAME_MS
     return result

@@ -60,6 +60,7 @@ def main(args: argparse.Namespace) -> int:
         return 0
     from ..hub import preview_config
     from ..kinds import check_kind
+    from ..engine.chat_cli import run_in_terminal
     from .live import ListenOptions, LiveTranscription
 
     check_kind(preview_config(args.model, args.cache_dir), ("stt",), args.model, "`listen`")
@@ -69,16 +70,4 @@ def main(args: argparse.Namespace) -> int:
                             codec_backend=args.codec_backend, record_dir=args.record,
                             max_lag_frames=args.max_lag_frames, temperature=args.text_temperature,
                             top_k=args.text_top_k, seed=args.seed)
-    view = CaptionView(stats=args.stats)
-    engine = LiveTranscription(view)
-    engine.start(options)
-    try:
-        view.stopped.wait(args.duration)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        engine.stop()
-        view.close()
-    if engine.recording_paths:
-        print("recorded: " + ", ".join(str(p) for p in engine.recording_paths.values()), file=sys.stderr)
-    return 2 if view.fatal_error else 0
+    return run_in_terminal(LiveTranscription, CaptionView(stats=args.stats), options, args.duration)

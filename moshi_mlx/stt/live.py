@@ -13,14 +13,16 @@ from __future__ import annotations
 import collections
 import threading
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
 from .. import FRAME_RATE
-from ..engine.conversation import SILENT_INPUT_FRAMES, ConversationEngine, db
-from ..engine.events import ErrorEvent, LevelEvent, ProgressEvent, StateEvent, StatsEvent
+from ..engine import mlx_worker
+from ..engine.conversation import ConversationEngine, db
+from ..engine.events import LevelEvent, ProgressEvent, StateEvent, StatsEvent
 from .loading import DEFAULT_MODEL
 
 
@@ -50,8 +52,35 @@ class LiveTranscription(ConversationEngine):
         """Stop listening, let the model finish its last words, wait for "stopped". Idempotent."""
         super().stop(timeout)
 
-    def _load(self, options: ListenOptions):
-        """The model, with its warmed-up transcriber; both reused while the options allow."""
+    def transcribe_file(self, options: ListenOptions, path, on_event: Callable[[object], None], *,
+                        progress: Callable[[float, float, float], None] | None = None,
+                        cancel: threading.Event | None = None,
+                        on_start: Callable[[], None] | None = None) -> Future:
+        """Transcribe an audio file with this engine's model (loaded, or the one a live session
+        keeps: one model in memory) on the MLX worker, after whatever runs there (a live session:
+        one after the other, never side by side). The file's header is checked now (a MoshiError
+        naming it); `on_start()` when the worker takes the job; loading progress reaches the
+        listener as ProgressEvents; the transcription's events go to `on_event`, and
+        `progress(done_s, total_s, speed)` (stt/files.py). The Future holds the FileResult or the
+        exception: TranscriptionCancelled once `cancel` is set, ModelKindError, ..."""
+        from .files import TranscriptionCancelled, check_input, transcribe_file
+
+        source = check_input(path)
+        cancel = cancel if cancel is not None else threading.Event()
+
+        def job():
+            if on_start is not None:
+                on_start()
+            self._load(options, cancel)
+            if cancel.is_set():
+                raise TranscriptionCancelled(f"transcription of {source.path} cancelled")
+            return transcribe_file(self._transcriber, source, on_event, progress, cancel)
+
+        return mlx_worker.submit(job)
+
+    def _load(self, options: ListenOptions, cancel: threading.Event | None = None):
+        """The model, with its warmed-up transcriber; both reused while the options allow.
+        `cancel` stops a download (default: the live session's stop)."""
         from .loading import load_stt_model
         from .transcriber import Transcriber
 
@@ -61,7 +90,7 @@ class LiveTranscription(ConversationEngine):
             self._model_key = self._model = self._transcriber = None  # free the old model first
             self._model = load_stt_model(
                 options.model, options.used_by, cache_dir=options.cache_dir,
-                codec_backend=options.codec_backend, cancel=self._stop,
+                codec_backend=options.codec_backend, cancel=self._stop if cancel is None else cancel,
                 progress=lambda job, d, t: self._emit(ProgressEvent(job, d, t)),
                 download_progress=lambda d, t: self._emit(ProgressEvent("download", d, t, "bytes")))
             self._model_key = key
@@ -99,9 +128,13 @@ class _Session:
         if options.record_dir:
             from .record import TranscriptRecorder
 
+            from ..kinds import kind_of
+
             files = transcriber.model.files
             note = "demo model: random weights, random words" if files.is_demo else ""
-            self.recorder = TranscriptRecorder(options.record_dir, files.name, note)
+            kind = kind_of(files.config)
+            self.recorder = TranscriptRecorder(options.record_dir, files.name, note, meta=dict(
+                mode=kind.mode, kind=kind.name, model=options.model, model_name=files.name))
             self.recording_paths = dict(self.recorder.paths)
 
     def _send(self, events) -> None:
@@ -116,31 +149,16 @@ class _Session:
         heads = "end-of-turn detection on" if tr.has_end_of_turn else "no end-of-turn heads (paragraphs at pauses)"
         emit(StateEvent("running", f"input {audio.input.name!r} at {audio.in_rate} Hz, {heads}"))
         step_ms = collections.deque(maxlen=int(FRAME_RATE * 5))
-        zero_frames, warned_silent = 0, False
         next_stats = time.monotonic() + 1.0
-        while True:
-            mic = audio.read_frame(self.stop)
-            if mic is None:
-                if audio.lost:
-                    emit(ErrorEvent("device_lost", f"audio device {audio.lost_device!r} stopped working "
-                                    "(unplugged or lost); transcription stopped"
-                                    + (", recording kept" if self.recorder else "")))
-                break
+        from ..engine.live import microphone_frames
+
+        for mic in microphone_frames(audio, self.stop, emit, "transcription", self.recorder is not None):
             t0 = time.perf_counter()
-            if not np.isfinite(mic).all():
-                mic = np.nan_to_num(mic, nan=0.0, posinf=0.0, neginf=0.0)
             self._send(tr.push(mic))
             if self.recorder is not None:
                 self.recorder.write_audio(mic)
             step_ms.append((time.perf_counter() - t0) * 1e3)
             emit(LevelEvent(db(mic), -200.0))
-            zero_frames = zero_frames + 1 if not mic.any() else 0
-            if zero_frames >= SILENT_INPUT_FRAMES and not warned_silent:
-                warned_silent = True
-                from ..engine.live import MIC_PERMISSION_HELP
-
-                emit(ErrorEvent("mic_permission", f"input {audio.input.name!r}: {MIC_PERMISSION_HELP}",
-                                fatal=False))
             if time.monotonic() >= next_stats:
                 next_stats += 1.0
                 frame_ms = 1000.0 / FRAME_RATE

@@ -16,8 +16,9 @@ from .formats import Captions
 class TranscriptRecorder(Recorder):
     """`transcript-<time>.wav` (the microphone) and `transcript-<time>.txt`."""
 
-    def __init__(self, folder: str | Path, model: str, note: str = ""):
-        super().__init__(folder, note, name="transcript", channels=1, title=f"Transcript, {model},")
+    def __init__(self, folder: str | Path, model: str, note: str = "", meta: dict | None = None):
+        """`meta`: mode, kind, model (and model_name) for the History sidecar (engine/session_meta.py)."""
+        super().__init__(folder, note, meta, name="transcript", channels=1, title=f"Transcript, {model},")
         self._captions = Captions()
         self._txt.write("\n")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -65,17 +66,22 @@ class ScriptedEngine:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def _run(self, options, conversation: int) -> None:
+    def _begin(self, options, recording: str, key: str) -> None:
+        """Loading, ready, a recording (`recording` in the recordings folder) when asked, running."""
         emit = self._listener
         emit(StateEvent("loading", options.model))
         emit(StateEvent("ready", options.model))
         if options.record_dir:
             from moshi_mlx.audio_io import write_wav
 
-            path = Path(options.record_dir) / f"conversation-{conversation}-moshi.wav"
+            path = Path(options.record_dir) / recording
             write_wav(path, np.zeros(2400, np.float32))
-            self.recording_paths = {"moshi": path}
+            self.recording_paths = {key: path}
         emit(StateEvent("running", "scripted"))
+
+    def _run(self, options, conversation: int) -> None:
+        emit = self._listener
+        self._begin(options, f"conversation-{conversation}-moshi.wav", "moshi")
         words = self.backend.words
         i = 0
         while not self._stop.wait(0.02):
@@ -96,6 +102,84 @@ class ScriptedEngine:
         emit(StateEvent("stopped"))
 
 
+def stt_script(words: list[str], step_s: float = 0.4) -> list[tuple[float, list]]:
+    """What an STT model would emit for `words`, one word every `step_s`: (time, events) per
+    frame that emits. A word's TextPiece comes at once, its Word when the next begins; a sentence
+    end closes its word and the turn (EndOfTurn)."""
+    from moshi_mlx.stt.events import EndOfTurn, TextPiece, Word
+
+    script, open_word = [], None
+    for k, w in enumerate(words):
+        t = k * step_s
+        events = [Word(open_word[0].strip(), open_word[1], t)] if open_word else []
+        script.append((t, events + [TextPiece(w, t)]))
+        open_word = (w, t)
+        if w.rstrip()[-1:] in ".?!":
+            script.append((t + step_s / 2, [Word(w.strip(), t, t + step_s / 2), EndOfTurn(t + step_s / 2, 0.9)]))
+            open_word = None
+    tail = [Word(open_word[0].strip(), open_word[1], open_word[1] + step_s)] if open_word else []
+    return script + [(len(words) * step_s, tail)]
+
+
+class ScriptedTranscription(ScriptedEngine):
+    """Same API as moshi_mlx.stt.live.LiveTranscription: live captions (events of `stt_script`,
+    then the last word at stop) and files (the real header check, progress, cancel), on threads
+    of its own."""
+
+    def _run(self, options, conversation: int) -> None:
+        emit = self._listener
+        self._begin(options, f"transcript-{conversation}.wav", "wav")
+        script = stt_script(self.backend.words)
+        i = 0
+        while not self._stop.wait(0.02):
+            emit(LevelEvent(-20.0 - (i % 5), -200.0))
+            if i < len(script) - 1:  # the last frame (the stream's end) comes at stop
+                for e in script[i][1]:
+                    emit(e)
+            if i % 10 == 9:
+                emit(StatsEvent(frames=i + 1, real_time_factor=0.25, latency_ms=700.0, step_ms=20.0,
+                                dropped_frames=3, underruns=0))
+            i += 1
+        emit(StateEvent("stopping"))
+        for _, events in script[min(i, len(script) - 1):]:  # the stream's end: the last words
+            for e in events:
+                emit(e)
+        emit(StateEvent("stopped"))
+
+    def transcribe_file(self, options, path, on_event, *, progress=None, cancel=None, on_start=None):
+        from concurrent.futures import Future
+
+        from moshi_mlx.stt.files import FileResult, TranscriptionCancelled, check_input
+
+        source = check_input(path)
+        self.backend.options.append(options)
+        future: Future = Future()
+
+        def job() -> None:
+            future.set_running_or_notify_cancel()
+            if on_start is not None:
+                on_start()
+            script = stt_script(self.backend.words)
+            try:
+                for k, (t, events) in enumerate(script):
+                    if self.backend.file_gate is not None:
+                        self.backend.file_gate.wait(10)  # lets a test cancel mid-way
+                    if cancel is not None and cancel.is_set():
+                        raise TranscriptionCancelled(f"transcription of {path} cancelled")
+                    for e in events:
+                        on_event(e)
+                    if progress is not None:
+                        progress(source.duration * (k + 1) / len(script), source.duration, 4.0)
+                    time.sleep(0.06)
+            except BaseException as e:  # noqa: BLE001
+                future.set_exception(e)
+            else:
+                future.set_result(FileResult(source.path, source.duration, 0.5, 7, 2, 25))
+
+        threading.Thread(target=job, name="scripted-file", daemon=True).start()
+        return future
+
+
 class FakeBackend(Backend):
     """The real hub and devices API shapes; scripted engine and device list."""
 
@@ -109,6 +193,7 @@ class FakeBackend(Backend):
         self.refreshes = 0
         self.convert_fn = None
         self.installed: set[str] | None = None  # None: ask the real hub cache
+        self.file_gate: threading.Event | None = None  # set: scripted file frames go on
 
     def is_installed(self, repo_id: str, cache_dir: str | None = None) -> bool:
         if self.installed is None:
@@ -121,6 +206,9 @@ class FakeBackend(Backend):
 
     def make_engine(self, listener):
         return ScriptedEngine(self, listener)
+
+    def make_transcription(self, listener):
+        return ScriptedTranscription(self, listener)
 
     def convert(self, source, output, bits, progress, cancel):
         if self.convert_fn is None:  # the real moshi_quantize conversion
@@ -175,3 +263,12 @@ def wait_for(qtbot, condition, timeout_ms=10_000):
 def talk(shell):
     """The Talk mode of a shell made by make_app."""
     return shell.mode("talk")
+
+
+def open_mode(shell, mode_id: str, model: str | None = None):
+    """Show a mode's page, with `model` chosen for it (which it must accept)."""
+    mode = shell.mode(mode_id)
+    if model:
+        assert mode.set_model(model), shell.messages.history
+    shell.show_page(mode_id)
+    return mode

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (QAbstractButton, QAbstractItemView, QAbstractSlid
 from moshi_app.hotkey import CONTROL_KEY, KEY_M, OPTION_KEY, GlobalHotKey, four_char_code
 from moshi_app.modes.base import IDLE, RUNNING, Mode
 from moshi_app.settings import SettingsStore
+from moshi_mlx.kinds import KINDS
 
 from .conftest import FakeBackend, talk, wait_for
 
@@ -139,12 +140,26 @@ def test_model_manager_groups_by_kind_and_uses_only_fitting_models(qtbot, make_a
     assert kinds[stt] == "stt" and kinds["demo"] == "moshi"
     # the imported STT folder is selected: installed, but not for Talk
     assert d.selected_spec() == stt and not d.use_button.isEnabled()
-    assert "speech to text model: it is for the Transcribe mode (coming in a later version" in d.hint_label.text()
+    assert "my-stt is a speech to text model: it is for the Transcribe mode, not for Talk." == d.hint_label.text()
     d.select_spec("demo")
     assert d.use_button.isEnabled() and not d.hint_label.isVisibleTo(d)
     # the heading rows cannot be selected
     d.table.selectRow(0)
     assert d.selected_row() is None or d.selected_row().spec == "demo"
+    # each mode's demo is offered; demos of kinds without a mode in this build are not
+    demos = {r.spec: r.kind for r in d.rows() if r.status == "Built in"}
+    assert {spec: demos[spec] for spec in ("demo", "demo-stt", "demo-hibiki")} == {
+        "demo": "moshi", "demo-stt": "stt", "demo-hibiki": "hibiki"}
+    assert all(shell.models.main.modes.get(KINDS[kind].mode) for kind in demos.values())
+
+
+def test_a_model_for_a_mode_this_build_lacks_says_so(qtbot, make_app, tmp_path, two_modes):
+    shell = make_app(FakeBackend(), model="demo")
+    d = shell.models.open(talk(shell))
+    assert shell.models.import_folder(model_folder(tmp_path / "my-hibiki", "hibiki"))
+    assert not d.use_button.isEnabled()
+    assert "speech translation model: it is for the Translate mode (coming in a later version" in d.hint_label.text()
+    assert "demo-hibiki" not in [r.spec for r in d.rows()]
 
 
 def test_tray_starts_and_stops_and_shows_the_state(qtbot, make_app):
@@ -320,7 +335,7 @@ def test_every_control_has_a_voiceover_name(qtbot, make_app, tmp_path):
     dialogs = [shell.window, shell.models.open(talk(shell)), shell.open_settings()]
     shell.show_page("history")
     shell.history.select(shell.history.shown[0])
-    for page in ("talk", "history"):
+    for page in (*shell.modes, "history"):
         shell.show_page(page)
         for root in dialogs:
             unnamed = []
@@ -342,7 +357,7 @@ def test_layout_fits_at_800x600_and_full_screen(qtbot, make_app, tmp_path, size)
     w = shell.window
     assert w.minimumSizeHint().width() <= 800 and w.minimumSizeHint().height() <= 600
     w.resize(*size)
-    for page in ("talk", "history"):
+    for page in (*shell.modes, "history"):
         shell.show_page(page)
         if page == "history":
             shell.history.select(shell.history.shown[0])

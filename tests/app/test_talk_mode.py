@@ -175,7 +175,7 @@ def test_permission_denied_when_opening_the_mic(qtbot, make_app):
 
 
 def test_out_of_memory_risk_asks_before_loading(qtbot, make_app, monkeypatch):
-    import moshi_app.modes.talk as mc
+    import moshi_app.modes.live_mode as mc
 
     monkeypatch.setattr(mc, "total_memory_bytes", lambda: 8 * 2**30)
     backend = FakeBackend()

@@ -47,3 +47,17 @@ def save_release(model, path: Path, dtype=torch.float32) -> Path:
 
     save_file({k: v.to(dtype) for k, v in release_state_dict(model).items()}, str(path))
     return path
+
+
+def same_frame(expected, got, call: int) -> bool:
+    """Assert that our StepOutput `got` equals Kyutai's LMGen output tensor `expected` (None while
+    the delays fill); True when a frame came out."""
+    import numpy as np
+
+    assert (expected is None) == (got is None), f"call {call}: None-ness differs"
+    if expected is None:
+        return False
+    expected = expected[0, :, 0].numpy()
+    assert got.text_token == expected[0], f"call {call}: text token"
+    np.testing.assert_array_equal(got.audio_codes, expected[1:], err_msg=f"call {call}")
+    return True

@@ -10,7 +10,7 @@ from moshi_mlx.lm import LmGen, load_lm, make_sampler
 from moshi_mlx.lm.conditioners import make_conditions
 
 from .layouts import LAYOUTS
-from .reference import pytorch_lm, save_release
+from .reference import pytorch_lm, same_frame, save_release
 
 
 @pytest.fixture(scope="module")
@@ -148,13 +148,9 @@ def test_greedy_generation_identical(family, name, cfg_coef, codebooks, hook):
                 else:
                     expected = ref.step(inputs)
                 got = gen.step(user)
-                assert (expected is None) == (got is None), f"call {call}: None-ness differs"
-                if expected is None:
+                if not same_frame(expected, got, call):
                     continue
                 frames += 1
-                expected = expected[0, :, 0].numpy()
-                assert got.text_token == expected[0], f"call {call}: text token"
-                np.testing.assert_array_equal(got.audio_codes, expected[1:], err_msg=f"call {call}")
                 texts.add(got.text_token)
                 if heads is not None:
                     ref_heads = np.stack([h[0, 0].numpy() for h in heads])

@@ -232,7 +232,7 @@ def test_port_in_use_and_wrong_model_kind_are_errors(server, demo_home, tmp_path
     wrong.start(ServeOptions(model=str(stt), port=0))
     assert wait_until(lambda: not wrong.running, 60)
     errors = log.of(ErrorEvent)
-    assert len(errors) == 1 and errors[0].kind == "model_load" and errors[0].fatal
+    assert len(errors) == 1 and errors[0].kind == "model_kind" and errors[0].fatal
     assert "speech to text model" in errors[0].message and "`serve`" in errors[0].message
     assert "python -m moshi_mlx transcribe" in errors[0].message
     assert wrong.model is None
