@@ -160,29 +160,31 @@ class PersonaPicker(QObject):
             self.panel.role_edit.setPlainText(text)
 
     # -- saved personas --------------------------------------------------------------------
-    def _saved(self) -> list:
-        from moshi_mlx.personas.store import PersonaStoreError, load_personas
+    def _store(self, call: str, *args):
+        """moshi_mlx.personas.store's `call(*args)`; None (the user told why) when the saved
+        personas file cannot be read or written."""
+        from moshi_mlx.personas import store
 
         try:
-            return load_personas()
-        except PersonaStoreError as e:
+            return getattr(store, call)(*args)
+        except store.PersonaStoreError as e:
             self.mode.messages.show(for_error("persona", str(e)))
-            return []
+            return None
+
+    def _saved(self) -> list:
+        return self._store("load_personas") or []
 
     def _fill_saved(self, current: str = "") -> None:
         self.panel.fill_saved([p.name for p in self._saved()], current)
 
     def save_persona(self, name: str | None = None) -> bool:
-        from moshi_mlx.personas.store import PersonaStoreError, SavedPersona, save_persona
+        from moshi_mlx.personas.store import SavedPersona
 
         if name is None:
             name, ok = QInputDialog.getText(self.panel, "Save Persona", "Name:")
             if not ok:
                 return False
-        try:
-            save_persona(SavedPersona(name.strip(), self.voice() or None, self.role()))
-        except PersonaStoreError as e:
-            self.mode.messages.show(for_error("persona", str(e)))
+        if self._store("save_persona", SavedPersona(name.strip(), self.voice() or None, self.role())) is None:
             return False
         self._fill_saved(name.strip())
         self._show_current()
@@ -202,17 +204,11 @@ class PersonaPicker(QObject):
             self.choose_voice(persona.voice or "")
 
     def delete_persona(self) -> None:
-        from moshi_mlx.personas.store import PersonaStoreError, delete_persona
-
         name = self.panel.saved_combo.currentData()
-        if not name:
-            return
-        try:
-            delete_persona(name)
-        except PersonaStoreError as e:
-            self.mode.messages.show(for_error("persona", str(e)))
-        self._fill_saved()
-        self._show_current()
+        if name:
+            self._store("delete_persona", name)
+            self._fill_saved()
+            self._show_current()
 
     # -- jobs on the loaded model (MLX worker) -----------------------------------------------
     def _run_on_model(self, what: str, work, text: str):

@@ -76,6 +76,11 @@ class TalkMode(LiveMode):
             self.page.transcript_view.add_piece(what, self.transcript, SESSION_TITLE, event.text)
             self.last_conversation = event.conversation
 
+    def on_stopped(self, paths: list) -> None:
+        super().on_stopped(paths)
+        if self.persona.active and not any(v.origin == "model" for v in self.persona.voices):
+            self.persona.refresh_voices()  # downloaded by this Start: its voices are there now
+
     # -- export -------------------------------------------------------------------------------
     def export(self, folder: str | None = None) -> Job | None:
         """Copy the last conversation's recordings and its transcript into `folder` (asked when

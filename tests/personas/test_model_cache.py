@@ -5,25 +5,14 @@ sharing) loads through the same cache."""
 
 import pytest
 
-from moshi_mlx.engine.conversation import ConversationEngine, EngineOptions, ModelCache, error_event
+from moshi_mlx.engine.conversation import ConversationEngine, ModelCache, error_event
 from moshi_mlx.engine.events import ProgressEvent
 from moshi_mlx.errors import PersonaError
 from moshi_mlx.personas.prompt import PromptError
 from moshi_mlx.personas.voices import VoiceError
 from tests.engine.conftest import EventLog
 
-
-@pytest.fixture(scope="module")
-def persona_home(tmp_path_factory):
-    from moshi_mlx.demo import demo_model_dir
-
-    home = tmp_path_factory.mktemp("persona-cache-home")
-    demo_model_dir(home, "demo-personaplex")
-    return home
-
-
-def _options(home, **kind):
-    return EngineOptions(model="demo-personaplex", cache_dir=str(home), seed=1, kind_options=kind or None)
+from .conftest import demo_options
 
 
 def _loads(log):
@@ -37,14 +26,14 @@ def _loads(log):
 def test_a_bad_persona_keeps_the_loaded_model(persona_home, bad, error):
     log, cache = EventLog(), ModelCache()
     with pytest.raises(error) as caught:
-        cache.get(_options(persona_home, **bad), log, None)
+        cache.get(demo_options(persona_home, **bad), log, None)
     assert isinstance(caught.value, PersonaError)
     assert error_event(caught.value, "demo-personaplex").kind == "persona"
     model = cache.model
     assert model is not None and cache.key == ("demo-personaplex", "mlx", str(persona_home))
     assert len(_loads(log)) == 1  # loaded once, and warmed up all the same
     assert [e.done for e in log.of(ProgressEvent) if e.job == "warm-up"] == [1, 2, 3]
-    good = _options(persona_home, voice="demo-mid", role="You are a storyteller.")
+    good = demo_options(persona_home, voice="demo-mid", role="You are a storyteller.")
     assert cache.get(good, log, None) is model
     assert len(_loads(log)) == 1  # no reload
 
@@ -52,7 +41,7 @@ def test_a_bad_persona_keeps_the_loaded_model(persona_home, bad, error):
 def test_run_on_model_loads_once_through_the_engine_cache(persona_home):
     log = EventLog()
     engine = ConversationEngine(log)
-    options = _options(persona_home, voice="demo-high")
+    options = demo_options(persona_home, voice="demo-high")
     first = engine.run_on_model(options, lambda model: model).result(120)
     assert first.kind == "personaplex" and len(_loads(log)) == 1
     frames = engine.run_on_model(options, lambda model: model.codec.frame_size).result(60)
