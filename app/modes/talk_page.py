@@ -54,7 +54,8 @@ class TalkPage(SessionPage):
         """running: a conversation is on (button says Stop); busy: starting/stopping (disabled)."""
         self.start_button.setText("Stop conversation" if running else "Start conversation")
         self.start_button.setEnabled(not busy)
-        self.lock_setup(running or busy, self.aec_check, *self.persona_panel.controls())
+        self.lock_setup(running or busy, self.aec_check)
+        self.persona_panel.set_locked(running or busy)
 
     def transcript_text(self) -> str:
         return self.transcript_view.toPlainText()

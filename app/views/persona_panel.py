@@ -64,9 +64,14 @@ class PersonaPanel(QGroupBox):
         grid.setColumnStretch(1, 1)
 
     def controls(self) -> tuple[QWidget, ...]:
-        """What stays as it is while a conversation starts, runs or stops."""
         return (self.voice_combo, self.preview_button, self.record_button, self.preset_combo,
                 self.saved_combo, self.save_button, self.delete_button, self.role_edit)
+
+    def set_locked(self, locked: bool) -> None:
+        """The persona stays as it is while a conversation starts, runs or stops."""
+        for w in self.controls():
+            w.setEnabled(not locked)
+        self.delete_button.setEnabled(not locked and bool(self.saved_combo.currentData()))
 
     def fill_voices(self, voices: list[tuple[str, str, str]], current: str) -> None:
         """`voices`: (value, label, tooltip); the first entry is always the model's default."""

@@ -14,7 +14,7 @@ from PySide6.QtCore import Qt
 
 from moshi_mlx.personas.store import ROLE_PRESETS
 
-from .conftest import FakeBackend, talk, wait_for
+from .conftest import SCREENSHOTS, FakeBackend, talk, wait_for
 
 VOICES = ["demo-high", "demo-low", "demo-mid"]  # demo-personaplex's own
 
@@ -43,9 +43,13 @@ def test_hidden_for_moshi_shown_for_personaplex(qtbot, make_app):
     _listed(qtbot, c.persona)
     assert _voices(c.persona)[0] == ""  # the model's default voice first
     assert all(w.accessibleName() for w in panel.controls() + (panel.current_label,))
+    c.persona.choose_preset("Language tutor")
     c.shell.window.resize(800, 600)  # the page still fits
-    qtbot.wait(20)
+    qtbot.wait(50)
     assert c.page.start_button.isVisible() and panel.role_edit.height() > 20
+    assert c.page.transcript_view.height() > 60 and not panel.delete_button.isEnabled()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    assert c.shell.window.grab().save(str(SCREENSHOTS / "persona.png"))
     assert c.set_model("demo")
     assert not panel.isVisible()
 
