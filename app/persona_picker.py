@@ -46,11 +46,13 @@ class PersonaPicker(QObject):
         self.active = False  # the Talk model is a PersonaPlex model
         self.spec = ""
         self.voices: list = []  # VoiceInfo of the current model
+        self.saved: list = []  # SavedPersona
         self.player = None
         self.player_factory = None  # tests: fn(path, device) -> player with play()/close()
         self._preview_dir: str | None = None
         self._busy = False
         self._new_voice = ""
+        self._listing = None  # the last voice listing's Future
         self._voice = mode.option("persona_voice", "")
         p = self.panel
         p.preset_combo.addItem("Role presets…", "")
@@ -86,6 +88,7 @@ class PersonaPicker(QObject):
         """List the model's and the user's voices on the MLX worker; returns the Future."""
         spec = self.spec
         future = self.mode.backend.list_voices(spec, self.mode.shell.settings.cache_dir or None)
+        self._listing = future
         future.add_done_callback(lambda f: self._voices_listed.emit(spec, f))
         return future
 
@@ -126,7 +129,7 @@ class PersonaPicker(QObject):
         from moshi_mlx.personas.store import ROLE_PRESETS
 
         role, voice = self.role(), self.voice()
-        saved = next((p.name for p in self._saved() if (p.voice or "") == voice and p.role == role), None)
+        saved = next((p.name for p in self.saved if (p.voice or "") == voice and p.role == role), None)
         preset = next((name for name, text in ROLE_PRESETS.items() if text == role), None)
         what = saved or preset or (f"“{role[:50]}…”" if len(role) > 50 else f"“{role}”" if role else "no role")
         return f"{what} · voice: {voice or 'the model’s default'}"
@@ -168,14 +171,13 @@ class PersonaPicker(QObject):
         try:
             return getattr(store, call)(*args)
         except store.PersonaStoreError as e:
-            self.mode.messages.show(for_error("persona", str(e)))
+            self.mode.messages.show(for_error("personas_file", str(e)))
             return None
 
-    def _saved(self) -> list:
-        return self._store("load_personas") or []
-
     def _fill_saved(self, current: str = "") -> None:
-        self.panel.fill_saved([p.name for p in self._saved()], current)
+        """Re-read the saved personas (kept in self.saved: describe() runs at every keystroke)."""
+        self.saved = self._store("load_personas") or []
+        self.panel.fill_saved([p.name for p in self.saved], current)
 
     def save_persona(self, name: str | None = None) -> bool:
         from moshi_mlx.personas.store import SavedPersona
@@ -198,7 +200,7 @@ class PersonaPicker(QObject):
     def _saved_chosen(self, *_args) -> None:
         name = self.panel.saved_combo.currentData()
         self.panel.delete_button.setEnabled(bool(name))
-        persona = next((p for p in self._saved() if p.name == name), None)
+        persona = next((p for p in self.saved if p.name == name), None)
         if persona is not None:
             self.panel.role_edit.setPlainText(persona.role)
             self.choose_voice(persona.voice or "")
@@ -288,6 +290,12 @@ class PersonaPicker(QObject):
             self.player = None
 
     def shutdown(self) -> None:
+        """The app quits: a voice listing still running on the MLX worker ends first (a process
+        leaving while MLX runs on a thread aborts); jobs on the model end with the bridge."""
+        from concurrent.futures import wait
+
+        if self._listing is not None:
+            wait([self._listing], timeout=60)
         self.stop_preview()
         if self._preview_dir is not None:  # made by this picker: its previews only
             shutil.rmtree(self._preview_dir, ignore_errors=True)

@@ -198,3 +198,15 @@ def test_record_voice_dialog_records_5_to_10_seconds(qtbot, make_app):
     dialog.name_edit.setText("Mine")
     dialog.save()
     assert got == [("Mine", 240000, 24000)]
+
+
+def test_an_unreadable_saved_personas_file_is_said_once(qtbot, make_app, tmp_path):
+    store = tmp_path / "home" / "personas.json"
+    store.parent.mkdir(parents=True)
+    store.write_text("{not json")
+    c = talk(make_app(FakeBackend(), model="demo-personaplex"))
+    assert [m.title for m in c.messages.history] == ["Saved personas cannot be read or saved"]
+    assert "personas.json" in c.messages.history[0].text
+    c.persona.panel.role_edit.setPlainText("You are a pirate.")  # no message at every keystroke
+    assert len(c.messages.history) == 1 and c.persona.kind_options() == {"role": "You are a pirate."}
+    assert store.read_text() == "{not json"  # never replaced by the app
