@@ -115,6 +115,48 @@ class Backend:
             names = names[:1] + [v for v in demo.VOICES if v not in names] + names[1:]
         return default, names
 
+    # -- personas (PersonaPlex) -------------------------------------------------------------
+    def list_voices(self, spec: str, cache_dir: str | None = None):
+        """A Future of the voices `spec` can use (moshi_mlx.personas.voices.VoiceInfo): the model's
+        (NVIDIA's voices.tgz converted on first use) and the user's. On the MLX worker: a demo
+        model is made there on first use, a conversion writes safetensors with MLX."""
+        from moshi_mlx.engine import mlx_worker
+
+        def work() -> list:
+            from moshi_mlx.errors import ModelNotAvailableError
+            from moshi_mlx.personas.voices import list_voices
+
+            try:
+                files = self.hub.resolve_model(spec, cache_dir=cache_dir, allow_download=False)
+            except ModelNotAvailableError:  # not downloaded yet: the user's own voices only
+                return list_voices(None)
+            return list_voices(Path(files.lm_path).parent)
+
+        return mlx_worker.submit(work)
+
+    def voice_preview_job(self, voice: str, folder: str) -> Callable:
+        """fn(model) for ConversationEngine.run_on_model: a few seconds of `voice` ("" = the model's
+        default) written as a WAV in `folder`; returns its path."""
+        def work(model) -> str:
+            from moshi_mlx.audio_io import write_wav
+            from moshi_mlx.personas.stream import default_voice, voice_preview
+
+            path = Path(folder) / f"preview-{abs(hash(voice)) % 10**8}.wav"
+            write_wav(path, voice_preview(model, voice or default_voice(model)))
+            return str(path)
+
+        return work
+
+    def make_voice_job(self, name: str, pcm, rate: int) -> Callable:
+        """fn(model) for ConversationEngine.run_on_model: the user's voice `name` made from a
+        recording with the model's Mimi (moshi_mlx.personas.stream.make_user_voice); its path."""
+        def work(model) -> str:
+            from moshi_mlx.personas.stream import make_user_voice
+
+            return str(make_user_voice(model, name, pcm, rate))
+
+        return work
+
     # -- models ---------------------------------------------------------------------------
     @property
     def hub(self):

@@ -17,5 +17,9 @@ class AudioDeviceError(MoshiError):
     """An audio device is missing, unusable, disappeared, or access was denied."""
 
 
+class PersonaError(MoshiError):
+    """A persona (voice prompt or role prompt) that this model cannot use."""
+
+
 class ModelNotAvailableError(MoshiError):
     """A model is neither present locally nor downloadable (e.g. offline)."""

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QFileDialog
 from ..fileops import atomic_copy, atomic_text
 from ..jobs import Job
 from ..messages import for_error
+from ..persona_picker import PersonaPicker
 from ..transcript import Transcript
 from .live_mode import LiveMode
 from .talk_page import TalkPage
@@ -38,7 +39,19 @@ class TalkMode(LiveMode):
         p.export_button.clicked.connect(lambda: self.export())
 
     def build_page(self) -> TalkPage:
-        return TalkPage(self.model_picker, self.device_picker)
+        self.persona = PersonaPicker(self)  # shown for PersonaPlex models only
+        return TalkPage(self.model_picker, self.device_picker, self.persona.panel)
+
+    def show_model(self) -> None:
+        super().show_model()
+        from moshi_mlx.errors import MoshiError
+
+        spec = self.prefs.model
+        try:
+            kind = self.backend.model_kind(spec, self.shell.settings.cache_dir or None) if spec else None
+        except MoshiError:  # an unreadable config.json: Start says so
+            kind = None
+        self.persona.set_model(spec, kind)
 
     # -- conversation -------------------------------------------------------------------------
     def engine_options(self, model: str, record_dir: str | None) -> dict:
@@ -47,11 +60,13 @@ class TalkMode(LiveMode):
                     output_device=self.prefs.output_device or None, aec=s.aec,
                     text_temperature=s.text_temperature, text_top_k=s.text_top_k,
                     audio_temperature=s.audio_temperature, audio_top_k=s.audio_top_k, seed=s.seed,
-                    record_dir=record_dir, cache_dir=s.cache_dir or None)
+                    record_dir=record_dir, cache_dir=s.cache_dir or None,
+                    kind_options=self.persona.kind_options())
 
     def running_text(self) -> str:
         p = self.page
-        return f"Conversation on · {p.input_combo.currentText()} → {p.output_combo.currentText()}"
+        persona = f" · {self.persona.describe()}" if self.persona.active else ""
+        return f"Conversation on · {p.input_combo.currentText()} → {p.output_combo.currentText()}{persona}"
 
     def session_event(self, event) -> None:
         from moshi_mlx.engine.events import TextEvent
@@ -60,6 +75,11 @@ class TalkMode(LiveMode):
             what, _line = self.transcript.add(event.text, event.time_s, event.conversation)
             self.page.transcript_view.add_piece(what, self.transcript, SESSION_TITLE, event.text)
             self.last_conversation = event.conversation
+
+    def on_stopped(self, paths: list) -> None:
+        super().on_stopped(paths)
+        if self.persona.active and not any(v.origin == "model" for v in self.persona.voices):
+            self.persona.refresh_voices()  # downloaded by this Start: its voices are there now
 
     # -- export -------------------------------------------------------------------------------
     def export(self, folder: str | None = None) -> Job | None:
@@ -99,5 +119,6 @@ class TalkMode(LiveMode):
 
     def shutdown(self) -> None:
         super().shutdown()
+        self.persona.shutdown()
         if self._export_job is not None and self._export_job.is_running():
             self._export_job.wait()

@@ -7,10 +7,11 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QPushButton
 
 from ..views.live_text import LiveTextView
 from ..views.mode_parts import DevicePicker, ModelPicker, SessionPage, big_button
+from ..views.persona_panel import PersonaPanel
 
 
 class TalkPage(SessionPage):
-    def __init__(self, model_picker: ModelPicker, device_picker: DevicePicker) -> None:
+    def __init__(self, model_picker: ModelPicker, device_picker: DevicePicker, persona_panel: PersonaPanel) -> None:
         super().__init__(model_picker, device_picker, [("You", "Your voice level"), ("Moshi", "Moshi's voice level")],
                          "Conversation state", ("rtf", "latency", "dropped", "underruns"))
         self.input_combo = device_picker.input_combo
@@ -21,6 +22,8 @@ class TalkPage(SessionPage):
         self.aec_check = QCheckBox("Echo cancellation")
         self.aec_check.setToolTip("Remove Moshi's own voice from the microphone (for laptop speakers)")
         device_picker.grid.addWidget(self.aec_check, 1, 2)
+        self.persona_panel = persona_panel  # PersonaPlex models only (app/persona_picker.py)
+        outer.addWidget(persona_panel)
 
         self.transcript_view = LiveTextView("Transcript", "Moshi's words appear here during a conversation.")
         outer.addWidget(self.transcript_view, 1)
@@ -52,6 +55,7 @@ class TalkPage(SessionPage):
         self.start_button.setText("Stop conversation" if running else "Start conversation")
         self.start_button.setEnabled(not busy)
         self.lock_setup(running or busy, self.aec_check)
+        self.persona_panel.set_locked(running or busy)
 
     def transcript_text(self) -> str:
         return self.transcript_view.toPlainText()

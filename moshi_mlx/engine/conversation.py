@@ -21,7 +21,7 @@ from typing import Callable
 import numpy as np
 
 from .. import FRAME_RATE
-from ..errors import AudioDeviceError, ModelNotAvailableError, MoshiError
+from ..errors import AudioDeviceError, ModelNotAvailableError, MoshiError, PersonaError
 from ..hub import DownloadCancelled
 from ..kinds import ModelKindError, check_kind, kind_of
 from . import mlx_worker
@@ -77,6 +77,8 @@ def error_event(e: Exception, model: str) -> ErrorEvent | None:
     if isinstance(e, MemoryError):
         return ErrorEvent("out_of_memory", f"not enough memory to run {model}: choose a smaller (4-bit) "
                           "model or close other applications")
+    if isinstance(e, PersonaError):
+        return ErrorEvent("persona", str(e))
     if isinstance(e, MoshiError):
         return ErrorEvent("model_load", str(e))
     return ErrorEvent("internal", f"{type(e).__name__}: {e}\n" + "".join(traceback.format_exception(e)))
@@ -104,13 +106,30 @@ class ModelCache:
         check_kind(files.config, options.kinds, files.name, options.used_by)
         model = load_model(files, options.codec_backend,
                            progress=lambda job, d, t: emit(ProgressEvent(job, d, t)))
-        warm = FrameEngine(model, options.sampling, options.kind_options)
-        silence = np.zeros(model.codec.frame_size, np.float32)
-        for i in range(WARMUP_FRAMES):
-            warm.step(silence)
-            emit(ProgressEvent("warm-up", i + 1, WARMUP_FRAMES, "frames"))
+        bad_options = warm_up(model, options, emit)
         self.key, self.model = key, model
+        if bad_options is not None:  # the model is loaded, warm and kept: only the persona was wrong
+            raise bad_options
         return model
+
+
+def warm_up(model, options: EngineOptions, emit: Callable[[Event], None]) -> MoshiError | None:
+    """Compile the model's frame functions with a few frames of silence. Kind options that cannot
+    be used (an unknown voice, a role too long for the context) must not cost the loaded model: the
+    warm-up then runs with the kind's defaults and their error is returned, to be raised once the
+    model is kept."""
+    try:
+        warm = FrameEngine(model, options.sampling, options.kind_options)
+        bad = None
+    except MoshiError as e:
+        if not options.kind_options:
+            raise
+        warm, bad = FrameEngine(model, options.sampling), e
+    silence = np.zeros(model.codec.frame_size, np.float32)
+    for i in range(WARMUP_FRAMES):
+        warm.step(silence)
+        emit(ProgressEvent("warm-up", i + 1, WARMUP_FRAMES, "frames"))
+    return bad
 
 
 class ConversationEngine:
@@ -139,6 +158,18 @@ class ConversationEngine:
         job = self._job
         if job is not None and not mlx_worker.on_worker_thread():
             futures.wait([job], timeout)
+
+    def run_on_model(self, options: EngineOptions, fn: Callable) -> futures.Future:
+        """Run `fn(model)` on the MLX worker with the LoadedModel of `options`, loaded (with its
+        progress events) and kept for the next conversation exactly as `start` does: a voice
+        preview, a voice made from a recording, or the model handed to a server, without a second
+        copy in memory. Between conversations only (RuntimeError while one runs). The Future
+        holds fn's result or the exception."""
+        with self._lock:
+            if self.running:
+                raise RuntimeError("a conversation is running: stop() it first")
+            cancel = threading.Event()
+            return mlx_worker.submit(lambda: fn(self._models.get(options, self._emit, cancel)))
 
     @property
     def running(self) -> bool:

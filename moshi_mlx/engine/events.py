@@ -61,7 +61,8 @@ class StatsEvent:
 class ErrorEvent:
     """Something failed. `kind`: 'no_input_device', 'mic_permission', 'device_lost', 'model_load',
     'out_of_memory', 'download', 'model_kind' (a model of a kind this engine does not run),
-    'internal'. `fatal`: the conversation stopped because of it."""
+    'persona' (a voice or role prompt the model cannot use), 'internal'. `fatal`: the
+    conversation stopped because of it."""
 
     kind: str
     message: str

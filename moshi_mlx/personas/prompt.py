@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import MoshiError
+from ..errors import PersonaError
 from ..lm.delays import UNGENERATED
 from .protocol import Streams, prompt_calls, prompt_positions, wrap_role
 from .voices import Voice, check_voice
@@ -23,7 +23,7 @@ from .voices import Voice, check_voice
 KEPT_PERSONAS = 8  # prompt states kept per model (each: the prompt's share of the KV ring)
 
 
-class PromptError(MoshiError):
+class PromptError(PersonaError):
     """A prompt that cannot run: too long for the context, ..."""
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import MoshiError
+from ..errors import MoshiError, PersonaError
 
 FORMAT = "voice"
 VERSION = "1"
@@ -34,7 +34,7 @@ AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif", ".m4a")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$")
 
 
-class VoiceError(MoshiError):
+class VoiceError(PersonaError):
     """A voice that cannot be used: unreadable, wrong shape or dtype, unknown name."""
 
 

@@ -27,6 +27,9 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
                    help="serve https/wss with DIR/cert.pem and DIR/key.pem")
     p.add_argument("--static", metavar="DIR", default=None,
                    help="serve the files of DIR at / (e.g. Kyutai's web UI, its built dist folder)")
+    from ..personas.cli import add_persona_options
+
+    add_persona_options(p)  # the server's persona; a client's URL may ask for another (persona.py)
     p.add_argument("--max-lag-frames", type=int, default=3,
                    help="drop frames rather than let the conversation fall more than this many 80 ms "
                         "frames behind (engine too slow, or client too slow to receive)")
@@ -79,6 +82,12 @@ class ServeView:
             self._line_open = False
 
 
+def describe_persona(persona: dict) -> str:
+    role = persona.get("role") or ""
+    return ", ".join(filter(None, (f"voice {persona['voice']}" if persona.get("voice") else "",
+                                   f"role {role[:60]!r}" + ("…" if len(role) > 60 else "") if role else "")))
+
+
 def _token(args) -> str | None:
     from .security import new_token
 
@@ -95,11 +104,15 @@ def main(args: argparse.Namespace) -> int:
     if args.model == DEMO:
         print("note: the demo model has random weights: clients will hear noise and see random words",
               file=sys.stderr)
+    from ..personas.cli import persona_options
+
     token = _token(args)
+    persona = persona_options(args) or {}
     options = ServeOptions(model=args.model, host=args.host, port=args.port, token=token,
                            ssl_dir=args.ssl, static_dir=args.static, cache_dir=args.cache_dir,
                            codec_backend=args.codec_backend, sampling=sampling_from_args(args),
-                           max_lag_frames=args.max_lag_frames)
+                           max_lag_frames=args.max_lag_frames, voice=persona.get("voice"),
+                           role=persona.get("role"))
     view = ServeView()
     server = ChatServer(view)
     server.start(options)  # ServeConfigError: printed by the CLI, exit 2
@@ -116,6 +129,9 @@ def main(args: argparse.Namespace) -> int:
             print(f"  websocket: {scheme}{url[url.index(':'):]}/api/chat", file=sys.stderr)
         if token:
             print(f"  token: {token}", file=sys.stderr)
+        if options.persona:
+            print(f"  persona: {describe_persona(options.persona)} (a client may ask for another: "
+                  "?voice_prompt=NAME&text_prompt=TEXT)", file=sys.stderr)
         print("Ctrl+C to stop", file=sys.stderr)
         while not view.stopped.wait(0.5):
             pass

@@ -8,6 +8,8 @@ import threading
 from typing import Callable
 
 from ..engine.events import ErrorEvent, ProgressEvent, StateEvent
+from ..errors import ConfigError
+
 
 def load_for_serving(options, models, emit: Callable, cancel: threading.Event):
     """`options`: ServeOptions; `models`: the server's engine ModelCache (which keeps the model
@@ -19,13 +21,19 @@ def load_for_serving(options, models, emit: Callable, cancel: threading.Event):
     files = resolve_model(options.model, cache_dir=options.cache_dir, allow_download=True,
                           progress=lambda d, t: emit(ProgressEvent("download", d, t, "bytes")),
                           cancel=cancel)
-    check_kind(files.config, ("moshi", "personaplex"), files.name or options.model, "`serve`")
+    kind = check_kind(files.config, ("moshi", "personaplex"), files.name or options.model,
+                      "`serve`").name
+    if options.persona and kind != "personaplex":
+        raise ConfigError(f"--voice/--role: {files.name or options.model} is a {kind} model, which "
+                          "takes no persona (PersonaPlex models do)")
     s = options.sampling
+    # the warm-up runs the server's persona: a bad one is an error here, and its prompt state is kept
     model = models.get(EngineOptions(model=options.model, cache_dir=options.cache_dir,
                                      codec_backend=options.codec_backend,
                                      text_temperature=s.text_temperature, text_top_k=s.text_top_k,
                                      audio_temperature=s.audio_temperature,
-                                     audio_top_k=s.audio_top_k, seed=s.seed),
+                                     audio_top_k=s.audio_top_k, seed=s.seed,
+                                     kind_options=options.persona or None),
                        emit, cancel)
     model.codec.reset()
     emit(StateEvent("ready", files.name))

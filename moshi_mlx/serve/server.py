@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 import traceback
 import weakref
 from dataclasses import dataclass, field
@@ -28,10 +29,12 @@ from ..engine.conversation import ModelCache
 from ..engine.core import Sampling
 from ..engine.events import ErrorEvent, StateEvent
 from ..engine.options_cli import DEFAULT_MODEL
+from ..errors import PersonaError
 from . import protocol, security
 from .addresses import bound_port, bracket, reachable_hosts
 from .events import ClientEvent
 from .loading import load_error
+from .persona import check_persona, persona_from_query
 from .session import ChatSession, on_worker
 
 log = logging.getLogger("moshi_mlx.serve")
@@ -56,6 +59,13 @@ class ServeOptions:
     codec_backend: str = "mlx"
     sampling: Sampling = field(default_factory=Sampling)  # defaults; the URL may override
     max_lag_frames: int = 3
+    voice: str | None = None  # PersonaPlex: the persona of every conversation (see persona.py);
+    role: str | None = None  # a client's URL may ask for another one
+
+    @property
+    def persona(self) -> dict:
+        """The server's own persona as kind options (empty: the model's defaults)."""
+        return {k: v for k, v in (("voice", self.voice), ("role", self.role)) if v}
 
 
 class ChatServer:
@@ -106,9 +116,16 @@ class ChatServer:
         self._thread.start()
 
     def wait_running(self, timeout: float | None = None) -> bool:
-        """True once listening with the model loaded; False on timeout or if it stopped."""
-        self._running.wait(timeout)
-        return self._running.is_set() and self.running
+        """True once listening with the model loaded; False on timeout or as soon as it stopped
+        (a load error does not make the caller wait for the whole timeout)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self._running.wait(0.05):
+            thread = self._thread
+            if thread is None or not thread.is_alive():
+                return False
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+        return self.running
 
     def stop(self, timeout: float = 15.0) -> None:
         """Close the connections, stop listening, wait. Idempotent. The model stays loaded and is
@@ -234,9 +251,15 @@ class ChatServer:
             await runner.cleanup()
 
     async def _load(self, options: ServeOptions) -> bool:
-        self._model = self._given
-        if self._model is not None:
-            self._emit(StateEvent("ready", self._model.files.name))
+        self._model = given = self._given
+        if given is not None:
+            if options.persona:  # checked here as the warm-up checks it for a model loaded here
+                try:
+                    await on_worker(lambda: check_persona(given, options.sampling, options.persona))
+                except Exception as e:
+                    self._emit(load_error(e, options.model))
+                    return False
+            self._emit(StateEvent("ready", given.files.name))
             return True
         stop = threading.Event()
         waiter = asyncio.ensure_future(on_worker(lambda: self._load_on_worker(options, stop)))
@@ -283,7 +306,8 @@ class ChatServer:
                                 "not open a conversation on this server\n")
         try:
             params = protocol.params_from_query(request.query, self._options.sampling)
-        except protocol.QueryError as e:
+            persona = await self._persona(request.query, params)
+        except (protocol.QueryError, PersonaError) as e:
             self._emit(ClientEvent("refused", peer, detail="bad request"))
             return web.Response(status=400, text=f"400: {e}\n")
         ws = web.WebSocketResponse(compress=False, max_msg_size=WS_MAX_MESSAGE,
@@ -311,7 +335,8 @@ class ChatServer:
                 self._sessions += 1
                 session = self._session = ChatSession(
                     ws, request.transport, self._model, params.sampling, session_id=self._sessions,
-                    peer=peer, max_lag_frames=self._options.max_lag_frames, emit=self._emit)
+                    peer=peer, max_lag_frames=self._options.max_lag_frames, emit=self._emit,
+                    persona=persona)
         if held is not None:
             return await self._refuse(ws, peer, "held", held)
         self._idle.clear()
@@ -337,6 +362,16 @@ class ChatServer:
             if not ws.closed:
                 await ws.close()
         return ws
+
+    async def _persona(self, query, params) -> dict | None:
+        """This conversation's persona (PersonaPlex): the server's, or the one the URL asks for,
+        checked on the MLX worker. Raises QueryError or PersonaError (HTTP 400)."""
+        model = self._model
+        persona, notes = persona_from_query(query, self._options.persona, model.kind if model else None)
+        params.notes.extend(notes)
+        if not persona or model is None:
+            return None
+        return await on_worker(lambda: check_persona(model, params.sampling, persona))
 
     async def _refuse(self, ws, peer: str, reason: str, message: str):
         """Tell the client why in every way Kyutai's clients show something: an error message (its

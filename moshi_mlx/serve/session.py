@@ -149,11 +149,12 @@ class ChatSession:
     the engine state it made is released on the worker thread before it returns."""
 
     def __init__(self, ws, transport, model, sampling, *, session_id: int, peer: str,
-                 max_lag_frames: int, emit: Callable):
+                 max_lag_frames: int, emit: Callable, persona: dict | None = None):
         import sphn
 
         self.ws, self.model, self.sampling = ws, model, sampling
         self.session_id, self.peer, self.emit = session_id, peer, emit
+        self.persona = persona  # PersonaPlex kind options (checked by the server), or None
         self.max_lag_frames = max_lag_frames
         self.frame_size = model.codec.frame_size
         self.inbox = InputFrames(self.frame_size, max_lag_frames * FRAME_MS / 1000.0)
@@ -171,9 +172,9 @@ class ChatSession:
     # ---- the MLX side: only ever called on the worker thread ----
 
     def _prepare(self) -> None:
-        core = FrameEngine(self.model, self.sampling)  # a clean state: caches, codec, samplers
-        core.gen.warmup()  # compile this conversation's step variants now, not mid-conversation
-        core.gen.reset(self.sampling.seed)
+        # a clean state (caches, codec, samplers), then the persona's prompt (restored when kept)
+        core = FrameEngine(self.model, self.sampling, self.persona)
+        core.gen.warmup()  # compile this conversation's step variants now (the state stays as is)
         self.core = core
 
     def _step(self, pcm: np.ndarray):

@@ -28,3 +28,21 @@ def lm():
 @pytest.fixture
 def voice_codes():
     return np.random.default_rng(3).integers(0, CONFIG.card, (9, 8))
+
+
+@pytest.fixture(scope="module")
+def persona_home(tmp_path_factory):
+    """A cache folder holding demo-personaplex (made once per test module)."""
+    from moshi_mlx.demo import demo_model_dir
+
+    home = tmp_path_factory.mktemp("persona-home")
+    demo_model_dir(home, "demo-personaplex")
+    return home
+
+
+def demo_options(home, **kind):
+    """EngineOptions for demo-personaplex in `home` with the persona `kind` (voice=, role=)."""
+    from moshi_mlx.engine.conversation import EngineOptions
+
+    return EngineOptions(model="demo-personaplex", cache_dir=str(home), seed=1, aec=False,
+                         kind_options=kind or None)

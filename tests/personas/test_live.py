@@ -8,26 +8,14 @@ from moshi_mlx.engine.conversation import ConversationEngine, EngineOptions
 from moshi_mlx.engine.events import ErrorEvent, StateEvent, TextEvent
 from tests.engine.conftest import EventLog
 
+from .conftest import demo_options
+
 pytestmark = pytest.mark.audio
 
 
 @pytest.fixture
 def event_log():
     return EventLog()
-
-
-@pytest.fixture(scope="module")
-def persona_home(tmp_path_factory):
-    from moshi_mlx.demo import demo_model_dir
-
-    home = tmp_path_factory.mktemp("persona-home")
-    demo_model_dir(home, "demo-personaplex")
-    return home
-
-
-def _options(home, **kind):
-    return EngineOptions(model="demo-personaplex", cache_dir=str(home), seed=1, aec=False,
-                         kind_options=kind)
 
 
 def _run_until_text(engine, log, options, count=3):
@@ -39,7 +27,7 @@ def _run_until_text(engine, log, options, count=3):
 
 def test_persona_conversations(virtual_audio_device, persona_home, event_log):
     engine = ConversationEngine(event_log)
-    options = _options(persona_home, voice="demo-low", role="You are a patient language tutor.")
+    options = demo_options(persona_home, voice="demo-low", role="You are a patient language tutor.")
     for _ in range(2):  # the model's warm-up ran the prompt: both conversations restore its state
         _run_until_text(engine, event_log, options)
         assert engine._session.core.setup.restored
@@ -48,7 +36,7 @@ def test_persona_conversations(virtual_audio_device, persona_home, event_log):
 
 def test_bad_persona_starts_nothing(virtual_audio_device, persona_home, event_log):
     engine = ConversationEngine(event_log)
-    engine.start(_options(persona_home, voice="nobody"))
+    engine.start(demo_options(persona_home, voice="nobody"))
     assert event_log.wait_for(lambda e: isinstance(e, StateEvent) and e.state == "stopped", 120)
     errors = [e for e in event_log.of(ErrorEvent) if e.fatal]
     assert errors and "unknown voice 'nobody'" in errors[0].message
