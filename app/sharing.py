@@ -91,7 +91,8 @@ class Sharing(QObject):
                        cache_dir=s.cache_dir or None,
                        sampling=dict(text_temperature=s.text_temperature, text_top_k=s.text_top_k,
                                      audio_temperature=s.audio_temperature,
-                                     audio_top_k=s.audio_top_k, seed=s.seed))
+                                     audio_top_k=s.audio_top_k, seed=s.seed),
+                       **(talk.persona.kind_options() or {}))  # PersonaPlex: Talk's voice and role
         self.shell.update_settings(sharing=True)
         self.urls, self.peer, self.model = [], None, model
         self._set(STARTING, f"Starting with {model_display_name(self.backend, model)}…")

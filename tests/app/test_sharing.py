@@ -295,3 +295,21 @@ def test_a_file_transcription_and_a_served_conversation_exclude_each_other(qtbot
     wait_for(qtbot, lambda: job.outcome == "succeeded")
     assert Device(shell.sharing.urls[0]).finish() == "talked"  # let in again
     dialog.reject()
+
+
+def test_a_personaplex_model_is_served_with_talks_persona(qtbot, make_app, demo_home):
+    from moshi_mlx.demo import demo_model_dir
+
+    demo_model_dir(demo_home, "demo-personaplex")
+    port = free_port()
+    shell = make_app(RealEngineBackend(), model="demo-personaplex", cache_dir=str(demo_home),
+                     sharing_port=port)
+    picker = shell.mode("talk").persona
+    picker.panel.role_edit.setPlainText("You like tea.")  # short: the demo's context is tiny
+    dialog, panel = turn_on(qtbot, shell)
+    assert shell.sharing._server._options.persona == {"role": "You like tea."}
+    device = Device(f"http://127.0.0.1:{port}/")
+    wait_for(qtbot, lambda: shell.sharing.state == CONNECTED, 60_000)
+    assert device.finish() == "talked"
+    turn_off(qtbot, shell, panel, port)
+    dialog.reject()
