@@ -1,11 +1,15 @@
 """Read aloud: a text (pasted, typed or opened) spoken by one of Kyutai's TTS models in a chosen
-voice, the word being heard highlighted; pause, stop, and Save as WAV… (the whole text spoken into
-the file the Save dialog confirmed, without playing it). Recorded readings (the speech and its
+voice, the word being heard highlighted; pause, stop, and Save as WAV… (the reading just heard, if
+it went to the end and nothing changed since; otherwise the whole text spoken into the file the Save
+dialog confirmed, without playing it). Recorded readings (the speech and its
 words) land in History. The engine is moshi_mlx.tts.session.ReadAloud, driven through the bridge
 on the MLX worker like the live modes' engines; start checks, states and errors are LiveMode's."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 import threading
 from pathlib import Path
 
@@ -38,6 +42,12 @@ class ReadAloudMode(LiveMode):
         self.words_heard: list[str] = []
         self._text = ""
         self._user_stopped = self._failed = False
+        # Each reading played also goes to a WAV in a folder of this app run (made here, removed at
+        # quit): Save as WAV… then keeps the take that was heard. (what was read, that WAV) pairs:
+        self._heard_dir: str | None = None
+        self._heard_count = 0
+        self._reading: tuple[tuple, str] | None = None  # the one under way
+        self._heard: tuple[tuple, str] | None = None  # the last one read to the end
         super().__init__(shell)
         p = self.page
         p.pause_button.clicked.connect(self.toggle_pause)
@@ -169,11 +179,50 @@ class ReadAloudMode(LiveMode):
                 if Path(path).exists():
                     self.messages.show(for_error("export", f"{path} already exists: choose another name."))
                     return False
+        if self._heard and self._heard[0] == self._what_is_read():
+            return self._save_heard(self._heard[1], path)
         self.saving = path
         if not self.start(confirmed):
             self.saving = None
             return False
         return True
+
+    def _what_is_read(self) -> tuple:
+        return (self.prefs.model, self.page.voice_combo.currentText().strip(),
+                self.page.text_edit.toPlainText())
+
+    def _save_heard(self, heard: str, path: str) -> bool:
+        """Copy the reading just heard to `path` (through a temporary sibling, then a rename)."""
+        part = Path(path).with_name(f".{Path(path).name}.{os.getpid()}.part")
+        try:
+            shutil.copyfile(heard, part)
+            os.replace(part, path)
+        except OSError as e:
+            part.unlink(missing_ok=True)
+            self.messages.show(for_error("export", f"{path}: {e.strerror or e}"))
+            return False
+        self.show_state(f"Saved {Path(path).name} (the reading you heard)")
+        return True
+
+    def _next_heard_path(self) -> str:
+        if self._heard_dir is None:
+            self._heard_dir = tempfile.mkdtemp(prefix="moshi-read-aloud-")
+        self._heard_count += 1
+        return str(Path(self._heard_dir) / f"heard-{self._heard_count}.wav")
+
+    def _keep_heard(self, reading: tuple[tuple, str] | None, complete: bool) -> None:
+        if reading is None:
+            return
+        if complete and Path(reading[1]).exists():
+            old, self._heard = self._heard, reading
+            reading = old
+        if reading is not None:
+            Path(reading[1]).unlink(missing_ok=True)
+
+    def shutdown(self) -> None:
+        super().shutdown()
+        if self._heard_dir is not None:  # made by this run (mkdtemp): ours to remove
+            shutil.rmtree(self._heard_dir, ignore_errors=True)
 
     def stop(self) -> None:
         if self.running:
@@ -196,7 +245,9 @@ class ReadAloudMode(LiveMode):
                       seed=s.seed, cache_dir=s.cache_dir or None)
         if self.saving:
             return dict(common, output_device=None, wav_path=self.saving, keep_stopped_wav=False)
-        return dict(common, output_device=self.prefs.output_device or "default", record_dir=record_dir)
+        self._reading = (self._what_is_read(), self._next_heard_path())
+        return dict(common, output_device=self.prefs.output_device or "default", record_dir=record_dir,
+                    wav_path=self._reading[1], keep_stopped_wav=False)
 
     def session_starting(self) -> None:
         self.paused = self._user_stopped = self._failed = False
@@ -231,6 +282,8 @@ class ReadAloudMode(LiveMode):
 
     def on_stopped(self, paths: list) -> None:
         saved, self.saving = self.saving, None
+        reading, self._reading = self._reading, None
+        self._keep_heard(reading, complete=not (self._failed or self._user_stopped))
         super().on_stopped(paths)
         self.page.clear_highlight()
         if saved and self._failed:

@@ -4,6 +4,8 @@ reading in History, pause/resume and stop, Save as WAV…, voices, opening a tex
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import soundfile as sf
 
@@ -199,3 +201,42 @@ def test_online_voices_fill_the_picker(qtbot, make_app, tts_home, tmp_path, monk
         m.list_online_voices().join(30)
         wait_for(qtbot, lambda: m.page.state_label.text().startswith("The voices could not be listed: "))
         assert combo.count() == 4 and not shell.messages.history
+
+
+def test_save_as_wav_keeps_the_reading_just_heard(qtbot, make_app, tts_home, tmp_path):
+    shell, m, backend = reader(make_app, tts_home, tmp_path)
+    m.page.record_check.setChecked(True)
+    assert m.start()
+    wait_for(qtbot, lambda: m.state == RUNNING, 120_000)
+    wait_for(qtbot, lambda: m.state == IDLE, 120_000)
+    assert not m.messages.history, m.messages.history
+    heard_dir = m._heard_dir
+    assert heard_dir and len(list(Path(heard_dir).iterdir())) == 1
+    runs = len(backend.options)
+    out = tmp_path / "kept.wav"
+    assert m.save_wav(str(out))  # the take just heard: copied, nothing synthesized again
+    assert len(backend.options) == runs and m.state == IDLE and not m.saving
+    assert m.page.state_label.text() == "Saved kept.wav (the reading you heard)"
+    (recorded,) = [p for p in m.last_recordings if p.endswith(".wav")]
+    kept, rate = sf.read(str(out))
+    same, _ = sf.read(recorded)
+    assert rate == 24000 and len(kept) == len(same), (sf.info(str(out)), sf.info(recorded))
+    # History's copy is the same take, written by its own recorder (16-bit rounding may differ by
+    # a unit or two; another take would differ everywhere)
+    assert abs(kept - same).max() < 1e-4, abs(kept - same).max()
+    assert [f.name for f in tmp_path.iterdir() if f.name.startswith(".kept")] == []
+    # the text changed since: a new take is spoken into the file
+    m.page.text_edit.setPlainText(TEXT + " Again.")
+    again = tmp_path / "again.wav"
+    assert m.save_wav(str(again)) and m.saving == str(again)
+    wait_for(qtbot, lambda: m.state == IDLE, 120_000)
+    assert len(backend.options) == runs + 1 and sf.info(str(again)).frames > 0
+    # a stopped reading is not kept; quitting removes the folder of heard readings
+    m.page.text_edit.setPlainText(STORY)
+    m.start()
+    wait_for(qtbot, lambda: len(m.words_heard) >= 3, 120_000)
+    m.stop()
+    wait_for(qtbot, lambda: m.state == IDLE, 60_000)
+    assert m._heard[0][2] == TEXT and len(list(Path(heard_dir).iterdir())) == 1
+    m.shutdown()
+    assert not Path(heard_dir).exists()
