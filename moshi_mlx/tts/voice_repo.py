@@ -173,6 +173,8 @@ def resolve_voice(spec: str, info: TtsInfo, model=None, cache_dir: str | None = 
             found = download_file(repo, voice_file(name, info), cache_dir, progress, cancel)
         except NotOnHubError:
             continue
+        except ModelNotAvailableError as e:  # offline, or the Hub cannot be reached
+            raise _not_here(spec, info, model, cache_dir, repo, e) from None
         return load_voice_file(found, name)
     raise VoiceError(f"unknown voice {spec!r}: not a file, and {repo} has no voice of that name for "
                      "this model; `python -m moshi_mlx say --list-voices` lists them")
@@ -185,9 +187,20 @@ def _candidates(spec: str, info: TtsInfo, model, cache_dir: str | None, repo: st
     # a bare name ("p225_023"): look it up among the known voices
     from ..hub import is_offline
 
-    known = list_voices(info, model, cache_dir, remote=not is_offline(), repo=repo)
+    try:
+        known = list_voices(info, model, cache_dir, remote=not is_offline(), repo=repo)
+    except ModelNotAvailableError as e:  # the repo cannot be listed
+        raise _not_here(spec, info, model, cache_dir, repo, e) from None
     stem = spec[:-4] if spec.lower().endswith(".wav") else spec
     matches = sorted({v.name for v in known if v.name.rsplit("/", 1)[-1] in (spec, stem + ".wav", stem)})
     if len(matches) > 1:
         raise VoiceError(f"voice {spec!r} is ambiguous: {', '.join(matches[:6])}")
     return matches or names
+
+
+def _not_here(spec: str, info: TtsInfo, model, cache_dir: str | None, repo: str, why) -> VoiceError:
+    """An unknown voice while `repo` cannot be reached: the voices that could be used here."""
+    local = sorted(v.name for v in list_voices(info, model, cache_dir, remote=False, repo=repo))
+    shown = ", ".join(local[:8]) + (", ..." if len(local) > 8 else "")
+    return VoiceError(f"unknown voice {spec!r}: not a file, not one of the voices here "
+                      f"({shown or 'none'}), and it cannot be looked up in {repo}: {why}")
