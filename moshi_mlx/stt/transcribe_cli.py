@@ -124,7 +124,9 @@ def _progress_bar(job: Job, quiet: bool):
 
     def update(done: float, total: float, speed: float) -> None:
         bar.set_postfix_str(f"{speed:.2f}x real time", refresh=False)
-        bar.update(round(min(done, bar.total) - bar.n, 3))  # redraws at most every 0.1 s
+        # set, not added: summed float steps could pass the total (a negative time left)
+        bar.n = min(round(done, 1), bar.total)
+        bar.update(0)  # redraws at most every 0.1 s
 
     return bar, update
 
