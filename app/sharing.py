@@ -15,7 +15,7 @@ from __future__ import annotations
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from .engine_bridge import EngineBridge
 from .messages import for_error
@@ -24,6 +24,7 @@ from .modes.live_mode import progress_text
 
 OFF, STARTING, READY, CONNECTED = "off", "starting", "ready", "connected"
 LOCAL_HOST, NETWORK_HOST = "127.0.0.1", "0.0.0.0"
+PERSONA_SETTLE_MS = 800  # Talk's persona is served once it has not changed for this long
 _REFUSED = {"unauthorized": "without the right token", "busy": "another device is connected",
             "held": "a session runs in the app", "loading": "the model is still loading",
             "bad request": "a request the server does not understand"}
@@ -65,6 +66,12 @@ class Sharing(QObject):
         for mode in shell.modes.values():  # a session's end (idle) lets devices in again
             mode.state_changed.connect(lambda state, m=mode: state == IDLE and self.done(m))
         shell.modes["talk"].model_changed.connect(self._talk_model_changed)
+        # Talk's persona (PersonaPlex) is the server's: a change applies to the next conversation,
+        # once the typing has paused (each change is checked on the MLX worker)
+        self._served_persona: dict = {}
+        self._persona_timer = QTimer(self, singleShot=True, interval=PERSONA_SETTLE_MS)
+        self._persona_timer.timeout.connect(self._apply_persona)
+        shell.modes["talk"].persona.changed.connect(self._persona_timer.start)
 
     @property
     def active(self) -> bool:
@@ -92,7 +99,8 @@ class Sharing(QObject):
                        sampling=dict(text_temperature=s.text_temperature, text_top_k=s.text_top_k,
                                      audio_temperature=s.audio_temperature,
                                      audio_top_k=s.audio_top_k, seed=s.seed),
-                       **(talk.persona.kind_options() or {}))  # PersonaPlex: Talk's voice and role
+                       **self._talk_persona())  # PersonaPlex: Talk's voice and role
+        self._served_persona = self._talk_persona()
         self.shell.update_settings(sharing=True)
         self.urls, self.peer, self.model = [], None, model
         self._set(STARTING, f"Starting with {model_display_name(self.backend, model)}…")
@@ -116,6 +124,20 @@ class Sharing(QObject):
         if self.active and spec != self.model:
             self._restart = True
             self.turn_off(remember=False)
+
+    def _talk_persona(self) -> dict:
+        return self.shell.modes["talk"].persona.kind_options() or {}
+
+    @Slot()
+    def _apply_persona(self) -> None:
+        """Serve Talk's persona as it is now (checked first; a bad one is said, the old one kept)."""
+        persona = self._talk_persona()
+        if self.state not in (READY, CONNECTED) or persona == self._served_persona:
+            return
+        self._served_persona = persona
+        voice, role = persona.get("voice"), persona.get("role")
+        self.bridge.call(lambda server: self._set_persona(server, voice, role)).add_done_callback(
+            self._check_call)
 
     def configure(self, **changes) -> None:
         """Save sharing settings (port, network, TLS and web page folders) edited while it is off."""
@@ -188,6 +210,15 @@ class Sharing(QObject):
         if error is not None:  # making the server failed (a bug): said, not swallowed
             self.bridge.start_failed.emit("internal", f"{type(error).__name__}: {error}")
 
+    def _set_persona(self, server, voice, role) -> None:
+        from moshi_mlx.engine.events import ErrorEvent
+        from moshi_mlx.errors import MoshiError
+
+        try:
+            server.set_persona(voice, role)
+        except MoshiError as e:  # the voice or the role cannot be used: Talk's page says it too
+            self.bridge.event.emit(ErrorEvent("persona", f"not served: {e}", fatal=False))
+
     def _start_server(self, server, options: dict) -> None:
         try:
             if self._hold_reason is not None:
@@ -232,6 +263,7 @@ class Sharing(QObject):
         elif event.state == "running":
             copy = "" if self.shares_talk_model else " (its own copy of the model)"
             self._set(READY, f"Ready: waiting for a device{copy}")
+            self._apply_persona()  # changed while the model was loading
         elif event.state == "stopped":
             self.urls, self.peer = [], None
             self._set(OFF, self.status if self._failed else "Off")

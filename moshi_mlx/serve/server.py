@@ -161,6 +161,22 @@ class ChatServer(HttpPages):
         with self._hold_lock:
             self._held = None
 
+    def set_persona(self, voice: str | None, role: str | None) -> None:
+        """The server's persona (PersonaPlex) for the conversations that start from now on; one
+        under way keeps its own. Checked on the MLX worker first, once the model is loaded: raises
+        PersonaError or ConfigError and keeps the old one. Any thread but the MLX worker's."""
+        from dataclasses import replace
+
+        from ..engine import mlx_worker
+
+        if self._options is None:
+            raise RuntimeError("set_persona: the server was not started")
+        options = replace(self._options, voice=voice or None, role=role or None)
+        model = self._model
+        if options.persona and model is not None:
+            mlx_worker.submit(lambda: check_persona(model, options.sampling, options.persona)).result()
+        self._options = options
+
     @property
     def model(self):
         """The LoadedModel being served (None until loaded)."""

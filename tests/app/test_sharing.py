@@ -307,9 +307,19 @@ def test_a_personaplex_model_is_served_with_talks_persona(qtbot, make_app, demo_
     picker = shell.mode("talk").persona
     picker.panel.role_edit.setPlainText("You like tea.")  # short: the demo's context is tiny
     dialog, panel = turn_on(qtbot, shell)
-    assert shell.sharing._server._options.persona == {"role": "You like tea."}
+    server = shell.sharing._server
+    assert server._options.persona == {"role": "You like tea."}
     device = Device(f"http://127.0.0.1:{port}/")
     wait_for(qtbot, lambda: shell.sharing.state == CONNECTED, 60_000)
     assert device.finish() == "talked"
+    # a new persona in Talk is served from the next conversation on, without a restart
+    picker.panel.role_edit.setPlainText("You like coffee.")
+    wait_for(qtbot, lambda: server._options.persona == {"role": "You like coffee."}, 30_000)
+    assert shell.sharing._server is server and shell.sharing.state == READY
+    # one the model cannot take is said; the served one stays
+    picker.panel.role_edit.setPlainText("tell me a long story " * 60)
+    wait_for(qtbot, lambda: any(m.title == "This persona cannot be used" for m in shell.messages.history),
+             30_000)
+    assert server._options.persona == {"role": "You like coffee."} and shell.sharing.state == READY
     turn_off(qtbot, shell, panel, port)
     dialog.reject()

@@ -9,6 +9,7 @@ import aiohttp
 import pytest
 
 from moshi_mlx.engine.events import ErrorEvent, StateEvent
+from moshi_mlx.errors import MoshiError
 from moshi_mlx.serve import ChatServer, ServeOptions
 from moshi_mlx.serve.persona import voice_name
 from moshi_mlx.serve.probe import Prober, probe_signal
@@ -61,6 +62,20 @@ def test_the_servers_persona_and_a_clients_persona(persona_server):
     # only the voice: the server's role stays (an empty parameter keeps the server's value)
     assert run(_conversation(persona_server, "voice_prompt=demo-high&text_prompt=")) == \
         ("demo-high", PIRATE, False)
+    _idle(persona_server)
+
+
+def test_the_servers_persona_changes_for_the_next_conversations(persona_server):
+    persona_server.set_persona("demo-mid", "You like tea.")
+    assert run(_conversation(persona_server))[:2] == ("demo-mid", "You like tea.")
+    _idle(persona_server)
+    with pytest.raises(MoshiError, match="nobody"):  # checked first: the old one is kept
+        persona_server.set_persona("nobody", None)
+    with pytest.raises(MoshiError, match="persona prompt takes"):
+        persona_server.set_persona(None, "tell me a long story " * 60)
+    assert persona_server._options.persona == {"voice": "demo-mid", "role": "You like tea."}
+    persona_server.set_persona("demo-low", PIRATE)
+    assert run(_conversation(persona_server)) == ("demo-low", PIRATE, True)
     _idle(persona_server)
 
 
