@@ -49,7 +49,8 @@ class ReadAloudPage(SessionPage):
         self.pause_button = QPushButton("Pause")
         self.pause_button.setAccessibleName("Pause or resume")
         self.save_button = QPushButton("Save as WAV…")
-        self.save_button.setToolTip("Speak the whole text into a WAV file (without playing it)")
+        self.save_button.setToolTip("Save the reading just heard as a WAV file, or speak the text into one "
+                                    "(without playing it) if it changed since")
         self.save_button.setAccessibleName("Save the speech as a WAV file")
         self.record_check = QCheckBox("Record")
         self.record_check.setToolTip("Keep each reading (its speech and words) in the recordings folder, "
