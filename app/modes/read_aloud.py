@@ -54,6 +54,7 @@ class ReadAloudMode(LiveMode):
         p.open_button.clicked.connect(lambda: self.open_text())
         p.save_button.clicked.connect(lambda: self.save_wav())
         p.voice_combo.currentTextChanged.connect(lambda text: self.set_option("voice", text.strip()))
+        p.voice2_combo.currentTextChanged.connect(lambda text: self.set_option("voice2", text.strip()))
         p.voices_button.clicked.connect(lambda: self.list_online_voices())
         self.voices_listed.connect(self._voices_listed)
 
@@ -75,6 +76,7 @@ class ReadAloudMode(LiveMode):
             return False
         if changed:
             self.set_option("voice", "")
+            self.set_option("voice2", "")
             self.fill_voices()
         return True
 
@@ -97,6 +99,12 @@ class ReadAloudMode(LiveMode):
         combo.addItems(names)
         combo.setEditText(chosen or (names[0] if names else ""))
         combo.blockSignals(False)
+        second = self.page.voice2_combo  # none by default: one voice
+        second.blockSignals(True)
+        second.clear()
+        second.addItems(["", *names])
+        second.setEditText(self.option("voice2", ""))
+        second.blockSignals(False)
 
     def list_online_voices(self) -> threading.Thread | None:
         """List kyutai/tts-voices' voices for this model in the background (a network request);
@@ -187,9 +195,13 @@ class ReadAloudMode(LiveMode):
             return False
         return True
 
+    def _voices(self) -> list[str]:
+        """The voice, and a dialogue's second one when chosen."""
+        p = self.page
+        return [v for v in (p.voice_combo.currentText().strip(), p.voice2_combo.currentText().strip()) if v]
+
     def _what_is_read(self) -> tuple:
-        return (self.prefs.model, self.page.voice_combo.currentText().strip(),
-                self.page.text_edit.toPlainText())
+        return self.prefs.model, tuple(self._voices()), self.page.text_edit.toPlainText()
 
     def _save_heard(self, heard: str, path: str) -> bool:
         """Copy the reading just heard to `path` (through a temporary sibling, then a rename)."""
@@ -240,8 +252,7 @@ class ReadAloudMode(LiveMode):
 
     def engine_options(self, model: str, record_dir: str | None) -> dict:
         s = self.shell.settings
-        voice = self.page.voice_combo.currentText().strip()
-        common = dict(model=model, voices=[voice] if voice else [], text=self._text,
+        common = dict(model=model, voices=self._voices(), text=self._text,
                       seed=s.seed, cache_dir=s.cache_dir or None)
         if self.saving:
             return dict(common, output_device=None, wav_path=self.saving, keep_stopped_wav=False)

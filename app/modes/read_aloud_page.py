@@ -33,6 +33,17 @@ class ReadAloudPage(SessionPage):
         device_picker.grid.addWidget(label("Voice", secondary=True), 1, 0)
         device_picker.grid.addWidget(self.voice_combo, 1, 1)
         device_picker.grid.addWidget(self.voices_button, 1, 2)
+        self.voice2_combo = QComboBox()  # a dialogue's second voice ("" = one voice)
+        self.voice2_combo.setEditable(True)
+        self.voice2_combo.setSizeAdjustPolicy(self.voice_combo.sizeAdjustPolicy())
+        self.voice2_combo.setMinimumContentsLength(16)
+        self.voice2_combo.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.voice2_combo.lineEdit().setPlaceholderText("None (a dialogue: each line is a turn of the next voice)")
+        self.voice2_combo.setAccessibleName("Second voice, for a dialogue")
+        self.voice2_combo.setToolTip("Leave empty for one voice. With a second voice the text is a "
+                                     "dialogue: each non-empty line is a turn, alternating between the voices")
+        device_picker.grid.addWidget(label("Second voice", secondary=True), 2, 0)
+        device_picker.grid.addWidget(self.voice2_combo, 2, 1)
 
         self.text_edit = QPlainTextEdit()
         self.text_edit.setPlaceholderText(PLACEHOLDER)
@@ -73,7 +84,8 @@ class ReadAloudPage(SessionPage):
         self.pause_button.setEnabled(running and not busy)
         if not running:
             self.pause_button.setText("Pause")
-        self.lock_setup(running or busy, self.voice_combo, self.voices_button, self.open_button, self.save_button)
+        self.lock_setup(running or busy, self.voice_combo, self.voice2_combo, self.voices_button,
+                        self.open_button, self.save_button)
         self.text_edit.setReadOnly(running or busy)
 
     def set_paused(self, paused: bool) -> None:

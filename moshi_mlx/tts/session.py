@@ -68,7 +68,8 @@ class ReadAloudOptions:
     output_device: int | str | None = "default"  # "default": the system's; None: do not play
     wav_path: str | None = None  # also save the speech here
     keep_stopped_wav: bool = True  # a stopped session's WAV holds what was spoken (False: removed)
-    text: str | None = None  # all the text to read (end of text included); None: push_text()
+    text: str | None = None  # all the text to read (end of text included; with two voices each
+    # non-empty line is a turn of the next one); None: push_text()
     record_dir: str | None = None  # keep the reading for History (WAV, transcript, sidecar)
     codec_backend: str = "mlx"
     cache_dir: str | None = None
@@ -98,7 +99,10 @@ class ReadAloud:
             self._playing.set()
             self._synth, self.wav_path, self.recording_paths = None, None, None
             if options.text is not None:  # otherwise text pushed before start() is kept for it
-                self._queued = [("push_text", options.text, None), ("end_of_text",)]
+                from .text_source import text_pushes
+
+                # two voices or more: a dialogue, each non-empty line a turn of the next voice
+                self._queued = [*text_pushes(options.text, len(options.voices) > 1), ("end_of_text",)]
             if options.wav_path:
                 from .outputs import check_output_path
 

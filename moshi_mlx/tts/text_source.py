@@ -24,6 +24,29 @@ class TextError(MoshiError):
     """Nothing (speakable) to say, or a text that cannot be read."""
 
 
+class Turns:
+    """A dialogue's speakers: each non-empty line is a turn of the next one (0, 1, 0, ...)."""
+
+    def __init__(self) -> None:
+        self._next = 0
+
+    def speaker(self, line: str) -> int | None:
+        """The speaker of `line`; None for a blank line (no turn)."""
+        if not line.strip():
+            return None
+        speaker, self._next = self._next, self._next ^ 1
+        return speaker
+
+
+def text_pushes(text: str, dialogue: bool) -> list[tuple]:
+    """The synthesizer calls ("push_text", text, speaker) for a whole text: one call, or in a
+    dialogue one per line with its turn's speaker (blank lines too: word spans index `text`)."""
+    if not dialogue:
+        return [("push_text", text, None)]
+    turns = Turns()
+    return [("push_text", line, turns.speaker(line)) for line in text.splitlines(keepends=True)]
+
+
 @dataclass(frozen=True)
 class TextSource:
     text: str | None = None  # the text itself
@@ -89,7 +112,7 @@ class Feeder:
     def __init__(self, source: TextSource, synth, dialogue: bool, stop: threading.Event):
         self.source, self.synth, self.dialogue, self.stop = source, synth, dialogue, stop
         self.error: BaseException | None = None
-        self._speaker = 0
+        self._turns = Turns()
         self.thread = threading.Thread(target=self._run, name="moshi-tts-text", daemon=True)
 
     def start(self) -> None:
@@ -98,9 +121,10 @@ class Feeder:
     def _push(self, line: str) -> None:
         if not self.dialogue:
             self.synth.push_text(line)
-        elif line.strip():
-            self.synth.push_text(line, speaker=self._speaker)
-            self._speaker ^= 1
+            return
+        speaker = self._turns.speaker(line)
+        if speaker is not None:
+            self.synth.push_text(line, speaker=speaker)
 
     def _run(self) -> None:
         try:

@@ -240,3 +240,28 @@ def test_save_as_wav_keeps_the_reading_just_heard(qtbot, make_app, tts_home, tmp
     assert m._heard[0][2] == TEXT and len(list(Path(heard_dir).iterdir())) == 1
     m.shutdown()
     assert not Path(heard_dir).exists()
+
+
+def test_a_second_voice_reads_the_text_as_a_dialogue(qtbot, make_app, tts_home, tmp_path):
+    from moshi_mlx.tts.session import WordEvent
+
+    dialogue = "Hello there.\nHi, how are you?\nFine."
+    shell, m, backend = reader(make_app, tts_home, tmp_path, dialogue)
+    p = m.page
+    assert p.voice2_combo.currentText() == "" and p.voice2_combo.accessibleName()
+    assert [p.voice2_combo.itemText(i) for i in range(p.voice2_combo.count())] == \
+        ["", "demo/voice-1.wav", "demo/voice-2.wav"]
+    p.voice2_combo.setEditText("demo/voice-2.wav")
+    speakers = []
+    m.bridge.event.connect(lambda e: speakers.append(e.speaker) if isinstance(e, WordEvent) else None)
+    assert m.start()
+    wait_for(qtbot, lambda: m.state == RUNNING, 120_000)
+    assert not p.voice2_combo.isEnabled()
+    wait_for(qtbot, lambda: m.state == IDLE, 120_000)
+    assert not m.messages.history, m.messages.history
+    assert backend.options[-1]["voices"] == ["demo/voice-1.wav", "demo/voice-2.wav"]
+    assert m.words_heard == dialogue.split() and speakers == [0, 0, 1, 1, 1, 1, 0]
+    assert m.option("voice2", "") == "demo/voice-2.wav"  # remembered
+    shell.window.resize(800, 600)  # both voice rows and the text still fit
+    qtbot.wait(50)
+    assert p.voice2_combo.isVisible() and p.text_edit.height() > 100 and p.start_button.isVisible()

@@ -111,3 +111,19 @@ def test_a_stopped_session_may_leave_no_wav(tts_home, tmp_path, monkeypatch):
         assert not events.stopped.wait(0.05), events.of(ErrorEvent)
     session.stop()
     assert events.stopped.is_set() and session.wav_path is None and list(tmp_path.iterdir()) == []
+
+
+def test_two_voices_read_the_text_as_a_dialogue(tts_home, monkeypatch):
+    monkeypatch.setenv("MOSHI_MLX_HOME", str(tts_home))
+    dialogue = "Hello there, how are you?\n\nVery well, thank you.\nGood.\n"
+    events = Events()
+    session = ReadAloud(events)
+    session.start(ReadAloudOptions(model="demo-tts", output_device=None, text=dialogue,
+                                   voices=["demo/voice-1.wav", "demo/voice-2.wav"],
+                                   settings=TtsSettings(seed=2)))
+    assert events.stopped.wait(120)
+    assert not events.of(ErrorEvent), events.of(ErrorEvent)
+    words = events.of(WordEvent)
+    assert [w.word for w in words] == dialogue.split()
+    assert all(dialogue[w.span[0]:w.span[1]] == w.word for w in words)  # spans index the whole text
+    assert [w.speaker for w in words] == [0] * 5 + [1] * 4 + [0]  # each non-empty line a turn
