@@ -11,6 +11,7 @@ from __future__ import annotations
 import signal
 import threading
 from contextlib import contextmanager
+from typing import Callable
 
 _STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
 
@@ -63,3 +64,28 @@ def deferred_interrupts():
             signal.signal(sig, handler)
     if received:
         raise Interrupted(signal.Signals(received[0]).name, completed=True)
+
+
+@contextmanager
+def interrupt_as_request(on_request: Callable[[], None]):
+    """Within the block Ctrl-C calls `on_request` (which asks the work to wind down) instead of
+    raising at whatever line runs (where a KeyboardInterrupt may be lost, in a finaliser or a
+    native callback); KeyboardInterrupt is raised as the block ends. A second Ctrl-C raises at once."""
+    if not _on_main_thread() or signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        yield  # (started with Ctrl-C ignored, as a background job: it stays ignored)
+        return
+    received: list[int] = []
+
+    def handler(signum, _frame) -> None:
+        received.append(signum)
+        if len(received) > 1:
+            raise KeyboardInterrupt
+        on_request()
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if received:
+            raise KeyboardInterrupt

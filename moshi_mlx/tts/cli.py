@@ -151,6 +151,7 @@ class _Run:
         self.stop = threading.Event()
 
     def go(self, synth_class) -> int:
+        from ..interrupts import interrupt_as_request
         from .outputs import NpyColumns, OutputSet, WavStream
         from .script import ScriptReader
         from .text_source import Feeder, TextError, unspeakable_message
@@ -168,33 +169,35 @@ class _Run:
             wav = WavStream(files.temps["wav"]) if "wav" in files.temps else None
             token_file = NpyColumns(files.temps["tokens"], 1 + synth.codebooks) if "tokens" in files.temps else None
             player = None if wav is not None else self._player()
-            try:
-                feeder.start()
-                started = time.perf_counter()
-                frames = 0
-                for frame in synth.frames():
+            # Ctrl+C stops the synthesis at the next frame, then raises: outputs are never kept
+            with interrupt_as_request(lambda: (self.stop.set(), synth.cancel())):
+                try:
+                    feeder.start()
+                    started = time.perf_counter()
+                    frames = 0
+                    for frame in synth.frames():
+                        self._write_tokens(rows, token_file)
+                        if wav is not None:
+                            wav.write(frame.pcm)
+                        else:
+                            player.write(frame.pcm, self.stop)
+                        self._print_words(frame)
+                        frames += 1
                     self._write_tokens(rows, token_file)
-                    if wav is not None:
-                        wav.write(frame.pcm)
-                    else:
-                        player.write(frame.pcm, self.stop)
-                    self._print_words(frame)
-                    frames += 1
-                self._write_tokens(rows, token_file)
-                wall = time.perf_counter() - started
-                if feeder.error is not None:
-                    raise feeder.error
-                if frames == 0:
-                    raise TextError(unspeakable_message(synth.dropped, self.model.files.name))
-                if player is not None:
-                    player.drain(self.stop)
-            finally:
-                self.stop.set()
-                if player is not None:
-                    player.close()
-                for f in (wav, token_file):
-                    if f is not None:
-                        f.close()
+                    wall = time.perf_counter() - started
+                    if feeder.error is not None:
+                        raise feeder.error
+                    if frames == 0:
+                        raise TextError(unspeakable_message(synth.dropped, self.model.files.name))
+                    if player is not None:
+                        player.drain(self.stop)
+                finally:
+                    self.stop.set()
+                    if player is not None:
+                        player.close()
+                    for f in (wav, token_file):
+                        if f is not None:
+                            f.close()
             files.commit()
         if synth.dropped.count:
             print(f"warning: skipped {synth.dropped.describe()} (the tokenizer cannot encode them)",

@@ -119,7 +119,10 @@ def test_unknown_voice_name_from_the_hub(tts_home, tmp_path):
 def test_ctrl_c_leaves_nothing(tts_home, tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "moshi_mlx", "say", TEXT * 20, "--model", "demo-tts",
                              "-o", str(tmp_path / "long.wav"), "--tokens", str(tmp_path / "t.npy")],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(tts_home))
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(tts_home),
+                            # Ctrl+C as at a terminal, even where this runs with SIGINT ignored (a
+                            # background job of a script): Python then leaves it ignored
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         assert proc.stdout.read(5)  # it is speaking
         proc.send_signal(signal.SIGINT)
