@@ -20,6 +20,8 @@ class AudioDeviceError(MoshiError):
 class PersonaError(MoshiError):
     """A persona (voice prompt or role prompt) that this model cannot use."""
 
+    error_kind = "persona"  # the ErrorEvent kind (engine/session_base.py)
+
 
 class ModelNotAvailableError(MoshiError):
     """A model is neither present locally nor downloadable (e.g. offline)."""

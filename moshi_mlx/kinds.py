@@ -16,6 +16,8 @@ from .errors import MoshiError
 class ModelKindError(MoshiError):
     """A model of one kind was given to a command or mode made for another."""
 
+    error_kind = "model_kind"
+
 
 @dataclass(frozen=True)
 class ModelKind:

@@ -26,6 +26,7 @@ from ..hub import DownloadCancelled
 from ..kinds import ModelKindError, check_kind, kind_of
 from . import mlx_worker
 from .core import FrameEngine, Sampling
+from .session_base import error_event  # noqa: F401  (one map for every engine)
 from .events import ErrorEvent, Event, LevelEvent, ProgressEvent, StateEvent, StatsEvent, TextEvent
 
 FRAME_MS = 1000.0 / FRAME_RATE
@@ -61,27 +62,6 @@ class EngineOptions:
 def db(x: np.ndarray) -> float:
     rms = float(np.sqrt(np.mean(np.square(x, dtype=np.float32)))) if len(x) else 0.0
     return 20.0 * math.log10(rms) if rms > 1e-10 else -200.0
-
-
-def error_event(e: Exception, model: str) -> ErrorEvent | None:
-    """The ErrorEvent that tells a listener why a live session ended (None: a cancelled download,
-    whose partial file stays for next time)."""
-    if isinstance(e, AudioDeviceError):
-        return ErrorEvent(getattr(e, "kind", "no_input_device"), str(e))
-    if isinstance(e, DownloadCancelled):
-        return None
-    if isinstance(e, ModelNotAvailableError):
-        return ErrorEvent("download", str(e))
-    if isinstance(e, ModelKindError):
-        return ErrorEvent("model_kind", str(e))
-    if isinstance(e, MemoryError):
-        return ErrorEvent("out_of_memory", f"not enough memory to run {model}: choose a smaller (4-bit) "
-                          "model or close other applications")
-    if isinstance(e, PersonaError):
-        return ErrorEvent("persona", str(e))
-    if isinstance(e, MoshiError):
-        return ErrorEvent("model_load", str(e))
-    return ErrorEvent("internal", f"{type(e).__name__}: {e}\n" + "".join(traceback.format_exception(e)))
 
 
 class ModelCache:

@@ -24,6 +24,8 @@ AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".aiff", ".a
 class VoiceError(MoshiError):
     """A voice that does not exist, cannot be read, or does not fit the model."""
 
+    error_kind = "voice"
+
 
 @dataclass(frozen=True)
 class Voice:
