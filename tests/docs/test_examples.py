@@ -128,7 +128,7 @@ def run(example: Example, cwd, env) -> subprocess.CompletedProcess:
         assert not arg.startswith(("~", "/")), (
             f"{example.text}: a runnable example writes only in its own folder; mark it parse-only")
     return subprocess.run([sys.executable, "-m", example.program, *example.argv], cwd=cwd, env=env,
-                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=180)
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
 
 
 @pytest.mark.parametrize("block,examples", RUNNABLE, ids=[b.where for b, _ in RUNNABLE])

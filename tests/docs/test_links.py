@@ -66,7 +66,9 @@ def test_every_screenshot_is_shown_by_a_page():
     tests/app/conftest.py): each of them, and each file there, is shown or linked by some page."""
     written = set()
     for test in (REPO / "tests" / "app").glob("*.py"):
-        written |= set(re.findall(r'"(\w+\.png)"', test.read_text(encoding="utf-8")))
+        text = test.read_text(encoding="utf-8")
+        written |= set(re.findall(r'SCREENSHOTS / "(\w+\.png)"', text))
+        written |= set(re.findall(r'screenshot\([^)]*"(\w+\.png)"\)', text))
     assert "conversation.png" in written
     assert 'docs" / "screenshots"' in (REPO / "tests" / "app" / "conftest.py").read_text(encoding="utf-8")
     on_disk = {p.name for p in (REPO / "docs" / "screenshots").glob("*.png")}
