@@ -66,6 +66,7 @@ def check_args(program: str, argv: list[str]) -> str | None:
         if name == "bench" and rest and rest[0].startswith("-") and rest[0] not in ("-h", "--help"):
             rest = ["e2e", *rest]  # as cli.main does: `bench --model X` = `bench e2e --model X`
         p, argv = _cli_parser(name), rest
+    _no_abbreviations(p)
     err = io.StringIO()
     try:
         with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
@@ -73,3 +74,12 @@ def check_args(program: str, argv: list[str]) -> str | None:
     except SystemExit as e:
         return None if e.code == 0 else err.getvalue().strip() or f"exit {e.code}"
     return None
+
+
+def _no_abbreviations(p: argparse.ArgumentParser) -> None:
+    """Docs spell options in full: `--out` for `--output` is refused (argparse would accept it)."""
+    p.allow_abbrev = False
+    for action in p._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                _no_abbreviations(sub)

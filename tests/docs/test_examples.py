@@ -146,6 +146,8 @@ def test_example_runs(block, examples, tmp_path, example_env):
 def test_a_wrong_example_fails(tmp_path, example_env):
     assert check_args("moshi_mlx", ["transcribe", "talk.wav", "--no-such-option"])
     assert check_args("moshi_mlx", ["no-such-command"])
+    assert check_args("moshi_mlx", ["transcribe", "talk.wav", "--out", "x.txt"])  # abbreviated
+    assert check_args("moshi_mlx", ["bench", "lm", "--step", "3"])
     assert check_args("moshi_mlx", ["encode", "talk.wav"])  # a missing argument
     assert check_args("moshi_quantize", ["kyutai/moshiko-pytorch-bf16", "--bits", "3", "-o", "x"])
     assert check_args("moshi_mlx", ["bench", "--model", "demo", "--frames", "3"]) is None
