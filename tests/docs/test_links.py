@@ -87,3 +87,11 @@ def test_the_checker_catches_broken_links():
     assert check(page, "no-such-page.md") is not None
     assert check(page, "#no-such-heading") is not None
     assert check(page, "local-api.md") is None  # pending, or merged
+
+
+def test_readme_is_a_front_page_linking_every_page():
+    readme = REPO / "README.md"
+    assert len(readme.read_text(encoding="utf-8").splitlines()) <= 300, "README.md: at most 300 lines"
+    linked = {(readme.parent / t.partition("#")[0]).resolve() for _, t, _ in links(readme) if not EXTERNAL.match(t)}
+    unlinked = [rel(p) for p in pages()[1:] if p.resolve() not in linked]
+    assert not unlinked, f"pages the README does not link: {unlinked}"
