@@ -131,6 +131,7 @@ def run(example: Example, cwd, env) -> subprocess.CompletedProcess:
                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow  # about a minute for all of them; parsing (above) is the fast check
 @pytest.mark.parametrize("block,examples", RUNNABLE, ids=[b.where for b, _ in RUNNABLE])
 def test_example_runs(block, examples, tmp_path, example_env):
     for name, make in FIXTURES.items():
