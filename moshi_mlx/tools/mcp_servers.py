@@ -230,7 +230,7 @@ class McpServers:
             return f"The tool {tool!r} did not answer within {timeout_s:g} s.", True
         except Exception as e:  # noqa: BLE001 - the model gets an error result, the conversation goes on
             why = describe_error(e)
-            if _connection_lost(server, e):
+            if _connection_lost(e):
                 server.fail(f"the server stopped ({why})")
                 self.on_notice(f"MCP server {server.config.name!r} stopped: {server.error}")
             else:
@@ -255,6 +255,6 @@ class McpServers:
             loop.close()
 
 
-def _connection_lost(server: _Server, e: BaseException) -> bool:
+def _connection_lost(e: BaseException) -> bool:
     text = str(e).lower()
-    return "connection closed" in text or "closed" in text and "stream" in text or isinstance(e, (EOFError, BrokenPipeError))
+    return "connection closed" in text or ("closed" in text and "stream" in text) or isinstance(e, (EOFError, BrokenPipeError))

@@ -107,11 +107,15 @@ class ToolBox:
         configs = read_config(mcp_config) if mcp_config is not None else []
         self._servers = McpServers(configs, start_timeout_s, self._notice)
         self._servers.start()
-        self._entries = self._collect()
-        self._select = self._check_select(select)
         self._policies: dict[str, str] = {}
-        for name, policy in (policies or {}).items():
-            self.set_policy(name, policy, strict=False)
+        try:
+            self._entries = self._collect()
+            self._select = self._check_select(select)
+            for name, policy in (policies or {}).items():
+                self.set_policy(name, policy, strict=False)
+        except BaseException:
+            self._servers.close()
+            raise
 
     # ---- the tools ------------------------------------------------------------------------
     def _collect(self) -> dict[str, _Entry]:

@@ -108,3 +108,10 @@ def test_assistant_options(tmp_path):
         args.data_dir = str(tmp_path)
         with pytest.raises(ToolsError, match=message):
             toolbox_from_args(args)
+
+
+def test_no_qt_no_mlx_and_light_import():
+    code = ("import sys, moshi_mlx.tools, moshi_mlx.tools.cli; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'mlx', 'PySide6', 'mcp', 'moshi_app'}))")
+    p = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert p.stdout.strip() == "[]", p.stderr  # the MCP SDK is imported only when servers are configured
