@@ -104,8 +104,45 @@ def load_llm(spec: str, cache_dir: str | None = None,
                                      "(org/name); try demo-llm or mlx-community/Qwen3-4B-Instruct-2507-4bit")
     from .. import hub
 
-    folder = hub.download(spec, cache_dir, progress)  # the cached copy when there: no network
+    try:
+        folder = _download(spec, cache_dir, progress)
+    except ModelNotAvailableError as e:
+        if hub.is_installed(spec, cache_dir) or not hub.is_offline():
+            raise ModelNotAvailableError(f"--llm {spec}: {e}") from None
+        raise ModelNotAvailableError(
+            f"--llm {spec}: not downloaded and the network is off (HF_HUB_OFFLINE=1 or no connection); "
+            f"download it once while online (`huggingface-cli download {spec}`), pass a local mlx-lm "
+            "folder, or use --llm demo-llm") from None
     return _load_folder(folder, spec)
+
+
+def _download(repo_id: str, cache_dir: str | None, progress) -> Path:
+    """The repo's snapshot folder in the HF cache (no network when there), else downloaded with the
+    project's resumable, verified transfer: the files mlx-lm itself fetches (weights, JSON, chat
+    template .jinja, tokenizer files), never Python code."""
+    from .. import hub
+
+    if hub.is_installed(repo_id, cache_dir):
+        return hub._snapshot_folder(repo_id, cache_dir)
+    if hub.is_offline():
+        raise ModelNotAvailableError("offline")
+    hub.probe(repo_id)
+    hub._transfer(repo_id, lambda: _llm_files(repo_id), cache_dir, progress, None)
+    return hub._snapshot_folder(repo_id, cache_dir)
+
+
+def _llm_files(repo_id: str) -> tuple[str, ...]:
+    from fnmatch import fnmatch
+
+    from huggingface_hub import HfApi, constants
+    from mlx_lm.utils import DEFAULT_ALLOW_PATTERNS
+
+    patterns = [p for p in DEFAULT_ALLOW_PATTERNS if not p.endswith(".py")]
+    files = [f for f in HfApi(endpoint=constants.ENDPOINT).list_repo_files(repo_id)
+             if "/" not in f and any(fnmatch(f, p) for p in patterns)]
+    if not any(f.endswith(".safetensors") for f in files):
+        raise ModelNotAvailableError(f"Hugging Face repo {repo_id} has no .safetensors weights (not an MLX model)")
+    return tuple(files)
 
 
 def _load_folder(folder: Path, name: str) -> LoadedLLM:

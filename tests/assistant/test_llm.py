@@ -198,7 +198,7 @@ def test_load_a_folder_and_its_errors(llm_home, tmp_path, monkeypatch):
         load_llm("no such thing")
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(ModelNotAvailableError, match="offline"):
+    with pytest.raises(ModelNotAvailableError, match="--llm mlx-community/not-downloaded-model-4bit: not downloaded and the network is off"):
         load_llm("mlx-community/not-downloaded-model-4bit", cache_dir=str(tmp_path / "hf"))
 
 
@@ -222,3 +222,25 @@ def test_scripted_model_uses_mlx_lm_caches(llm_home):
     chat = ChatLLM(llm, None, LlmSettings())
     run_reply(chat, "Hi")
     assert isinstance(chat._cache[0], KVCache)
+
+
+def test_a_repo_id_is_downloaded_through_the_projects_hub(llm_home, tmp_path, monkeypatch):
+    from tests.engine.fake_hub import FakeHub, point_hub_at
+
+    folder = load_llm("demo-llm", llm_home).path
+    files = {f.name: f.read_bytes() for f in folder.iterdir()}
+    # recent conversions keep the chat template in chat_template.jinja; code files are never fetched
+    config = json.loads(files["tokenizer_config.json"])
+    files["chat_template.jinja"] = config.pop("chat_template").encode()
+    files["tokenizer_config.json"] = json.dumps(config).encode()
+    files["modeling_evil.py"] = b"raise SystemExit"
+    with FakeHub({"mlx-community/tiny-chat-4bit": files}) as server:
+        point_hub_at(monkeypatch, server)
+        seen = []
+        llm = load_llm("mlx-community/tiny-chat-4bit", str(tmp_path / "hf"), progress=lambda d, t: seen.append((d, t)))
+    assert llm.name == "mlx-community/tiny-chat-4bit" and not llm.is_demo
+    assert seen[-1][0] == seen[-1][1] >= len(files["model.safetensors"])
+    assert llm.tokenizer.has_tool_calling and (llm.path / "chat_template.jinja").is_file()
+    assert not (llm.path / "modeling_evil.py").exists()
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # now cached: loads with the network off
+    assert load_llm("mlx-community/tiny-chat-4bit", str(tmp_path / "hf")).path == llm.path
