@@ -47,6 +47,9 @@ class LoadedLLM:
 
 @dataclass
 class LlmSettings:
+    """Read at each begin_reply (change them between replies, e.g. Unmute's 0.7 then 0.3), except
+    the seed."""
+
     temperature: float = 0.7
     greedy: bool = False  # temperature 0 (argmax)
     max_tokens: int = 300  # per reply
@@ -75,8 +78,12 @@ class ReplyText:
     tool_calls: tuple[ToolCall, ...] = ()
     tokens: int = 0
     prefill_tokens: int = 0
-    prefill_s: float = 0.0
-    decode_s: float = 0.0
+    prefill_s: float = 0.0  # the first step: prefill of the new tokens + the first token
+    decode_s: float = 0.0  # the other steps
+
+    @property
+    def tokens_per_s(self) -> float:
+        return (self.tokens - 1) / self.decode_s if self.tokens > 1 and self.decode_s > 0 else 0.0
 
 
 def load_llm(spec: str, cache_dir: str | None = None,
@@ -186,6 +193,7 @@ class _Reply:
     prompt: list[int]
     new_tokens: list[int]
     detok: Any
+    sampler: Any
     gen: Any = None
     text: str = ""
     calls: list[ToolCall] = field(default_factory=list)
@@ -203,7 +211,6 @@ class ChatLLM:
     def __init__(self, llm: LoadedLLM, system: str | None, settings: LlmSettings,
                  tools: list[dict] | None = None, history: list[dict] = ()):
         import mlx.core as mx
-        from mlx_lm.sample_utils import make_sampler
 
         self.llm = llm
         self.settings = settings
@@ -213,8 +220,6 @@ class ChatLLM:
         self.messages += [dict(m) for m in history]
         if settings.seed is not None:
             mx.random.seed(settings.seed)
-        greedy = settings.greedy or settings.temperature <= 0
-        self._sampler = make_sampler(temp=0.0 if greedy else settings.temperature)
         self._cache = None
         self._cached: list[int] = []  # the tokens the prompt cache holds
         self._reply: _Reply | None = None
@@ -262,7 +267,8 @@ class ChatLLM:
         thinking = bool(tok.has_thinking and tok.think_start and
                         self._decode_tail(prompt).rstrip().endswith(tok.think_start))
         splitter = StreamSplitter(tok, self.tools, self._new_call_id, self.supports_tools, thinking)
-        self._reply = _Reply(splitter, self.settings.max_tokens, prompt, prompt[keep:], tok.detokenizer)
+        self._reply = _Reply(splitter, self.settings.max_tokens, prompt, prompt[keep:], tok.detokenizer,
+                             _sampler(self.settings))
         self.last_prefill_tokens = len(prompt) - keep
         self.tokens_generated = 0
 
@@ -356,7 +362,7 @@ class ChatLLM:
             self._cache = make_prompt_cache(self.llm.model)
         self._cached.extend(r.new_tokens)
         return generate_step(mx.array(r.new_tokens), self.llm.model, max_tokens=r.max_tokens,
-                             sampler=self._sampler, prompt_cache=self._cache)
+                             sampler=r.sampler, prompt_cache=self._cache)
 
     def _reuse(self, keep: int) -> int:
         """Make the cache hold only the first `keep` cached tokens (trimmed, or a fresh cache when
@@ -408,6 +414,13 @@ class ChatLLM:
 
     def _new_call_id(self) -> str:
         return f"call_{next(self._ids)}"
+
+
+def _sampler(settings: LlmSettings):
+    from mlx_lm.sample_utils import make_sampler
+
+    greedy = settings.greedy or settings.temperature <= 0
+    return make_sampler(temp=0.0 if greedy else settings.temperature)
 
 
 def _common_prefix(a: list[int], b: list[int]) -> int:

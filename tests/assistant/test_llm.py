@@ -244,3 +244,24 @@ def test_a_repo_id_is_downloaded_through_the_projects_hub(llm_home, tmp_path, mo
     assert not (llm.path / "modeling_evil.py").exists()
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # now cached: loads with the network off
     assert load_llm("mlx-community/tiny-chat-4bit", str(tmp_path / "hf")).path == llm.path
+
+
+def test_runs_on_the_mlx_worker_thread_and_reads_settings_each_reply(llm_home):
+    from moshi_mlx.engine.mlx_worker import MlxWorker
+
+    worker = MlxWorker("test-llm-worker")
+
+    def job():
+        llm = load_llm("demo-llm", llm_home)
+        chat = ChatLLM(llm, None, LlmSettings(temperature=1.0, max_tokens=6))
+        run_reply(chat, "Hi")
+        chat.end_reply()
+        chat.settings.greedy, chat.settings.max_tokens = True, 4  # from the next reply on
+        chat.begin_reply("Again")
+        prompt = chat.render()
+        while not chat.step().done:
+            pass
+        return chat.end_reply(), _reference(llm, prompt, 4)
+
+    reply, expected = worker.submit(job).result(timeout=120)
+    assert reply.text == expected and reply.tokens == 4 and reply.prefill_s > 0
