@@ -84,7 +84,7 @@ def test_each_turn_prefills_only_its_new_tokens(llm_home):
     llm = scripted_llm(replies, cache_dir=llm_home)
     chat = ChatLLM(llm, "Be brief.", LlmSettings())
     encode = lambda t: llm.tokenizer.encode(t, add_special_tokens=False)  # noqa: E731
-    previous = None
+    previous = previous_reply = None
     for user, reply_text in zip(["Hi!", "What time is it?", "Thanks."], replies):
         chat.begin_reply(user)
         full = chat.render()
@@ -198,7 +198,8 @@ def test_load_a_folder_and_its_errors(llm_home, tmp_path, monkeypatch):
         load_llm("no such thing")
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(ModelNotAvailableError, match="--llm mlx-community/not-downloaded-model-4bit: not downloaded and the network is off"):
+    offline = "--llm mlx-community/not-downloaded-model-4bit: not downloaded and the network is off"
+    with pytest.raises(ModelNotAvailableError, match=offline):
         load_llm("mlx-community/not-downloaded-model-4bit", cache_dir=str(tmp_path / "hf"))
 
 
@@ -237,7 +238,8 @@ def test_a_repo_id_is_downloaded_through_the_projects_hub(llm_home, tmp_path, mo
     with FakeHub({"mlx-community/tiny-chat-4bit": files}) as server:
         point_hub_at(monkeypatch, server)
         seen = []
-        llm = load_llm("mlx-community/tiny-chat-4bit", str(tmp_path / "hf"), progress=lambda d, t: seen.append((d, t)))
+        llm = load_llm("mlx-community/tiny-chat-4bit", str(tmp_path / "hf"),
+                       progress=lambda done, total: seen.append((done, total)))
     assert llm.name == "mlx-community/tiny-chat-4bit" and not llm.is_demo
     assert seen[-1][0] == seen[-1][1] >= len(files["model.safetensors"])
     assert llm.tokenizer.has_tool_calling and (llm.path / "chat_template.jinja").is_file()
