@@ -64,7 +64,8 @@ class Piece:
     text: str
     done: bool
     tool_call: ToolCall | None = None
-    finish_reason: str | None = None  # when done: "stop" (end of turn), "length" (max_tokens), "interrupted"
+    # when done: "stop" (end of turn), "length" (max_tokens), "interrupted", "ended" (end_reply early)
+    finish_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -318,9 +319,10 @@ class ChatLLM:
                               "content": result})
 
     def end_reply(self, heard: str | None = None, interrupted: bool = False) -> ReplyText:
-        """Close the reply. The history keeps `heard` (None: all the text) stripped; an interrupted
-        reply's message is marked {"interrupted": True} (not shown to the model, like Unmute, which
-        strips its em-dash) and dropped when no word was heard and no tool call made."""
+        """Close the reply. The history keeps `heard` (None: all the model's text, best when it was
+        all said: the cache then needs no re-prefill) stripped; an interrupted reply's message is
+        marked {"interrupted": True} (not shown to the model, as Unmute strips its em-dash) and
+        dropped when no word was heard and no tool call was made."""
         r = self._reply
         if r is None:
             raise RuntimeError("end_reply() without an open reply")
@@ -329,7 +331,7 @@ class ChatLLM:
                 r.splitter.discard()
                 self._finish(r, "interrupted")
             else:
-                self._finish(r, "stop")
+                self._finish(r, "ended")
         if interrupted:  # calls not yet taken by step() are not made
             waiting = [p.tool_call for p in r.queue if p.tool_call is not None]
             r.calls = [c for c in r.calls if c not in waiting]

@@ -142,7 +142,7 @@ def test_step_and_end_need_an_open_reply(demo):
     chat.begin_reply("Hi")
     with pytest.raises(RuntimeError):
         chat.begin_reply("Again")
-    chat.end_reply()  # closed before any step: nothing generated, nothing lost
+    assert chat.end_reply().finish_reason == "ended"  # closed before any step: nothing generated
     assert chat.messages[-1] == {"role": "assistant", "content": ""}
 
 

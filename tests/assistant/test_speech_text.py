@@ -11,6 +11,7 @@ CASES = [
     ("# Title\nSome text.", "Title Some text."),
     ("## Steps\n- first item\n- second item\n1. one\n2) two", "Steps first item second item one two"),
     ("* starred bullet", "starred bullet"),
+    ("In\n2024. That year", "In 2024. That year"),  # a year at a line start is no list number
     ("Before.\n```python\nprint('x')\nx = 1\n```\nAfter.", "Before. code omitted. After."),
     ("See [the docs](https://example.com/docs) now.", "See the docs now."),
     ("snake_case_name", "snake case name"),
