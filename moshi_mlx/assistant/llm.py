@@ -217,8 +217,10 @@ class ChatLLM:
         self.settings = settings
         self.supports_tools = bool(llm.tokenizer.has_tool_calling)
         self.tools = list(tools) if tools and self.supports_tools else None
-        self.messages: list[dict] = ([{"role": "system", "content": system}] if system else [])
-        self.messages += [dict(m) for m in history]
+        history = [dict(m) for m in history]
+        if system and history and history[0].get("role") == "system":
+            history = history[1:]  # this session's system prompt replaces the saved one
+        self.messages: list[dict] = ([{"role": "system", "content": system}] if system else []) + history
         if settings.seed is not None:
             mx.random.seed(settings.seed)
         self._cache = None
@@ -232,13 +234,16 @@ class ChatLLM:
     # ---- the conversation ----
 
     def prompt_messages(self) -> list[dict]:
-        """The messages as the chat template gets them: our marks removed, consecutive user turns
-        merged (an assistant reply cut off before any word was heard leaves none)."""
+        """The messages as the chat template gets them: our marks removed, consecutive user (or
+        assistant) turns merged, as Unmute does (a reply cut off before any word was heard leaves
+        two user turns in a row)."""
         out: list[dict] = []
         for m in self.messages:
             m = {k: v for k, v in m.items() if k != "interrupted"}
-            if out and m["role"] == "user" and out[-1]["role"] == "user":
-                out[-1] = {**out[-1], "content": f"{out[-1]['content']} {m['content']}".strip()}
+            prev = out[-1] if out else None
+            if (prev is not None and m["role"] == prev["role"] and m["role"] in ("user", "assistant")
+                    and not prev.get("tool_calls") and not m.get("tool_calls")):
+                out[-1] = {**prev, "content": f"{prev.get('content') or ''} {m.get('content') or ''}".strip()}
             else:
                 out.append(m)
         return out

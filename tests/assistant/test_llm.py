@@ -148,8 +148,10 @@ def test_step_and_end_need_an_open_reply(demo):
 
 def test_history_continues_a_conversation(demo):
     history = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello."}]
-    chat = ChatLLM(demo, "Be brief.", LlmSettings(greedy=True, max_tokens=4), history=history)
-    assert chat.messages[0]["role"] == "system" and chat.messages[1:] == history
+    saved = [{"role": "system", "content": "An old prompt."}] + history
+    chat = ChatLLM(demo, "Be brief.", LlmSettings(greedy=True, max_tokens=4), history=saved)
+    assert chat.messages == [{"role": "system", "content": "Be brief."}] + history
+    assert ChatLLM(demo, None, LlmSettings(), history=saved).messages == saved
     chat.begin_reply("Again")
     assert "Hello.<|im_end|>" in demo.tokenizer.decode(chat.render())
     chat.end_reply()
