@@ -25,7 +25,7 @@ import mlx.core as mx
 import mlx.nn as nn
 
 from ..errors import ConfigError
-from .llm import LoadedLLM
+from .llm_loader import LoadedLLM
 
 # where replies start, and what after a start means it was not one (the next tool result)
 REPLY_STARTS = {"qwen": (("<|im_start|>assistant\n",), ()),
