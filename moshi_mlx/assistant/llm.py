@@ -44,6 +44,12 @@ class LlmSettings:
     seed: int | None = None  # mx.random.seed, once, when the ChatLLM is made
     thinking: bool = False  # let models that think do so (their thoughts are never returned)
 
+    @classmethod
+    def from_options(cls, options) -> "LlmSettings":
+        """The LLM part of an AssistantOptions."""
+        return cls(temperature=options.temperature, greedy=options.greedy, max_tokens=options.max_tokens,
+                   seed=options.seed, thinking=options.thinking)
+
 
 @dataclass(frozen=True)
 class Piece:

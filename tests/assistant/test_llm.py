@@ -133,6 +133,14 @@ def test_sampling_is_seeded(demo):
     assert len({reply(1), reply(2), reply(3)}) > 1
 
 
+def test_settings_from_assistant_options():
+    from moshi_mlx.assistant.options import AssistantOptions
+
+    options = AssistantOptions(temperature=0.3, greedy=True, max_tokens=42, seed=7, thinking=True)
+    assert LlmSettings.from_options(options) == LlmSettings(0.3, True, 42, 7, True)
+    assert LlmSettings.from_options(AssistantOptions()) == LlmSettings()
+
+
 def test_step_and_end_need_an_open_reply(demo):
     chat = ChatLLM(demo, None, LlmSettings(max_tokens=3))
     with pytest.raises(RuntimeError):
