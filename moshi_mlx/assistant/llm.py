@@ -170,7 +170,7 @@ class ChatLLM:
         self._reply = _Reply(splitter, self.settings.max_tokens, prompt, prompt[keep:], tok.detokenizer,
                              _sampler(self.settings))
         self.last_prefill_tokens = len(prompt) - keep
-        self.tokens_generated = 0
+        self.last_prefill_s, self.tokens_generated = 0.0, 0
 
     def step(self) -> Piece:
         """Generate one token (the first call prefills the new tokens) and return what it adds."""
