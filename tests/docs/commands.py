@@ -15,10 +15,21 @@ QUANTIZE = "moshi-quantize"
 
 
 def command_names() -> list[str]:
-    """Every command: the sub-commands of `python -m moshi_mlx`, `bench NAME` for each benchmark,
-    and moshi-quantize."""
-    names = [n for n in cli.SUBCOMMANDS if n != "bench"]
+    """Every command: the sub-commands of `python -m moshi_mlx` (with their actions: `tools list`),
+    `bench NAME` for each benchmark, and moshi-quantize."""
+    names = []
+    for n in cli.SUBCOMMANDS:
+        if n != "bench":
+            names += [n, *(f"{n} {action}" for action in _actions(_cli_parser(n)))]
     return [*names, *(f"bench {b}" for b in bench_cli.BENCHMARKS), QUANTIZE]
+
+
+def _actions(p: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """A command's own sub-commands (`tools list`, `tools call`): name -> parser."""
+    for a in p._actions:
+        if isinstance(a, argparse._SubParsersAction):
+            return dict(a.choices)
+    return {}
 
 
 def parser(command: str) -> argparse.ArgumentParser:
@@ -33,7 +44,9 @@ def parser(command: str) -> argparse.ArgumentParser:
         p = argparse.ArgumentParser(prog=f"moshi-mlx {command}")
         importlib.import_module(bench_cli.BENCHMARKS[name][0]).configure_parser(p)
         return p
-    return _cli_parser(command)
+    name, _, action = command.partition(" ")
+    p = _cli_parser(name)
+    return _actions(p)[action] if action else p
 
 
 def _cli_parser(name: str) -> argparse.ArgumentParser:

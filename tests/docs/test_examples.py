@@ -118,8 +118,8 @@ def example_env(tmp_path_factory):
     env = dict(os.environ)
     env.update(MOSHI_MLX_HOME=str(tmp_path_factory.mktemp("moshi-home")),
                HF_HOME=str(tmp_path_factory.mktemp("hf-home")), HF_HUB_OFFLINE="1",
-               PYTHONUNBUFFERED="1")
-    env.pop("HF_HUB_CACHE", None)
+               PYTHONUNBUFFERED="1", XDG_DATA_HOME=str(tmp_path_factory.mktemp("xdg-data")))
+    env.pop("HF_HUB_CACHE", None)  # (XDG_DATA_HOME: `tools call set_timer` keeps its reminders there)
     return env
 
 

@@ -16,8 +16,6 @@ from .markdown import REPO, anchors, links, pages, rel
 # once those branches are merged: a link to a page that never comes must fail.
 PENDING_PAGES = {
     "docs/assistant.md",
-    "docs/assistant-models.md",
-    "docs/tools.md",
     "docs/local-api.md",
     "docs/command-promises.md",
     "docs/architecture.md",
