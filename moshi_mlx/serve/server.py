@@ -221,7 +221,7 @@ class ChatServer(HttpPages):
         from .openai import Api
 
         self._emit(StateEvent("loading", " ".join(options.model_names)))
-        app = web.Application(middlewares=[self._guard])
+        app = web.Application(middlewares=[web.middleware(lambda request, handler: self._guard(request, handler))])
         self._api = Api(options, self._engines)
         self._api.add_routes(app)
         app.router.add_get("/api/chat", self._chat)

@@ -72,11 +72,18 @@ class ThrottledProxy:
 class RawWebsocket:
     """Just enough of RFC 6455 to misbehave on purpose."""
 
-    def __init__(self, port: int, path: str = "/api/chat", headers: dict | None = None):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+    def __init__(self, port: int, path: str = "/api/chat", headers: dict | None = None,
+                 rcvbuf: int | None = None, host: str | None = None):
+        """`rcvbuf`: a small receive buffer (set before connecting, as a slow device has);
+        `host`: the Host header (default: the address connected to)."""
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.settimeout(30)
+        if rcvbuf is not None:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.connect(("127.0.0.1", port))
         key = base64.b64encode(os.urandom(16)).decode()
         extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
-        self.sock.sendall((f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+        self.sock.sendall((f"GET {path} HTTP/1.1\r\nHost: {host or f'127.0.0.1:{port}'}\r\nUpgrade: websocket\r\n"
                            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
                            f"Sec-WebSocket-Version: 13\r\n{extra}\r\n").encode())
         self.buf = b""
