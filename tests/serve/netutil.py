@@ -9,6 +9,8 @@ import socket
 import struct
 import threading
 import time
+import urllib.error
+import urllib.request
 
 
 class ThrottledProxy:
@@ -126,3 +128,20 @@ class RawWebsocket:
         """Close with a reset, as a device that vanishes."""
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.sock.close()
+
+
+def http(url: str, body=None, headers: dict | None = None, method: str | None = None):
+    """(status, headers, body bytes) of one plain request; an iterable body is sent chunked."""
+    request = urllib.request.Request(url, data=body, headers=headers or {}, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=120) as r:
+            return r.status, r.headers, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()
+
+
+def form(fields: dict, boundary: str = "b0undary") -> tuple[bytes, dict]:
+    parts = b"".join(f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'
+                     .encode() for k, v in fields.items())
+    return parts + f"--{boundary}--\r\n".encode(), {
+        "Content-Type": f"multipart/form-data; boundary={boundary}"}

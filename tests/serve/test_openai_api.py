@@ -17,6 +17,7 @@ from moshi_mlx.serve import ChatServer, ServeOptions
 from moshi_mlx.serve.openai import engines
 
 from .conftest import EventLog, wait_until
+from .netutil import form, http
 
 LONG_TEXT = " ".join(["The quick brown fox jumps over the lazy dog."] * 12)
 
@@ -50,26 +51,6 @@ def speech_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("audio") / "speech.flac"
     sf.write(path, np.stack([tone, tone], axis=1), 16000)
     return path
-
-
-def http(url: str, body=None, headers: dict | None = None, method: str | None = None):
-    """(status, headers, body bytes) of one plain request; an iterable body is sent chunked."""
-    import urllib.error
-    import urllib.request
-
-    request = urllib.request.Request(url, data=body, headers=headers or {}, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=120) as r:
-            return r.status, r.headers, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.headers, e.read()
-
-
-def form(fields: dict, boundary: str = "b0undary") -> tuple[bytes, dict]:
-    parts = b"".join(f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'
-                     .encode() for k, v in fields.items())
-    return parts + f"--{boundary}--\r\n".encode(), {
-        "Content-Type": f"multipart/form-data; boundary={boundary}"}
 
 
 def _error(e: openai.APIStatusError) -> dict:
