@@ -11,6 +11,7 @@ Origin, token)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import traceback
@@ -55,8 +56,11 @@ class Api:
                 return await fn(request, self)
             except ApiError as e:
                 return e.response()
-            except ConnectionError:
-                raise
+            except ConnectionError:  # the client left: nobody reads an answer
+                from aiohttp import web
+
+                log.info("%s %s: the client left", request.method, request.path)
+                return web.Response(status=400)
             except MoshiError as e:  # a user error from the engine (a voice, an unspeakable text)
                 return error_response(400, str(e), code="invalid_request")
             except Exception as e:
@@ -91,10 +95,15 @@ class Api:
             engine = self._engines.get(key)
             if engine is None:
                 cancel = threading.Event()
-                if stop.is_set():
+                waiter = asyncio.ensure_future(on_worker(lambda: load_engine(kind, slot.spec, o, emit, cancel)))
+                stopper = asyncio.ensure_future(stop.wait())
+                await asyncio.wait([waiter, stopper], return_when=asyncio.FIRST_COMPLETED)
+                stopper.cancel()
+                if not waiter.done():  # stop() during a download: cancel it, wait for the worker
                     cancel.set()
+                    await asyncio.wait([waiter])
                 try:
-                    engine = await on_worker(lambda: load_engine(kind, slot.spec, o, emit, cancel))
+                    engine = waiter.result()
                 except Exception as e:
                     slot.failed_to_load(str(e))
                     return slot.spec, e

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..session import on_worker
 from .audio_out import FORMATS, Encoder
-from .errors import ApiError, invalid
+from .errors import invalid
 from .forms import check_names, choice, number, read_json
 
 KNOWN = {"model", "input", "voice", "response_format", "speed", "instructions", "stream_format"}
@@ -66,6 +66,8 @@ async def speak(request, api):
                 size = BLOCK
             await response.write(encoder.finish())
             await response.write_eof()
+        except ConnectionError:  # the client left: the synthesis stops here
+            pass
         finally:
             synth.cancel()
             await on_worker(frames.close)
