@@ -299,3 +299,16 @@ def test_language_is_checked_against_what_the_model_announces():
         _language("fr", english)
     assert e.value.param == "language" and e.value.status == 400
     assert _language("de", SimpleNamespace(spec="demo-stt", languages=())) == "de"  # unknown: any
+
+
+def test_a_client_that_leaves_mid_speech_stops_the_synthesis(client, api):
+    slot = api._api.slots["tts"]
+    start = time.monotonic()
+    with client.audio.speech.with_streaming_response.create(
+            model="demo-tts", voice="alloy", input=LONG_TEXT, response_format="pcm") as response:
+        next(response.iter_bytes())  # the first audio, then the client hangs up
+    assert wait_until(lambda: slot._users == 0, 30)
+    left = time.monotonic() - start
+    print(f"a client leaving: the model was free again {left:.1f} s after the request")
+    assert left < 8.0  # the whole text takes longer than that (see the streaming test)
+    assert len(_speech(client, "pcm", "Again.")) > 0
