@@ -221,7 +221,8 @@ class ChatServer(HttpPages):
         from .openai import Api
 
         self._emit(StateEvent("loading", " ".join(options.model_names)))
-        app = web.Application(middlewares=[web.middleware(lambda request, handler: self._guard(request, handler))])
+        guard = web.middleware(lambda request, handler: self._guard(request, handler))
+        app = web.Application(middlewares=[guard])
         self._api = Api(options, self._engines)
         self._api.add_routes(app)
         app.router.add_get("/api/chat", self._chat)

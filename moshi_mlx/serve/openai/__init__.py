@@ -95,7 +95,8 @@ class Api:
             engine = self._engines.get(key)
             if engine is None:
                 cancel = threading.Event()
-                waiter = asyncio.ensure_future(on_worker(lambda: load_engine(kind, slot.spec, o, emit, cancel)))
+                job = on_worker(lambda: load_engine(kind, slot.spec, o, emit, cancel))
+                waiter = asyncio.ensure_future(job)
                 stopper = asyncio.ensure_future(stop.wait())
                 await asyncio.wait([waiter, stopper], return_when=asyncio.FIRST_COMPLETED)
                 stopper.cancel()

@@ -82,7 +82,8 @@ async def _read_parts(request, form: Form, max_bytes: int) -> None:
                 try:
                     text = data.decode("utf-8")
                 except UnicodeDecodeError:
-                    raise invalid(part.name or "?", f"the form field {part.name!r} is not UTF-8 text") from None
+                    raise invalid(part.name or "?",
+                                  f"the form field {part.name!r} is not UTF-8 text") from None
                 form.fields.setdefault(part.name or "", []).append(text)
     except (ValueError, AssertionError) as e:  # aiohttp's multipart parser on a malformed body
         raise ApiError(400, f"malformed multipart body: {e}", code="invalid_body") from None
