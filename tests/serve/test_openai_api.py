@@ -216,6 +216,11 @@ def test_models_lists_what_is_loaded(client, api):
     assert models["whisper-1"].model_extra["alias_of"] == "demo-stt"
     assert models["demo-tts"].model_extra["voices"] == ["demo/voice-1.wav", "demo/voice-2.wav"]
     assert client.models.retrieve("demo-tts").id == "demo-tts"
+    available = models["kyutai/stt-1b-en_fr-candle"].model_extra  # what it could serve
+    assert available["status"] == "available" and available["serve_with"] == "--stt kyutai/stt-1b-en_fr-candle"
+    with pytest.raises(openai.NotFoundError, match="not served here"):
+        with open(__file__, "rb") as f:
+            client.audio.transcriptions.create(model="kyutai/stt-1b-en_fr-candle", file=f)
     with pytest.raises(openai.NotFoundError):
         client.models.retrieve("gpt-5")
     status, _, body = http(f"http://127.0.0.1:{api.port}/api/chat")  # no conversation model here

@@ -1,5 +1,6 @@
-"""`GET /v1/models`: the models this server serves (loaded or loading), each with the OpenAI names
-that reach it, and the conversation model of `/api/chat`."""
+"""`GET /v1/models`: the models this server serves (status "loading" or "loaded"), each with the
+OpenAI names that reach it, the conversation model of `/api/chat`, and the speech models it could
+serve if started with them (status "available", with the option that loads them)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,13 @@ def _entries(api) -> list[dict]:
             extra = {"voices": slot.engine.voices, "default_voice": slot.engine.default_voice}
         out.append({"id": slot.spec, **base, **extra})
         out += [{"id": alias, **base, "alias_of": slot.spec} for alias in aliases[kind]]
+    from ...known_models import KNOWN_MODELS
+
+    served = {slot.spec for slot in api.slots.values()}
+    out += [{"id": m.repo_id, "object": "model", "created": 0, "owned_by": "kyutai", "kind": m.kind,
+             "endpoint": ENDPOINTS[m.kind], "status": "available", "label": m.label,
+             "serve_with": f"--{m.kind} {m.repo_id}"}
+            for m in KNOWN_MODELS if m.kind in ENDPOINTS and m.repo_id not in served]
     chat = api.options.model
     if chat:
         out.append({"id": chat, "object": "model", "created": 0, "owned_by": "moshi-mlx",
