@@ -317,3 +317,23 @@ def test_a_client_that_leaves_mid_speech_stops_the_synthesis(client, api):
     print(f"a client leaving: the model was free again {left:.1f} s after the request")
     assert left < 8.0  # the whole text takes longer than that (see the streaming test)
     assert len(_speech(client, "pcm", "Again.")) > 0
+
+
+def test_the_voice_option_is_the_default_voice_and_a_bad_one_stops_the_start(demo_home):
+    from moshi_mlx.engine.events import ErrorEvent
+
+    server = start_api(demo_home, stt=None, tts_voice="demo/voice-2.wav")
+    try:
+        engine = server._api.slots["tts"].engine
+        assert engine.default_voice == "demo/voice-2.wav"
+        assert engine.voices == ["demo/voice-2.wav", "demo/voice-1.wav"]
+        assert engine.voice_name("alloy") == engine.voice_name(None) == "demo/voice-2.wav"
+    finally:
+        server.stop()
+    log = EventLog()
+    bad = ChatServer(log)
+    bad.start(ServeOptions(model=None, tts="demo-tts", tts_voice="/no/such/voice.safetensors",
+                           cache_dir=str(demo_home), port=0))
+    assert not bad.wait_running(120)
+    errors = log.of(ErrorEvent)
+    assert errors and "voice file /no/such/voice.safetensors does not exist" in errors[-1].message
