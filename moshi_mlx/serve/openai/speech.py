@@ -15,7 +15,7 @@ from .forms import check_names, choice, number, read_json
 KNOWN = {"model", "input", "voice", "response_format", "speed", "instructions", "stream_format"}
 OPENAI_MODELS = ("tts-1", "tts-1-hd", "gpt-4o-mini-tts")
 FIRST_BLOCK = 1  # frames in the first MLX job: the first audio leaves as early as possible
-BLOCK = 5  # then 400 ms of audio per job
+BLOCK = 2  # then 160 ms of audio per job: a live /api/chat waits at most one job
 UNSUPPORTED_FORMATS = ("mp3", "aac", "flac")
 
 

@@ -23,7 +23,7 @@ KNOWN = {"file", "model", "language", "prompt", "response_format", "temperature"
          "chunking_strategy"}
 OPENAI_MODELS = ("whisper-1", "gpt-4o-transcribe", "gpt-4o-mini-transcribe",
                  "gpt-4o-transcribe-diarize")
-BLOCK_FRAMES = 25  # 2 s of audio per MLX job
+BLOCK_FRAMES = 4  # 320 ms of audio per MLX job: a live /api/chat waits at most one job
 MAX_AUDIO_S = 3600.0
 SEGMENT_MAX_S = 30.0
 
