@@ -10,10 +10,11 @@ from .core import Sampling
 DEFAULT_MODEL = "kyutai/moshiko-mlx-q4"
 
 
-def add_model_options(p: argparse.ArgumentParser, default: str = DEFAULT_MODEL, demo: str = "demo") -> None:
+def add_model_options(p: argparse.ArgumentParser, default: str | None = DEFAULT_MODEL, demo: str = "demo",
+                      default_note: str | None = None) -> None:
     p.add_argument("--model", default=default,
                    help=f"local model folder, Hugging Face repo id, or '{demo}' (tiny random model: "
-                        f"noise) (default: {default})")
+                        f"noise) (default: {default_note or default})")
     p.add_argument("--cache-dir", default=None, help="Hugging Face cache folder (default: HF's)")
     p.add_argument("--codec-backend", choices=("mlx", "rustymimi"), default="mlx",
                    help="Mimi implementation (default: mlx)")

@@ -8,7 +8,8 @@ import os
 import sys
 import threading
 
-from ..engine.options_cli import add_model_options, add_sampling_options, sampling_from_args
+from ..engine.options_cli import (DEFAULT_MODEL, add_model_options, add_sampling_options, number,
+                                  sampling_from_args)
 
 TOKEN_ENV = "MOSHI_MLX_TOKEN"
 
@@ -18,7 +19,19 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
                    help="address to listen on (default: 127.0.0.1, this Mac only); any other "
                         "address, such as 0.0.0.0 for the local network, needs --token")
     p.add_argument("--port", type=int, default=8998, help="port (default: 8998, as Kyutai's server)")
-    add_model_options(p)
+    add_model_options(p, default=None, default_note=f"{DEFAULT_MODEL} unless --stt or --tts is "
+                      "given; serves /api/chat")
+    g = p.add_argument_group("OpenAI-compatible endpoints (see docs/local-api.md)")
+    g.add_argument("--stt", metavar="MODEL", default=None,
+                   help="serve POST /v1/audio/transcriptions with this speech to text model (folder, "
+                        "repo id, or demo-stt)")
+    g.add_argument("--tts", metavar="MODEL", default=None,
+                   help="serve POST /v1/audio/speech with this text to speech model (folder, repo id, "
+                        "or demo-tts); --voice is then its default voice")
+    g.add_argument("--api-queue", type=number(0, integer=True, high=64), default=4,
+                   help="requests that may wait for a busy model; more get 429 (default: 4)")
+    g.add_argument("--max-upload-mb", type=number(0.001, high=2000), default=25.0,
+                   help="largest audio file accepted for transcription, in MB (default: 25)")
     add_sampling_options(p)
     p.add_argument("--token", default=None,
                    help=f"secret that clients must present; 'auto' generates one (default: ${TOKEN_ENV} "
@@ -101,18 +114,22 @@ def main(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="serve: %(message)s", stream=sys.stderr)
-    if args.model == DEMO:
+    if any(m and m.startswith(DEMO) for m in (args.model, args.stt, args.tts)):
         print("note: the demo model has random weights: clients will hear noise and see random words",
               file=sys.stderr)
     from ..personas.cli import persona_options
 
     token = _token(args)
     persona = persona_options(args) or {}
-    options = ServeOptions(model=args.model, host=args.host, port=args.port, token=token,
+    model = args.model or (None if args.stt or args.tts else DEFAULT_MODEL)  # as before: Moshi
+    tts_voice = persona.pop("voice", None) if args.tts else None  # --voice: the speech's voice
+    options = ServeOptions(model=model, host=args.host, port=args.port, token=token,
                            ssl_dir=args.ssl, static_dir=args.static, cache_dir=args.cache_dir,
                            codec_backend=args.codec_backend, sampling=sampling_from_args(args),
                            max_lag_frames=args.max_lag_frames, voice=persona.get("voice"),
-                           role=persona.get("role"))
+                           role=persona.get("role"), stt=args.stt, tts=args.tts,
+                           tts_voice=tts_voice, api_queue=args.api_queue,
+                           max_upload_mb=args.max_upload_mb)
     view = ServeView()
     server = ChatServer(view)
     server.start(options)  # ServeConfigError: printed by the CLI, exit 2
@@ -123,10 +140,15 @@ def main(args: argparse.Namespace) -> int:
             if not server.running:
                 return 2 if view.failed else 1
         scheme = "wss" if args.ssl else "ws"
-        print("serving; Kyutai's clients connect to:", file=sys.stderr)
-        for url in server.urls:
-            print(f"  web UI (with --static): {server.browser_url(url)}", file=sys.stderr)
-            print(f"  websocket: {scheme}{url[url.index(':'):]}/api/chat", file=sys.stderr)
+        if model:
+            print("serving; Kyutai's clients connect to:", file=sys.stderr)
+            for url in server.urls:
+                print(f"  web UI (with --static): {server.browser_url(url)}", file=sys.stderr)
+                print(f"  websocket: {scheme}{url[url.index(':'):]}/api/chat", file=sys.stderr)
+        if args.stt or args.tts:
+            print("OpenAI-compatible API (base_url):", file=sys.stderr)
+            for url in server.urls:
+                print(f"  {url}/v1", file=sys.stderr)
         if token:
             print(f"  token: {token}", file=sys.stderr)
         if options.persona:

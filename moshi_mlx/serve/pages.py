@@ -10,6 +10,32 @@ from .events import ClientEvent
 
 
 class HttpPages:
+    async def _guard(self, request, handler):
+        """Every request (aiohttp middleware): the Host check against DNS rebinding (security.py),
+        and for the `/v1` endpoints the token and the Origin check, answered in OpenAI's shape."""
+        from .openai.errors import error_response
+
+        api = request.path.startswith("/v1/") or request.path == "/v1"
+        if not security.host_allowed(request, self._options.host, self._options.token):
+            self._emit(ClientEvent("refused", request.remote or "?", detail="unknown host name"))
+            message = (f"this server answers only to its own address, not to the name "
+                       f"{request.host!r}")
+            if api:
+                return error_response(403, message, code="host_not_allowed")
+            from aiohttp import web
+
+            return web.Response(status=403, text=f"403: {message}\n")
+        if api:
+            if not self._authorized(request):
+                self._emit(ClientEvent("refused", request.remote or "?", detail="unauthorized"))
+                return error_response(401, "this server needs its token: send 'Authorization: Bearer "
+                                      "<token>' (the API key of OpenAI's clients)", code="invalid_api_key")
+            if not security.origin_allowed(request):
+                self._emit(ClientEvent("refused", request.remote or "?", detail="bad request"))
+                return error_response(403, f"a page from {request.headers['Origin']} may not use "
+                                      "this server", code="origin_not_allowed")
+        return await handler(request)
+
     def _authorized(self, request) -> bool:
         token = self._options.token
         return not token or security.token_matches(security.token_from_request(request), token)

@@ -22,6 +22,7 @@ from ..errors import MoshiError
 
 COOKIE = "moshi_token"
 LOOPBACK_NAMES = ("localhost", "ip6-localhost")
+MIN_TOKEN_CHARS = 16
 
 
 class ServeConfigError(MoshiError):
@@ -29,7 +30,8 @@ class ServeConfigError(MoshiError):
 
 
 def is_loopback(host: str) -> bool:
-    if host.lower() in LOOPBACK_NAMES:
+    host = host.lower().rstrip(".")
+    if host in LOOPBACK_NAMES or host.endswith(".localhost"):
         return True
     try:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
@@ -39,6 +41,21 @@ def is_loopback(host: str) -> bool:
 
 def new_token() -> str:
     return secrets.token_urlsafe(18)
+
+
+def check_token(token: str | None) -> None:
+    """A token that guards nothing is refused: empty, blank, or guessable by its shortness."""
+    if token is None:
+        return
+    if not token.strip():
+        raise ServeConfigError("--token: the token is empty or blank; give a secret of at least "
+                               f"{MIN_TOKEN_CHARS} characters, or --token auto to generate one")
+    if token != token.strip() or any(c.isspace() or ord(c) < 32 for c in token):
+        raise ServeConfigError("--token: the token may not contain spaces or control characters; "
+                               "use --token auto to generate one")
+    if len(token) < MIN_TOKEN_CHARS:
+        raise ServeConfigError(f"--token: {len(token)} characters is too short to be a secret; give "
+                               f"at least {MIN_TOKEN_CHARS}, or --token auto to generate one")
 
 
 def token_matches(given: str | None, expected: str) -> bool:
@@ -59,7 +76,9 @@ def token_from_request(request) -> str | None:
 
 
 def exposure_warnings(host: str, token: str | None, tls: bool) -> list[str]:
-    """Refuse a non-local address without a token; return the warnings to show loudly."""
+    """Refuse a non-local address without a token, and a token too weak to be one; return the
+    warnings to show loudly."""
+    check_token(token)
     if is_loopback(host):
         return []
     if not token:
@@ -87,6 +106,20 @@ def origin_allowed(request) -> bool:
     except ValueError:
         return False
     return url.host is not None and f"{url.host}:{url.port}".lower() == _host_port(request).lower()
+
+
+def host_allowed(request, bound_host: str, token: str | None) -> bool:
+    """DNS rebinding: a page of evil.example whose name was made to point at 127.0.0.1 reaches a
+    tokenless local server with `Host: evil.example`. Without a token only a loopback name or
+    address, or the address the server listens on, may be named. With a token the token decides.
+    A request without Host (not a browser: browsers always send it) is let through."""
+    if token:
+        return True
+    host = request.headers.get("Host")
+    if host is None:
+        return True
+    name = _host_port(request).rpartition(":")[0]
+    return is_loopback(name) or name.lower() == bound_host.strip("[]").lower()
 
 
 def _host_port(request) -> str:

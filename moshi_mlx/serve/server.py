@@ -22,18 +22,16 @@ import threading
 import time
 import traceback
 import weakref
-from dataclasses import dataclass, field
 from typing import Callable
 
 from ..engine.conversation import ModelCache
-from ..engine.core import Sampling
 from ..engine.events import ErrorEvent, StateEvent
-from ..engine.options_cli import DEFAULT_MODEL
 from ..errors import PersonaError
 from . import protocol, security
 from .addresses import bound_port, bracket, reachable_hosts
 from .events import ClientEvent
 from .loading import load_error
+from .options import ServeOptions
 from .pages import HttpPages
 from .persona import check_persona, persona_from_query
 from .session import ChatSession, on_worker
@@ -46,27 +44,6 @@ CLOSE_TRY_AGAIN = 1013  # RFC 6455 "Try Again Later"
 BUSY_GRACE_S = 2.0  # a client that reconnects at once may arrive before its old session ended
 BUSY_MESSAGE = ("This Moshi server is already in a conversation with another device; "
                 "try again when it has finished.")
-
-
-@dataclass
-class ServeOptions:
-    model: str = DEFAULT_MODEL  # local folder, HF repo id, or "demo"
-    host: str = "127.0.0.1"
-    port: int = 8998  # 0: any free port (see ChatServer.port)
-    token: str | None = None  # required unless host is a loopback address
-    ssl_dir: str | None = None  # folder with cert.pem and key.pem
-    static_dir: str | None = None  # e.g. Kyutai's web UI (its built `dist` folder)
-    cache_dir: str | None = None
-    codec_backend: str = "mlx"
-    sampling: Sampling = field(default_factory=Sampling)  # defaults; the URL may override
-    max_lag_frames: int = 3
-    voice: str | None = None  # PersonaPlex: the persona of every conversation (see persona.py);
-    role: str | None = None  # a client's URL may ask for another one
-
-    @property
-    def persona(self) -> dict:
-        """The server's own persona as kind options (empty: the model's defaults)."""
-        return {k: v for k, v in (("voice", self.voice), ("role", self.role)) if v}
 
 
 class ChatServer(HttpPages):
@@ -89,6 +66,8 @@ class ChatServer(HttpPages):
         self._sessions = 0
         self._sockets: set = set()
         self.live_sessions: weakref.WeakSet = weakref.WeakSet()  # to check that all is freed
+        self._engines: dict = {}  # the /v1 endpoints' models, kept for the next start()
+        self._api = None
         self.port: int | None = None
         self.warnings: list[str] = []
 
@@ -102,6 +81,10 @@ class ChatServer(HttpPages):
             raise RuntimeError("the server is already running: stop() it first")
         if not 0 <= options.port <= 65535:
             raise security.ServeConfigError(f"--port {options.port}: a port is from 0 to 65535")
+        if not options.model_names:
+            raise security.ServeConfigError(
+                "serve needs a model: --model for conversations (/api/chat), --stt for "
+                "/v1/audio/transcriptions, --tts for /v1/audio/speech")
         if options.max_lag_frames < 1:
             raise security.ServeConfigError(f"--max-lag-frames {options.max_lag_frames}: at least 1")
         self.warnings = security.exposure_warnings(options.host, options.token,
@@ -235,8 +218,13 @@ class ChatServer(HttpPages):
         self._stop = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
-        self._emit(StateEvent("loading", options.model))
-        app = web.Application()
+        from .openai import Api
+
+        self._emit(StateEvent("loading", " ".join(options.model_names)))
+        guard = web.middleware(lambda request, handler: self._guard(request, handler))
+        app = web.Application(middlewares=[guard])
+        self._api = Api(options, self._engines)
+        self._api.add_routes(app)
         app.router.add_get("/api/chat", self._chat)
         app.router.add_get("/", self._static if static else self._info)
         if static:
@@ -268,6 +256,17 @@ class ChatServer(HttpPages):
             await runner.cleanup()
 
     async def _load(self, options: ServeOptions) -> bool:
+        if options.model and not await self._load_chat(options):
+            self._api.fail_all("the server could not start")
+            return False
+        failed = await self._api.load(self._emit, self._stop)
+        if failed is not None:
+            self._api.fail_all("the server could not start")
+            self._emit(load_error(failed[1], failed[0]))
+            return False
+        return not self._stop.is_set()
+
+    async def _load_chat(self, options: ServeOptions) -> bool:
         self._model = given = self._given
         if given is not None:
             if options.persona:  # checked here as the warm-up checks it for a model loaded here
@@ -306,6 +305,9 @@ class ChatServer(HttpPages):
         peer = request.remote or "?"
         if not self._authorized(request):
             return self._unauthorized(request)
+        if not self._options.model:
+            return web.Response(status=404, text="404: this server has no conversation model (start "
+                                "it with --model)\n")
         if not security.origin_allowed(request):
             self._emit(ClientEvent("refused", peer, detail="bad request"))
             return web.Response(status=403, text=f"403: a page from {request.headers['Origin']} may "

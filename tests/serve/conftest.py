@@ -6,7 +6,7 @@ import pytest
 from moshi_mlx.serve import ChatServer, ServeOptions
 from tests.engine.conftest import EventLog, demo_home  # noqa: F401  (shared fixtures)
 
-TOKEN = "test-token-7f3a"
+TOKEN = "test-token-7f3a-9c41"  # at least 16 characters (security.MIN_TOKEN_CHARS)
 
 
 def start_server(log, demo_home, model=None, **options) -> ChatServer:

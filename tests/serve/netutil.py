@@ -9,6 +9,8 @@ import socket
 import struct
 import threading
 import time
+import urllib.error
+import urllib.request
 
 
 class ThrottledProxy:
@@ -72,11 +74,18 @@ class ThrottledProxy:
 class RawWebsocket:
     """Just enough of RFC 6455 to misbehave on purpose."""
 
-    def __init__(self, port: int, path: str = "/api/chat", headers: dict | None = None):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+    def __init__(self, port: int, path: str = "/api/chat", headers: dict | None = None,
+                 rcvbuf: int | None = None, host: str | None = None):
+        """`rcvbuf`: a small receive buffer (set before connecting, as a slow device has);
+        `host`: the Host header (default: the address connected to)."""
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.settimeout(30)
+        if rcvbuf is not None:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.connect(("127.0.0.1", port))
         key = base64.b64encode(os.urandom(16)).decode()
         extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
-        self.sock.sendall((f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+        self.sock.sendall((f"GET {path} HTTP/1.1\r\nHost: {host or f'127.0.0.1:{port}'}\r\nUpgrade: websocket\r\n"
                            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
                            f"Sec-WebSocket-Version: 13\r\n{extra}\r\n").encode())
         self.buf = b""
@@ -119,3 +128,20 @@ class RawWebsocket:
         """Close with a reset, as a device that vanishes."""
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.sock.close()
+
+
+def http(url: str, body=None, headers: dict | None = None, method: str | None = None):
+    """(status, headers, body bytes) of one plain request; an iterable body is sent chunked."""
+    request = urllib.request.Request(url, data=body, headers=headers or {}, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=120) as r:
+            return r.status, r.headers, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()
+
+
+def form(fields: dict, boundary: str = "b0undary") -> tuple[bytes, dict]:
+    parts = b"".join(f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'
+                     .encode() for k, v in fields.items())
+    return parts + f"--{boundary}--\r\n".encode(), {
+        "Content-Type": f"multipart/form-data; boundary={boundary}"}

@@ -70,3 +70,35 @@ def test_serve_prints_where_to_connect_talks_and_stops_on_ctrl_c(demo_home):
     assert "127.0.0.1 connected [conversation 1]" in err and "127.0.0.1 disconnected" in err
     assert out.strip() and result.text.strip()[:10] in out  # Moshi's words, as they came
     assert "Traceback" not in err
+
+
+def test_serve_with_stt_and_tts_only_prints_the_base_url_and_answers(demo_home):
+    """`serve --stt --tts`: no conversation model is loaded, the OpenAI base URL is printed, and
+    OpenAI's client reaches both models."""
+    import openai
+
+    server = subprocess.Popen([*SERVE, "--stt", "demo-stt", "--tts", "demo-tts", "--cache-dir",
+                               str(demo_home), "--port", "0"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    err = ""
+    try:
+        deadline = time.monotonic() + 180
+        while "Ctrl+C to stop" not in err and time.monotonic() < deadline:
+            line = server.stderr.readline()
+            if not line:
+                break
+            err += line
+        assert "Ctrl+C to stop" in err, err
+        assert "/api/chat" not in err and "note: the demo model has random weights" in err
+        base = re.search(r"OpenAI-compatible API \(base_url\):\n\s+(http://\S+/v1)", err).group(1)
+        client = openai.OpenAI(base_url=base, api_key="local", max_retries=0, timeout=60)
+        assert {"demo-stt", "demo-tts"} <= {m.id for m in client.models.list()}
+        wav = client.audio.speech.create(model="tts-1", voice="alloy", input="Hi.").read()
+        assert wav[:4] == b"RIFF"
+        server.send_signal(signal.SIGINT)
+        server.communicate(timeout=30)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.communicate()
+    assert server.returncode == 0, err

@@ -185,6 +185,39 @@ def test_slow_client_makes_the_server_drop_frames_not_queue_them(server, demo_ho
         lan.stop()
 
 
+def test_a_client_that_reads_nothing_never_stalls_the_input(server, demo_home):
+    """A device that sends its microphone but reads nothing (a small receive buffer, full at
+    once): every frame it sends is still heard and answered in time; Moshi's audio for it is
+    dropped, not queued."""
+    import sphn
+
+    log = EventLog()
+    lan = start_server(log, demo_home, model=server.model, max_lag_frames=3)
+    try:
+        ws = RawWebsocket(lan.port, rcvbuf=2048)
+        assert ws.status == 101 and ws.read_message() == b"\x00"
+        writer = sphn.OpusStreamWriter(24000)
+        signal = probe_signal(125)
+        start = time.monotonic()
+        for i in range(125):  # 10 s at real time, and never a read
+            time.sleep(max(0.0, start + i * 0.08 - time.monotonic()))
+            ogg = writer.append_pcm(signal[i * 1920:(i + 1) * 1920])
+            if ogg:
+                ws.sock.sendall(ws.frame(protocol.audio_message(ogg)))
+        time.sleep(1.0)  # the last frames' turn with the engine
+        ws.abort()
+        assert wait_until(lambda: lan.connected is None, 20)
+        stats = log.of(SessionStatsEvent)[-1]
+        print(f"client reading nothing: {stats.frames} of {stats.frames_received} frames processed, "
+              f"{stats.dropped_input} dropped in, {stats.dropped_output} dropped out")
+        # every frame reached the server (a stalled input stopped at ~26 of 125); some may be
+        # dropped for lag on a machine too slow for real time, which is another matter
+        assert stats.frames_received == 125 == stats.frames + stats.dropped_input, stats
+        assert stats.dropped_output > 40, stats
+    finally:
+        lan.stop()
+
+
 def test_slow_engine_drops_input_instead_of_falling_behind(server, demo_home, monkeypatch):
     real_step = ChatSession._step
 

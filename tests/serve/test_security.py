@@ -28,9 +28,9 @@ def test_loopback_needs_no_token_other_addresses_do():
     for host in ("0.0.0.0", "::", "192.168.1.5", "mac.local"):
         with pytest.raises(security.ServeConfigError, match="--token"):
             security.exposure_warnings(host, None, True)
-    warnings = security.exposure_warnings("0.0.0.0", "s3cret", False)
+    warnings = security.exposure_warnings("0.0.0.0", "s3cret-s3cret-s3cret", False)
     assert len(warnings) == 1 and warnings[0].startswith("WARNING") and "--ssl" in warnings[0]
-    assert security.exposure_warnings("0.0.0.0", "s3cret", True) == []
+    assert security.exposure_warnings("0.0.0.0", "s3cret-s3cret-s3cret", True) == []
 
 
 def test_token_comparison_is_hmac_compare_digest(monkeypatch):
