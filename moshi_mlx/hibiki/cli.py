@@ -116,6 +116,14 @@ def _file(args) -> int:
 
     outputs = OutputSet({"audio": args.output, "transcript": args.transcript, "tokens": args.tokens},
                         inputs=[args.input])  # checked before any work
+    with outputs:  # whatever fails, no temporary stays
+        return _translate_file(args, outputs)
+
+
+def _translate_file(args, outputs) -> int:
+    from ..engine.loader import load_model
+    from .files import open_input, translate_to_files
+
     source = open_input(args.input)
     files = _resolve(args)
     if files.is_demo:

@@ -83,7 +83,7 @@ def encode_file(args) -> tuple[int, int]:
     from ..npyfile import NpyColumnWriter
     from ..outputs import OutputSet
 
-    with OutputSet() as outputs:
+    with OutputSet(inputs=[args.input]) as outputs:
         tmp = outputs.add(args.output, "output")
         path, config = _weights_and_config(args)
         with AudioFileReader(args.input, config.frame_size, config.sample_rate) as reader:
@@ -102,7 +102,7 @@ def decode_file(args) -> float:
     from ..npyfile import CodesFile
     from ..outputs import OutputSet
 
-    with OutputSet() as outputs, CodesFile(args.input) as codes:
+    with OutputSet(inputs=[args.input]) as outputs, CodesFile(args.input) as codes:
         tmp = outputs.add(args.output, "output")
         path, config = _weights_and_config(args)
         k, frames = codes.shape
