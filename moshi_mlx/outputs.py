@@ -82,6 +82,21 @@ def record_folder(path: str | os.PathLike | None, what: str = "--record"):
                 break
 
 
+def new_file_mode() -> int:
+    """The permissions a new file gets (0o666 less the umask), for a file that had to be made by
+    a library that creates it 0600 (tempfile.mkstemp)."""
+    try:
+        with open("/proc/self/status") as f:  # reads the umask without changing it
+            for line in f:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def _reason(e: OSError) -> str:
     if e.errno in (errno.EACCES, errno.EROFS, errno.EPERM):
         return "read-only"
