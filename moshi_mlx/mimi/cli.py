@@ -18,6 +18,7 @@ import numpy as np
 
 from ..errors import ConfigError, MoshiError
 from .codec import BACKENDS
+from ..engine import options_cli as _v
 
 
 def configure_parser(parser: argparse.ArgumentParser, name: str = "encode") -> None:
@@ -37,7 +38,7 @@ def configure_parser(parser: argparse.ArgumentParser, name: str = "encode") -> N
                              "config.json \"mimi_config\", else the released Mimi)")
     parser.add_argument("--backend", choices=BACKENDS, default="mlx", help="codec implementation")
     if name == "encode":
-        parser.add_argument("--codebooks", type=int, default=8, metavar="K",
+        parser.add_argument("--codebooks", type=_v.COUNT, default=8, metavar="K",
                             help="number of codebooks to produce (default 8)")
 
 

@@ -20,6 +20,7 @@ import numpy as np
 from ..errors import MoshiError
 from .formats import FORMATS, NO_END_OF_TURN_NOTE, make_writer
 from .loading import DEFAULT_MODEL, DEMO
+from ..engine import options_cli as _v
 
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
@@ -36,9 +37,9 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
                    help="save the text token of every frame (int32 [frames]); a folder with several inputs")
     add_model_options(p, DEFAULT_MODEL, DEMO)
     p.add_argument("--greedy", action="store_true", help="argmax text (Kyutai's STT configs already are)")
-    p.add_argument("--text-temperature", type=float, default=None, help="default: the model's lm_gen_config")
-    p.add_argument("--text-top-k", type=int, default=None, help="default: the model's lm_gen_config")
-    p.add_argument("--seed", type=int, default=None, help="random seed (when sampling)")
+    p.add_argument("--text-temperature", type=_v.TEMPERATURE, default=None, help="default: the model's lm_gen_config")
+    p.add_argument("--text-top-k", type=_v.TOP_K, default=None, help="default: the model's lm_gen_config")
+    p.add_argument("--seed", type=_v.SEED, default=None, help="random seed (when sampling)")
     p.add_argument("--force", action="store_true", help="replace existing output files")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 

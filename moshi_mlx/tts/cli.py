@@ -17,6 +17,7 @@ import threading
 import time
 
 from .. import FRAME_RATE, FRAME_SIZE, SAMPLE_RATE
+from ..engine import options_cli as _v
 
 DEFAULT_MODEL = "kyutai/tts-1.6b-en_fr"
 
@@ -35,13 +36,13 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
                         "it twice for a dialogue: the text's lines alternate between the voices "
                         "(default: the model's default voice)")
     p.add_argument("--list-voices", action="store_true", help="list the model's voices and exit")
-    p.add_argument("--cfg", type=float, default=2.0,
+    p.add_argument("--cfg", type=_v.GUIDANCE, default=2.0,
                    help="classifier-free guidance: how closely to follow the text and voice "
                         "(1.6B: one of 1, 1.5, .., 4; default 2)")
-    p.add_argument("--temperature", type=float, default=0.6, help="sampling temperature (text and audio)")
-    p.add_argument("--seed", type=int, default=None, help="random seed (reproducible output)")
+    p.add_argument("--temperature", type=_v.TEMPERATURE, default=0.6, help="sampling temperature (text and audio)")
+    p.add_argument("--seed", type=_v.SEED, default=None, help="random seed (reproducible output)")
     p.add_argument("--greedy", action="store_true", help="temperature 0 everywhere (argmax)")
-    p.add_argument("--codebooks", type=int, default=None,
+    p.add_argument("--codebooks", type=_v.COUNT, default=None,
                    help="audio codebooks generated and decoded (default: 24 of 32; fewer is faster)")
     p.add_argument("--tokens", default=None, metavar="FILE.npy",
                    help="save the tokens: int32 [1 + codebooks, frames], text then audio, "
