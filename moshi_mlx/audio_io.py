@@ -20,6 +20,7 @@ import soundfile as sf
 import soxr
 
 from . import SAMPLE_RATE
+from .finite import check_finite_pcm
 from .errors import MoshiError
 
 ABSURD = 32.0  # |sample| above this (+30 dBFS) is corruption, not loud audio
@@ -153,13 +154,15 @@ class WavWriter:
     clipped to [-1, 1]. `seconds` is what was written so far."""
 
     def __init__(self, path: str | os.PathLike, rate: int = SAMPLE_RATE, channels: int = 1):
-        self.rate = rate
+        self.rate, self.path = rate, str(path)
         self._file = sf.SoundFile(str(path), "w", samplerate=rate, channels=channels,
                                   format="WAV", subtype="FLOAT")
         self.samples = 0
 
     def write(self, pcm: np.ndarray) -> None:
-        pcm = np.clip(np.asarray(pcm, dtype=np.float32), -1.0, 1.0)
+        pcm = np.asarray(pcm, dtype=np.float32)
+        check_finite_pcm(pcm, "the audio output")
+        pcm = np.clip(pcm, -1.0, 1.0)
         self._file.write(pcm)
         self.samples += len(pcm)
 

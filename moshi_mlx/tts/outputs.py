@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import SAMPLE_RATE
 from .. import outputs as shared
+from ..finite import check_finite_pcm
 
 _NPY_HEADER = 128  # bytes reserved for the .npy header (magic, version, length, dict, padding)
 
@@ -70,7 +71,9 @@ class WavStream:
         self.frames = 0
 
     def write(self, pcm: np.ndarray) -> None:
-        self._file.write(np.clip(np.asarray(pcm, np.float32), -1.0, 1.0))
+        pcm = np.asarray(pcm, np.float32)
+        check_finite_pcm(pcm, "the WAV output")
+        self._file.write(np.clip(pcm, -1.0, 1.0))
         self.frames += len(pcm)
 
     def close(self) -> None:
