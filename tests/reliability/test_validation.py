@@ -16,7 +16,7 @@ OTHER_OWNERS = {"serve"}  # items 18-20 of issue #30
 
 
 def _parsers():
-    import quantize.cli
+    import moshi_quantize.cli
 
     found = []
     for name, (module_name, _) in SUBCOMMANDS.items():
@@ -30,7 +30,7 @@ def _parsers():
             module.configure_parser(p)
         found.append((name, p))
     p = argparse.ArgumentParser(prog="moshi-quantize")
-    quantize.cli.configure_parser(p)
+    moshi_quantize.cli.configure_parser(p)
     found.append(("moshi-quantize", p))
     out = []
     while found:
@@ -93,10 +93,10 @@ def test_issue_examples_are_usage_errors(argv, option, capsys):
 
 
 def test_quantize_agreement_is_a_fraction(capsys):
-    import quantize.cli
+    import moshi_quantize.cli
 
     p = argparse.ArgumentParser()
-    quantize.cli.configure_parser(p)
+    moshi_quantize.cli.configure_parser(p)
     with pytest.raises(SystemExit):
         p.parse_args(["src", "-o", "out", "--min-text-agreement", "1.5"])
     assert "--min-text-agreement" in capsys.readouterr().err
