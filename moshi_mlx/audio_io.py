@@ -70,6 +70,7 @@ class AudioFileReader:
 
     def __init__(self, path: str | os.PathLike, frame_size: int, rate: int = SAMPLE_RATE):
         self.path, self.frame_size, self.rate = Path(path), frame_size, rate
+        _check_audio_path(self.path)
         try:
             self._file = sf.SoundFile(str(path))
         except (sf.LibsndfileError, RuntimeError, OSError, TypeError) as e:
@@ -139,6 +140,16 @@ class AudioFileReader:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _check_audio_path(path: Path) -> None:
+    """Clear words for what libsndfile calls "System error."."""
+    if not path.exists():
+        raise MoshiError(f"{path}: no such audio file")
+    if path.is_dir():
+        raise MoshiError(f"{path}: is a folder; give an audio file")
+    if not path.is_file():
+        raise MoshiError(f"{path}: not a regular file (a device or a pipe); give an audio file")
 
 
 def read_audio(path: str | os.PathLike, rate: int = SAMPLE_RATE) -> np.ndarray:

@@ -106,7 +106,14 @@ def add_voice(files, name: str, recording: str | Path) -> Path:
     from ..mimi import MimiConfig, open_codec
     from .voices import check_name, read_recording, save_voice, user_voice_dir, voice_from_audio
 
+    from .voices import VoiceError, model_voice_dir
+
     target = user_voice_dir() / f"{check_name(name)}.safetensors"
+    if (model_voice_dir(Path(files.lm_path).parent) / f"{name}.safetensors").exists():
+        raise VoiceError(f"--add {name}: {files.name} already has a voice of that name, which yours "
+                         "would hide: choose another name")
+    if Path(recording).expanduser().is_dir():
+        raise VoiceError(f"--from {recording}: is a folder; give a recording (a WAV, FLAC... file)")
     pcm = read_recording(recording)
     moshi = LmConfig.from_dict(files.config or {"model_type": "personaplex"}).n_q // 2
     mimi_config = files.config.get("mimi_config")
