@@ -64,3 +64,37 @@ def test_a_huge_role_file_is_refused(inputs, tmp_path):
     r = run_cli(inputs, ["run", "--model", "demo-personaplex", "--input", inputs["wav"], "--output",
                          tmp_path / "o.wav", "--role", f"@{role}", "--quiet"])
     assert r.returncode == 2 and "longer than 16 KB" in r.stderr, r.stderr
+
+
+def test_say_feeder_memory_is_bounded_by_the_queue(tmp_path):
+    """A 5 MB file without a newline: the feeder pushes bounded pieces and stops reading while the
+    synthesizer's queue is full (item 16)."""
+    import threading
+    import time
+
+    from moshi_mlx.tts.text_source import Feeder, TextSource
+
+    path = tmp_path / "one-line.txt"
+    path.write_bytes(b"word " * 1_000_000)
+
+    class Synth:
+        queued_words, pushed, largest = 0, 0, 0
+
+        def push_text(self, text, speaker=None):
+            self.pushed += len(text)
+            self.largest = max(self.largest, len(text))
+            self.queued_words += len(text.split())
+
+        def flush(self): ...
+
+        def end_of_text(self): ...
+
+        def cancel(self): ...
+
+    synth, stop = Synth(), threading.Event()
+    feeder = Feeder(TextSource(path=path), synth, False, stop)
+    feeder.start()
+    time.sleep(1.0)
+    stop.set()
+    feeder.thread.join(5)
+    assert synth.largest <= 1 << 16 and synth.pushed <= 2 << 16, (synth.largest, synth.pushed)
