@@ -20,6 +20,7 @@ import soundfile as sf
 import soxr
 
 from . import SAMPLE_RATE
+from .finite import check_finite_pcm
 from .errors import MoshiError
 
 ABSURD = 32.0  # |sample| above this (+30 dBFS) is corruption, not loud audio
@@ -69,6 +70,7 @@ class AudioFileReader:
 
     def __init__(self, path: str | os.PathLike, frame_size: int, rate: int = SAMPLE_RATE):
         self.path, self.frame_size, self.rate = Path(path), frame_size, rate
+        _check_audio_path(self.path)
         try:
             self._file = sf.SoundFile(str(path))
         except (sf.LibsndfileError, RuntimeError, OSError, TypeError) as e:
@@ -140,6 +142,16 @@ class AudioFileReader:
         self.close()
 
 
+def _check_audio_path(path: Path) -> None:
+    """Clear words for what libsndfile calls "System error."."""
+    if not path.exists():
+        raise MoshiError(f"{path}: no such audio file")
+    if path.is_dir():
+        raise MoshiError(f"{path}: is a folder; give an audio file")
+    if not path.is_file():
+        raise MoshiError(f"{path}: not a regular file (a device or a pipe); give an audio file")
+
+
 def read_audio(path: str | os.PathLike, rate: int = SAMPLE_RATE) -> np.ndarray:
     """A whole audio file (WAV, FLAC, OGG...) as mono float32 at `rate` Hz, cleaned like
     AudioFileReader (which streams it instead; prefer that for long files)."""
@@ -153,13 +165,15 @@ class WavWriter:
     clipped to [-1, 1]. `seconds` is what was written so far."""
 
     def __init__(self, path: str | os.PathLike, rate: int = SAMPLE_RATE, channels: int = 1):
-        self.rate = rate
+        self.rate, self.path = rate, str(path)
         self._file = sf.SoundFile(str(path), "w", samplerate=rate, channels=channels,
                                   format="WAV", subtype="FLOAT")
         self.samples = 0
 
     def write(self, pcm: np.ndarray) -> None:
-        pcm = np.clip(np.asarray(pcm, dtype=np.float32), -1.0, 1.0)
+        pcm = np.asarray(pcm, dtype=np.float32)
+        check_finite_pcm(pcm, "the audio output")
+        pcm = np.clip(pcm, -1.0, 1.0)
         self._file.write(pcm)
         self.samples += len(pcm)
 

@@ -7,11 +7,13 @@ imported only when its sub-command runs, so `--help` stays fast and light.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import sys
 
 from .errors import MoshiError
 from .interrupts import stop_signals_interrupt
+from .stdio import pipe_safe_stdout
 
 # sub-command -> (module, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -54,10 +56,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(rest)
     args.command = name
     try:
-        with stop_signals_interrupt():  # SIGTERM, SIGHUP: like Ctrl-C (temporary files removed)
+        # SIGTERM, SIGHUP: like Ctrl-C (temporary files removed); `| head` ends nothing
+        with stop_signals_interrupt(), pipe_safe_stdout():
             return int(module.main(args) or 0)
     except MoshiError as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        if e.errno not in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+            raise
+        print(f"error: {e.filename or 'a file'}: no space left on the device", file=sys.stderr)
         return 2
     except KeyboardInterrupt as e:
         if getattr(e, "completed", False):

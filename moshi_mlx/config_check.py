@@ -85,8 +85,80 @@ def _words(hint, positive: bool, any_sign: bool, plural: bool = False) -> str:
 
 
 def check_lm_config(cls, data: dict, source: str) -> None:
-    """check_config for the Moshi LM config (the hook at the top of LmConfig.from_dict)."""
+    """check_config for the Moshi LM config (the hook at the top of LmConfig.from_dict), and the
+    sections every kind keeps beside it (stt_config, lm_gen_config, tts_config, quantization)."""
     check_config(cls, data, source, positive=LM_POSITIVE, zero_allowed=LM_ZERO_ALLOWED)
+    if isinstance(data, dict):
+        check_sections(data, source)
+
+
+# The settings sections of config.json, by kind: their known keys, typed like any config field.
+@dataclasses.dataclass
+class SttSection:
+    audio_delay_seconds: float
+    audio_silence_prefix_seconds: float
+
+
+@dataclasses.dataclass
+class GenSection:  # Kyutai's LMGen arguments
+    temp: float
+    temp_text: float
+    top_k: int
+    top_k_text: int
+    cfg_coef: float
+
+
+@dataclasses.dataclass
+class TtsSection:
+    audio_delay: float
+    second_stream_ahead: int
+    max_speakers: int
+    default_voice: str
+    multistream: bool
+
+
+@dataclasses.dataclass
+class QuantSection:  # mlx-lm's "quantization" entry
+    bits: int
+    group_size: int
+
+
+SECTIONS = {"stt_config": (SttSection, ()), "lm_gen_config": (GenSection, ("top_k", "top_k_text")),
+            "tts_config": (TtsSection, ("max_speakers",))}
+QUANT_BITS, QUANT_GROUPS = (2, 3, 4, 5, 6, 8), (32, 64, 128)
+
+
+def check_sections(data: dict, source: str) -> None:
+    """ConfigError naming the file, the section.key and what is expected, for a bad value in one
+    of config.json's settings sections."""
+    for name, (cls, positive) in SECTIONS.items():
+        section = data.get(name)
+        if section is None:
+            continue
+        if not isinstance(section, dict):
+            raise ConfigError(f"{source}: key {name!r} is {_show(section)}: expected a JSON object")
+        check_config(cls, section, f"{source}: {name}", positive=positive)
+    check_quantization(data.get("quantization", None), source)
+
+
+def check_quantization(q, source: str, key: str = "quantization") -> None:
+    """`quantization`: null/false (none) or {"bits", "group_size", per-module overrides}."""
+    if q is None or q is False:
+        return
+    if not isinstance(q, dict):
+        raise ConfigError(f"{source}: key {key!r} is {_show(q)}: expected a JSON object with bits and "
+                          "group_size, or null")
+    for name, value in q.items():
+        if name in ("bits", "group_size"):
+            choices = QUANT_BITS if name == "bits" else QUANT_GROUPS
+            if isinstance(value, bool) or value not in choices:
+                raise ConfigError(f"{source}: key '{key}.{name}' is {_show(value)}: expected one of "
+                                  + ", ".join(map(str, choices)))
+        elif name == "mode":
+            if not isinstance(value, str):
+                raise ConfigError(f"{source}: key '{key}.mode' is {_show(value)}: expected a string")
+        elif value is not False:
+            check_quantization(value, source, f"{key}.{name}")
 
 
 def _show(value) -> str:

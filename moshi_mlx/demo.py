@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,9 +96,24 @@ def demo_model_dir(cache_dir: str | os.PathLike | None = None, name: str = "demo
     stem = "moshi-demo" if name == "demo" else f"moshi-{name}"
     final = root / f"{stem}-v{DEMO_VERSION if name == 'demo' else spec.version}"
     if (final / "config.json").is_file():
-        return final
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".moshi-demo-", dir=root))
+        from .filecheck import folder_problem
+
+        problem = folder_problem(final)
+        if problem is None:
+            return final
+        print(f"note: the cached demo model {final} is damaged ({problem}): building it again",
+              file=sys.stderr)
+        shutil.rmtree(final, ignore_errors=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".moshi-demo-", dir=root))
+    except OSError as e:
+        from .errors import MoshiError
+
+        why = "is a file, not a folder" if root.exists() and not root.is_dir() else \
+            f"cannot write there ({e.strerror or e})"
+        raise MoshiError(f"the demo models' folder {root} {why}: set MOSHI_MLX_HOME to a writable "
+                         "folder") from None
     try:
         _build(tmp, spec)
         try:

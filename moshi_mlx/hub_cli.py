@@ -41,6 +41,12 @@ def main(args: argparse.Namespace) -> int:
         print(_table(args.cache_dir))
         print("\ndownload one with: python -m moshi_mlx models --download REPO")
         return 0
+    from .demo import DEMOS, demo_model_dir
+
+    if args.download in DEMOS:  # built here, never downloaded
+        print(f"{args.download}: a demo model is built on this machine, nothing to download; ready in "
+              f"{demo_model_dir(None, args.download)}")
+        return 0
     from tqdm import tqdm
 
     bar = None  # made once the Hub has answered with the sizes: no empty bar before an error

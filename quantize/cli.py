@@ -11,6 +11,7 @@ from moshi_mlx.errors import MoshiError
 from moshi_mlx.interrupts import stop_signals_interrupt
 
 from .plan import PARTS
+from moshi_mlx.engine import options_cli as _v
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -45,12 +46,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     verify = parser.add_argument_group("verification (runs both models: needs memory for both)")
     verify.add_argument("--verify", action="store_true",
                         help="compare the converted model with the original on a fixed input")
-    verify.add_argument("--verify-frames", type=int, default=16, help="frames to compare (default 16)")
-    verify.add_argument("--min-text-agreement", type=float, default=0.8,
+    verify.add_argument("--verify-frames", type=_v.COUNT, default=16, help="frames to compare (default 16)")
+    verify.add_argument("--min-text-agreement", type=_v.FRACTION, default=0.8,
                         help="lowest acceptable text top-1 agreement, 0..1 (default 0.8)")
-    verify.add_argument("--min-audio-agreement", type=float, default=0.5,
+    verify.add_argument("--min-audio-agreement", type=_v.FRACTION, default=0.5,
                         help="lowest acceptable audio top-1 agreement, 0..1 (default 0.5)")
-    verify.add_argument("--max-text-kl", type=float, default=0.5,
+    verify.add_argument("--max-text-kl", type=_v.GUIDANCE, default=0.5,
                         help="highest acceptable mean KL(original || converted) of text logits, nats "
                              "(default 0.5)")
 

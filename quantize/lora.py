@@ -11,6 +11,7 @@ a reader wrapper hands the converter merged tensors."""
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,14 +48,15 @@ def read_lora_config(path: Path, config: Path | None = None) -> tuple[int, float
         raise ConfigError(f"{path}: no config.json beside it: moshi-finetune writes one with lora_rank "
                           "and lora_scaling (give it with --lora-config)")
     raw = read_json_object(config, ConfigError)
-    try:
-        rank, scaling = int(raw["lora_rank"]), float(raw["lora_scaling"])
-    except (KeyError, TypeError, ValueError):
+    rank, scaling = raw.get("lora_rank"), raw.get("lora_scaling")
+    if rank is None or scaling is None:
         raise ConfigError(f"{config}: needs numeric 'lora_rank' and 'lora_scaling' (moshi-finetune's "
-                          "LoRA settings)") from None
-    if rank < 1:
-        raise ConfigError(f"{config}: lora_rank must be >= 1, got {rank}")
-    return rank, scaling
+                          "LoRA settings)")
+    if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
+        raise ConfigError(f"{config}: key 'lora_rank' is {rank!r}: expected an integer >= 1")
+    if isinstance(scaling, bool) or not isinstance(scaling, (int, float)) or not math.isfinite(scaling):
+        raise ConfigError(f"{config}: key 'lora_scaling' is {scaling!r}: expected a finite number")
+    return rank, float(scaling)
 
 
 def _base_target(module: str, base: dict) -> tuple[str, int, int] | None:
@@ -76,11 +78,15 @@ def open_adapter(path: str | Path, base: dict, config: str | Path | None = None)
     from .readers import SafetensorsReader
 
     path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"{path}: no such LoRA adapter file")
     if not path.is_file() or path.suffix != ".safetensors":
         raise CheckpointError(f"{path}: a LoRA adapter must be a .safetensors file (moshi-finetune's "
                               "lora.safetensors)")
     rank, scaling = read_lora_config(path, Path(config) if config else None)
     reader = SafetensorsReader(path)
+    if not reader.tensors:
+        raise CheckpointError(f"{path}: the LoRA adapter holds no tensors: nothing to merge")
     adapter = LoraAdapter(path, rank, scaling)
     modules: dict[str, dict[str, tuple]] = {}
     unknown = []
@@ -116,6 +122,9 @@ def open_adapter(path: str | Path, base: dict, config: str | Path | None = None)
                                       f"{key} {[rows, cols]} in {blocks} block(s) needs "
                                       f"[{rows // blocks}, {cols}]")
         adapter.deltas[key] = deltas
+    from moshi_mlx.finite import check_finite
+
+    check_finite({k: reader.load(k) for k in reader.tensors}, str(path), "LoRA adapter")  # small
     return adapter, reader
 
 

@@ -13,6 +13,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from ..engine import options_cli as _v
+
 import numpy as np
 
 from .stats import timing_stats
@@ -44,9 +46,9 @@ np.savez(out, enc_ms=np.array(enc_ms), dec_ms=np.array(dec_ms), codes=np.stack(c
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--frames", type=int, default=40, help="timed frames per backend (default 40)")
-    parser.add_argument("--warmup", type=int, default=5, help="untimed frames first (compilation)")
-    parser.add_argument("--codebooks", type=int, default=8)
+    parser.add_argument("--frames", type=_v.COUNT, default=40, help="timed frames per backend (default 40)")
+    parser.add_argument("--warmup", type=_v.COUNT0, default=5, help="untimed frames first (compilation)")
+    parser.add_argument("--codebooks", type=_v.COUNT, default=8)
     parser.add_argument("--backends", default=",".join(BACKENDS),
                         help=f"comma-separated subset of {','.join(BACKENDS)}")
     parser.add_argument("--weights", metavar="FILE",

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from .stats import FRAME_MS, memory_peaks, timing_stats
+from ..engine import options_cli as _v
 
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
@@ -22,10 +23,10 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
                    help="a model folder, HF repo id or 'demo' (default: random weights of --config)")
     p.add_argument("--config", default="7b", help="7b | 1b (random weights; ignored with --model)")
     p.add_argument("--bits", type=int, default=4, choices=(4, 8, 16), help="random weights: 16 = bf16")
-    p.add_argument("--group-size", type=int, default=None, help="default: 32 for 4 bits, 64 for 8")
+    p.add_argument("--group-size", type=_v.COUNT, default=None, help="default: 32 for 4 bits, 64 for 8")
     p.add_argument("--codec-backend", choices=("mlx", "rustymimi"), default="mlx")
-    p.add_argument("--frames", type=int, default=20, help="frames to time (after the warm-up)")
-    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--frames", type=_v.COUNT, default=20, help="frames to time (after the warm-up)")
+    p.add_argument("--warmup", type=_v.COUNT0, default=3)
     p.add_argument("--cache-dir", default=None, help="HF cache folder for --model")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
 

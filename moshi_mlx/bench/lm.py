@@ -12,25 +12,26 @@ import time
 from pathlib import Path
 
 from .stats import FRAME_MS, peak_rss_bytes, timing_stats
+from ..engine import options_cli as _v
 
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default="7b",
                    help="7b | 1b | a released model's preset (moshi-7b, stt-1b, stt-2.6b, hibiki-1b, "
                         "hibiki-2b, hibiki-zero, tts-1.6b, tts-0.75b, personaplex-7b) | a config.json")
-    p.add_argument("--cfg-coef", type=float, default=1.0,
+    p.add_argument("--cfg-coef", type=_v.GUIDANCE, default=1.0,
                    help="classifier-free guidance (conditioned models): a batch of two rows")
     p.add_argument("--bits", type=int, default=4, choices=(4, 8, 16), help="16: unquantized")
-    p.add_argument("--group-size", type=int, default=None, help="default: 32 for 4 bits, 64 for 8")
-    p.add_argument("--dim", type=int, default=None,
+    p.add_argument("--group-size", type=_v.COUNT, default=None, help="default: 32 for 4 bits, 64 for 8")
+    p.add_argument("--dim", type=_v.COUNT, default=None,
                    help="override the width (temporal and depformer), e.g. 128 for the overhead-bound test")
-    p.add_argument("--steps", type=int, default=20)
-    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--steps", type=_v.COUNT, default=20)
+    p.add_argument("--warmup", type=_v.COUNT0, default=3)
     p.add_argument("--dtype", default=None, help="activations: bf16 | fp32 (default: per device)")
     p.add_argument("--no-split", action="store_true", help="skip the temporal/depformer/sampling/matmul-floor split")
     p.add_argument("--compare-kyutai", action="store_true",
                    help="also time Kyutai's moshi_mlx 0.3.0 generator on the same config (subprocess)")
-    p.add_argument("--repeats", type=int, default=1,
+    p.add_argument("--repeats", type=_v.COUNT, default=1,
                    help="with --compare-kyutai / --compare-cfg: alternate the two this many times (noisy machines)")
     p.add_argument("--compare-cfg", action="store_true",
                    help="with --cfg-coef X: also time our step without guidance (cfg 1), alternated, "

@@ -16,18 +16,19 @@ import json
 import time
 
 import numpy as np
+from ..engine import options_cli as _v
 
 FRAME_MS = 80.0
 
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default="personaplex-7b", help="LM preset or config.json for the prefill part")
-    p.add_argument("--dim", type=int, default=128, help="shrink the width (0: full size)")
+    p.add_argument("--dim", type=_v.COUNT0, default=128, help="shrink the width (0: full size)")
     p.add_argument("--bits", type=int, default=4, choices=(4, 8, 16))
-    p.add_argument("--prompt-frames", type=int, default=200)
-    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--prompt-frames", type=_v.COUNT, default=200)
+    p.add_argument("--repeats", type=_v.COUNT, default=3)
     p.add_argument("--model", default="demo-personaplex", help="the model for the start part")
-    p.add_argument("--frames", type=int, default=60, help="frames per conversation in the start part")
+    p.add_argument("--frames", type=_v.COUNT, default=60, help="frames per conversation in the start part")
     p.add_argument("--skip-start", action="store_true", help="only the prefill part")
     p.add_argument("--live", action="store_true",
                    help="also time Start -> running -> first frame of the live engine (audio devices)")

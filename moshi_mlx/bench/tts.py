@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .stats import FRAME_MS, timing_stats
+from ..engine import options_cli as _v
 
 TEXT = ("The old lighthouse keeper climbed the spiral stairs every evening, counting the steps as his "
         "father had taught him, and lit the lamp that guided the fishing boats home through the fog. "
@@ -23,17 +24,17 @@ TEXT = ("The old lighthouse keeper climbed the spiral stairs every evening, coun
 def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default="tts-1.6b", help="tts-1.6b | tts-0.75b | a TTS config.json")
     p.add_argument("--model", default=None, help="time a real TTS model (folder, repo id, demo-tts) instead")
-    p.add_argument("--dim", type=int, default=None, help="shrink the widths (e.g. 128: overhead-bound)")
+    p.add_argument("--dim", type=_v.COUNT, default=None, help="shrink the widths (e.g. 128: overhead-bound)")
     p.add_argument("--bits", type=int, default=4, choices=(4, 8, 16), help="16: unquantized")
-    p.add_argument("--group-size", type=int, default=None, help="default: 32 for 4 bits, 64 for 8")
-    p.add_argument("--codebooks", type=int, default=None,
+    p.add_argument("--group-size", type=_v.COUNT, default=None, help="default: 32 for 4 bits, 64 for 8")
+    p.add_argument("--codebooks", type=_v.COUNT, default=None,
                    help="generated and decoded (default: the model's, 24 of 32)")
     p.add_argument("--mimi", choices=("full", "tiny"), default="full",
                    help="random Mimi of the release size (default) or a tiny one (LM-bound timing)")
-    p.add_argument("--steps", type=int, default=60, help="LM steps to run (the first ~18 carry no audio)")
+    p.add_argument("--steps", type=_v.COUNT, default=60, help="LM steps to run (the first ~18 carry no audio)")
     p.add_argument("--compare-kyutai", action="store_true",
                    help="also time Kyutai's moshi_mlx 0.3.0 TTS on the same config (subprocess)")
-    p.add_argument("--repeats", type=int, default=1, help="with --compare-kyutai: alternate this many times")
+    p.add_argument("--repeats", type=_v.COUNT, default=1, help="with --compare-kyutai: alternate this many times")
     p.add_argument("--kyutai-quantize", choices=("all", "run_tts"), default="all",
                    help="Kyutai's model quantized as ours (every Linear/Embedding but the conditioners "
                         "and, as Kyutai's cannot be, the cross-attention; default) or as Kyutai's "

@@ -121,10 +121,13 @@ def run_in_terminal(engine_class, view, options, duration: float | None) -> int:
     """Start `engine_class(view)` with `options` (a live engine: ConversationEngine or one with its
     lifecycle), wait for Ctrl+C, `duration` seconds or the end, stop; exit code 2 after a fatal
     error. The recording folder is checked before the model loads."""
-    from ..outputs import writable_folder
+    from ..outputs import record_folder
 
-    if options.record_dir:
-        writable_folder(options.record_dir, "--record")
+    with record_folder(options.record_dir, "--record"):  # checked now; removed if left empty
+        return _run_in_terminal(engine_class, view, options, duration)
+
+
+def _run_in_terminal(engine_class, view, options, duration: float | None) -> int:
     engine = engine_class(view)
     engine.start(options)
     try:

@@ -22,7 +22,11 @@ def add_model_options(p: argparse.ArgumentParser, default: str | None = DEFAULT_
 
 def number(low: float = 0.0, low_open: bool = False, integer: bool = False, high: float = math.inf):
     """An argparse `type`: a finite number >= low (> low with `low_open`) and <= high, else a
-    usage error naming the option (argparse adds it), never a traceback."""
+    usage error naming the option (argparse adds it), never a traceback. Integers are at most
+    2**31 - 1 unless `high` says otherwise (sizes and counts that a native call must hold)."""
+    if integer and high == math.inf:
+        high = 2**31 - 1
+
     def parse(text: str):
         try:
             value = int(text) if integer else float(text)
@@ -40,16 +44,30 @@ def number(low: float = 0.0, low_open: bool = False, integer: bool = False, high
     return parse
 
 
+# The one validation of numeric options: every command's numeric option uses one of these (or
+# `number(...)`), so nan, inf, negative or out-of-range values are a usage error naming the option
+# (tests/reliability/test_validation.py checks every parser).
+TEMPERATURE = number(0.0)  # 0 = greedy
+TOP_K = number(1, integer=True)
+SEED = number(0, integer=True, high=2**63 - 1)
+COUNT = number(1, integer=True)  # frames, steps, repeats, codebooks, sizes
+COUNT0 = number(0, integer=True)  # the same where 0 is allowed (no warm-up)
+SECONDS = number(0.0)  # a duration that may be 0
+POSITIVE = number(0.0, low_open=True)  # > 0 (a duration that must hold something)
+FRACTION = number(0.0, high=1.0)  # 0..1
+GUIDANCE = number(0.0)  # classifier-free guidance coefficient
+
+
 def add_sampling_options(p: argparse.ArgumentParser) -> None:
     d = Sampling()
-    temperature, top_k = number(0.0), number(1, integer=True)
+    temperature, top_k = TEMPERATURE, TOP_K
     p.add_argument("--text-temperature", type=temperature, default=d.text_temperature,
                    help=f"0 = greedy (default {d.text_temperature})")
     p.add_argument("--text-top-k", type=top_k, default=d.text_top_k, help=f"default {d.text_top_k}")
     p.add_argument("--audio-temperature", type=temperature, default=d.audio_temperature,
                    help=f"0 = greedy (default {d.audio_temperature})")
     p.add_argument("--audio-top-k", type=top_k, default=d.audio_top_k, help=f"default {d.audio_top_k}")
-    p.add_argument("--seed", type=number(0, integer=True, high=2**63 - 1), default=None,
+    p.add_argument("--seed", type=SEED, default=None,
                    help="random seed (reproducible sampling)")
 
 

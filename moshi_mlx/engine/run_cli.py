@@ -71,7 +71,8 @@ def main(args: argparse.Namespace) -> int:
     from ..audio_io import AudioFileReader
     from ..outputs import OutputSet
 
-    with OutputSet() as outputs:  # checked before any work; on failure or stop: all removed
+    # checked before any work (never the input); on failure or stop: all removed
+    with OutputSet(inputs=[args.input]) as outputs:
         paths = [outputs.add(args.output, "--output"), outputs.add(args.transcript, "--transcript"),
                  outputs.add(args.tokens, "--tokens")]
         with AudioFileReader(args.input, FRAME_SIZE) as reader:

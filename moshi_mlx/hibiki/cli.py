@@ -17,6 +17,7 @@ import time
 from .. import FRAME_RATE
 from . import KIND
 from .translator import DEFAULT_MAX_TAIL_S
+from ..engine import options_cli as _v
 
 DEFAULT_MODEL = "kyutai/hibiki-1b-pytorch-bf16"
 DEMO = "demo-hibiki"
@@ -31,11 +32,11 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--transcript", help="write the translated text here, with timestamps")
     p.add_argument("--tokens", help="write the tokens [1 + codebooks, frames] here (.npy)")
     p.add_argument("--live", action="store_true", help="translate the microphone live instead of a file")
-    p.add_argument("--cfg-coef", type=float, default=1.0,
+    p.add_argument("--cfg-coef", type=_v.GUIDANCE, default=1.0,
                    help="classifier-free guidance: > 1 gives a voice closer to the speaker's "
                         "(Kyutai suggests 3; costs a batch of two); 1 = off (default)")
     p.add_argument("--greedy", action="store_true", help="argmax everywhere (no sampling)")
-    p.add_argument("--max-tail", type=float, default=DEFAULT_MAX_TAIL_S, metavar="SECONDS",
+    p.add_argument("--max-tail", type=_v.SECONDS, default=DEFAULT_MAX_TAIL_S, metavar="SECONDS",
                    help="file mode: how long after the input to wait for the model to end its "
                         f"translation (default: {DEFAULT_MAX_TAIL_S:g} s)")
     p.add_argument("--quiet", action="store_true", help="file mode: no progress bar")
@@ -116,6 +117,14 @@ def _file(args) -> int:
 
     outputs = OutputSet({"audio": args.output, "transcript": args.transcript, "tokens": args.tokens},
                         inputs=[args.input])  # checked before any work
+    with outputs:  # whatever fails, no temporary stays
+        return _translate_file(args, outputs)
+
+
+def _translate_file(args, outputs) -> int:
+    from ..engine.loader import load_model
+    from .files import open_input, translate_to_files
+
     source = open_input(args.input)
     files = _resolve(args)
     if files.is_demo:

@@ -1,58 +1,36 @@
-"""A set of output files written all or nothing: each goes to a temporary name beside its final
-place, and they are renamed over the final names together at the end. An error, Ctrl+C or a
-cancel removes the temporary files; nothing the program did not write is ever touched."""
+"""The translation's output files, by role, through the shared output layer (moshi_mlx.outputs):
+checked at once (before any work), written under temporary names, renamed together at the end; an
+error, Ctrl+C or a cancel removes the temporary files and touches nothing else."""
 
 from __future__ import annotations
 
 import os
-import secrets
 from pathlib import Path
 from typing import Iterable
 
-from ..errors import MoshiError
+from .. import outputs as shared
+
+
+_OPTION = {"audio": "--output", "transcript": "--transcript", "tokens": "--tokens"}
 
 
 class OutputSet:
-    """`paths`: role -> final path (None: not wanted). Checked at once, before any work: each
-    folder exists and is writable, no output is a folder or one of `inputs`, no two are the same."""
+    """`paths`: role -> final path (None: not wanted); `tmp`: role -> where to write it. No output
+    may be one of `inputs` (path, symlink or hard link), a folder, or shared by two roles."""
 
     def __init__(self, paths: dict[str, str | os.PathLike | None], inputs: Iterable = ()):
         self.paths = {role: Path(p).expanduser() for role, p in paths.items() if p}
-        self.tmp: dict[str, Path] = {}
-        seen: dict[Path, str] = {Path(i).expanduser().resolve(): "the input" for i in inputs}
-        for role, path in self.paths.items():
-            real = path.resolve()
-            if real in seen:
-                raise MoshiError(f"{path}: the {role} output would overwrite {seen[real]}")
-            seen[real] = f"the {role} output"
-            if path.is_dir():
-                raise MoshiError(f"{path}: is a folder; give a file name for the {role} output")
-            if not real.parent.is_dir():
-                raise MoshiError(f"{path}: output folder {real.parent} does not exist")
-            if not os.access(real.parent, os.W_OK):
-                raise MoshiError(f"{path}: output folder {real.parent} is not writable")
+        self._set = shared.OutputSet(inputs=inputs)
+        self.tmp: dict[str, Path] = {role: self._set.add(path, _OPTION.get(role, role))
+                                     for role, path in self.paths.items()}
 
     def __enter__(self) -> "OutputSet":
-        try:
-            for role, path in self.paths.items():
-                # created new ("x": never an existing file), with the usual permissions (umask)
-                tmp = path.resolve().parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
-                tmp.open("xb").close()
-                self.tmp[role] = tmp
-        except OSError as e:
-            self._discard()
-            raise MoshiError(f"cannot write the outputs: {e}") from None
         return self
 
     def __exit__(self, kind, value, traceback) -> None:
-        self._discard()  # after commit() nothing is left to discard
+        self._set.__exit__(kind, value, traceback)
+        self.tmp.clear()
 
     def commit(self) -> None:
-        """Rename every temporary file over its final name."""
-        for role, path in self.paths.items():
-            os.replace(self.tmp.pop(role), path)
-
-    def _discard(self) -> None:
-        for tmp in self.tmp.values():
-            tmp.unlink(missing_ok=True)
+        self._set.commit()
         self.tmp.clear()

@@ -258,6 +258,9 @@ def check_weights(weights: Mapping[str, object], config: LmConfig, quantization:
             f"quantized {quantization.get('bits')} bits / group {quantization.get('group_size')}"
         raise CheckpointError(f"{source}: does not match the LM config "
                               f"(dim {config.dim}, {config.num_layers} layers, {q}): " + "; ".join(problems))
+    from ..finite import check_finite
+
+    check_finite(weights, source, "LM weights")
 
 
 def pytorch_release_names(names: Iterable[str]) -> bool:

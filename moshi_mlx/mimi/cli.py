@@ -18,6 +18,7 @@ import numpy as np
 
 from ..errors import ConfigError, MoshiError
 from .codec import BACKENDS
+from ..engine import options_cli as _v
 
 
 def configure_parser(parser: argparse.ArgumentParser, name: str = "encode") -> None:
@@ -37,7 +38,7 @@ def configure_parser(parser: argparse.ArgumentParser, name: str = "encode") -> N
                              "config.json \"mimi_config\", else the released Mimi)")
     parser.add_argument("--backend", choices=BACKENDS, default="mlx", help="codec implementation")
     if name == "encode":
-        parser.add_argument("--codebooks", type=int, default=8, metavar="K",
+        parser.add_argument("--codebooks", type=_v.COUNT0, default=8, metavar="K",
                             help="number of codebooks to produce (default 8)")
 
 
@@ -51,6 +52,9 @@ def _weights_and_config(args):
     if args.mimi:
         path = Path(args.mimi)
     else:
+        if Path(args.model).expanduser().is_file() and Path(args.model).suffix != ".safetensors":
+            raise MoshiError(f"--model {args.model}: a file that is not model weights; give a model "
+                             "folder, a repo id or 'demo' (or Mimi weights with --mimi FILE.safetensors)")
         if Path(args.model).expanduser().is_dir():  # a folder may hold only the codec
             path = find_mimi_file(Path(args.model).expanduser())
         else:  # demo or a repo id, as for every other command
@@ -83,7 +87,7 @@ def encode_file(args) -> tuple[int, int]:
     from ..npyfile import NpyColumnWriter
     from ..outputs import OutputSet
 
-    with OutputSet() as outputs:
+    with OutputSet(inputs=[args.input]) as outputs:
         tmp = outputs.add(args.output, "output")
         path, config = _weights_and_config(args)
         with AudioFileReader(args.input, config.frame_size, config.sample_rate) as reader:
@@ -102,7 +106,7 @@ def decode_file(args) -> float:
     from ..npyfile import CodesFile
     from ..outputs import OutputSet
 
-    with OutputSet() as outputs, CodesFile(args.input) as codes:
+    with OutputSet(inputs=[args.input]) as outputs, CodesFile(args.input) as codes:
         tmp = outputs.add(args.output, "output")
         path, config = _weights_and_config(args)
         k, frames = codes.shape

@@ -130,6 +130,9 @@ def load_weights(model: Mimi, weights: dict[str, mx.array], source: str = "check
         if value.shape != expected[name].shape:
             raise CheckpointError(f"{source}: {name} has shape {tuple(value.shape)}, the Mimi config "
                                   f"wants {tuple(expected[name].shape)}")
+    from ..finite import check_finite
+
+    check_finite(ours, source, "Mimi weights")
     # Transposes are strided views in MLX: copy them once here, not at every step.
     model.load_weights([(k, mx.contiguous(v)) for k, v in ours.items()], strict=True)
     return model

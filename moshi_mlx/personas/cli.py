@@ -26,13 +26,34 @@ def persona_options(args: argparse.Namespace) -> dict | None:
     if args.role:
         role = args.role
         if role.startswith("@"):
-            path = Path(role[1:]).expanduser()
-            try:
-                role = path.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as e:
-                raise VoiceError(f"--role @{path}: cannot read the role file ({e})") from None
+            role = _read_role(Path(role[1:]).expanduser())
+        if not any(c.isalnum() for c in role):
+            raise VoiceError(f"--role {args.role!r}: has no words (only symbols or emoji, which the "
+                             "model's tokenizer cannot say): describe the role in words")
         options["role"] = role.strip()
     return options or None
+
+
+MAX_ROLE_BYTES = 16 * 1024  # a role prompt is a few sentences, one frame (80 ms) per token
+
+
+def _read_role(path: Path) -> str:
+    from ..tts.text_source import TextError, text_pieces
+    from .voices import VoiceError
+
+    try:
+        with open(path, "rb") as f:
+            text = ""
+            for piece in text_pieces(f, f"--role @{path}", limit=4096):
+                text += piece
+                if len(text.encode()) > MAX_ROLE_BYTES:
+                    raise VoiceError(f"--role @{path}: longer than {MAX_ROLE_BYTES // 1024} KB; a role "
+                                     "prompt is a few sentences")
+    except TextError as e:
+        raise VoiceError(str(e)) from None
+    except OSError as e:
+        raise VoiceError(f"--role @{path}: cannot read the role file ({e.strerror or e})") from None
+    return text
 
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
@@ -85,7 +106,14 @@ def add_voice(files, name: str, recording: str | Path) -> Path:
     from ..mimi import MimiConfig, open_codec
     from .voices import check_name, read_recording, save_voice, user_voice_dir, voice_from_audio
 
+    from .voices import VoiceError, model_voice_dir
+
     target = user_voice_dir() / f"{check_name(name)}.safetensors"
+    if (model_voice_dir(Path(files.lm_path).parent) / f"{name}.safetensors").exists():
+        raise VoiceError(f"--add {name}: {files.name} already has a voice of that name, which yours "
+                         "would hide: choose another name")
+    if Path(recording).expanduser().is_dir():
+        raise VoiceError(f"--from {recording}: is a folder; give a recording (a WAV, FLAC... file)")
     pcm = read_recording(recording)
     moshi = LmConfig.from_dict(files.config or {"model_type": "personaplex"}).n_q // 2
     mimi_config = files.config.get("mimi_config")

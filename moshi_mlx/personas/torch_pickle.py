@@ -13,6 +13,7 @@ This is the "restricting globals" approach of Python's pickle documentation, and
 from __future__ import annotations
 
 import io
+import math
 import pickle
 import zipfile
 from pathlib import Path
@@ -59,6 +60,12 @@ class _Storage:
         self.data, self.kind = data, kind
 
 
+# A voice prompt is a few MB; nothing a voice file holds comes near these. Checked before any
+# allocation: a tiny file must not make us allocate gigabytes.
+MAX_STORAGE_BYTES = 256 << 20  # one storage, decompressed
+MAX_PICKLE_BYTES = 16 << 20
+
+
 def _rebuild_tensor(storage, offset, size, stride, *_ignored) -> RawTensor:
     if not isinstance(storage, _Storage):
         raise UnsafePickleError("a tensor without a storage")
@@ -69,6 +76,9 @@ def _rebuild_tensor(storage, offset, size, stride, *_ignored) -> RawTensor:
     last = offset + sum((n - 1) * st for n, st in zip(size, stride)) if all(size) else offset - 1
     if last >= len(data):
         raise UnsafePickleError(f"tensor of size {list(size)} reaches past its storage ({len(data)} items)")
+    if math.prod(size) > len(data):  # a view repeating its storage (stride 0): would allocate more
+        raise UnsafePickleError(f"tensor of size {list(size)} has more items than its storage "
+                                f"({len(data)}): refused before allocating it")
     view = np.lib.stride_tricks.as_strided(data[offset:], shape=size, strides=[s * item for s in stride])
     return RawTensor(np.array(view), storage.kind)
 
@@ -97,10 +107,16 @@ class _SafeUnpickler(pickle.Unpickler):
                 and isinstance(pid[1], _StorageType)):
             raise UnsafePickleError(f"{self.source}: refused: unknown persistent object {pid!r:.80}")
         kind, key = pid[1].name, str(pid[2])
+        name = f"{self.prefix}/data/{key}"
         try:
-            raw = self.archive.read(f"{self.prefix}/data/{key}")
+            size = self.archive.getinfo(name).file_size
         except KeyError:
             raise CheckpointError(f"{self.source}: storage {key} is missing from the archive") from None
+        if size > MAX_STORAGE_BYTES:
+            raise CheckpointError(f"{self.source}: storage {key} would take {size / 2**20:.0f} MB, more "
+                                  f"than a voice file can hold ({MAX_STORAGE_BYTES >> 20} MB): refused "
+                                  "before reading it")
+        raw = self.archive.read(name)
         dtype = np.dtype(_STORAGES[kind]).newbyteorder("<")
         if len(raw) % dtype.itemsize:
             raise CheckpointError(f"{self.source}: storage {key} has {len(raw)} bytes, not a whole "
@@ -125,6 +141,9 @@ def read_torch_file(path: str | Path, data: bytes | None = None):
             archive.namelist() else "little"
         if order != "little":
             raise CheckpointError(f"{source}: big-endian tensors are not supported")
+        if archive.getinfo(pickles[0]).file_size > MAX_PICKLE_BYTES:
+            raise CheckpointError(f"{source}: its pickle is larger than {MAX_PICKLE_BYTES >> 20} MB: "
+                                  "not a voice file")
         try:
             return _SafeUnpickler(io.BytesIO(archive.read(pickles[0])), archive, prefix, source).load()
         except CheckpointError:

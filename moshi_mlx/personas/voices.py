@@ -103,8 +103,11 @@ def save_voice(voice: Voice, path: str | os.PathLike) -> Path:
     if voice.embeddings is not None:
         arrays["embeddings"] = mx.array(voice.embeddings)
     metadata = {"moshi_mlx": FORMAT, "version": VERSION, "name": voice.name, "source": voice.source}
+    from ..outputs import new_file_mode
+
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".safetensors", dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, new_file_mode())  # the umask's permissions, not mkstemp's 0600
     try:
         mx.save_safetensors(tmp, arrays, metadata=metadata)
         if path.exists():  # appeared meanwhile: keep theirs

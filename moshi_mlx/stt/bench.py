@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from ..bench.stats import FRAME_MS, memory_peaks, timing_stats
+from ..engine import options_cli as _v
 
 TEN_MINUTES = 600.0
 
@@ -23,9 +24,9 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
                                                   "random weights of --config")
     p.add_argument("--config", default="stt-1b", help="stt-1b | stt-2.6b | an STT config.json (random weights)")
     p.add_argument("--bits", type=int, default=4, choices=(4, 8, 16), help="random weights: 16 = unquantized")
-    p.add_argument("--group-size", type=int, default=None, help="default: 32 for 4 bits, 64 for 8")
-    p.add_argument("--dim", type=int, default=None, help="shrink the width, keeping the structure")
-    p.add_argument("--seconds", type=float, default=10.0, help="audio to transcribe (noise and tones)")
+    p.add_argument("--group-size", type=_v.COUNT, default=None, help="default: 32 for 4 bits, 64 for 8")
+    p.add_argument("--dim", type=_v.COUNT, default=None, help="shrink the width, keeping the structure")
+    p.add_argument("--seconds", type=_v.POSITIVE, default=10.0, help="audio to transcribe (noise and tones)")
     p.add_argument("--codec-backend", choices=("mlx", "rustymimi"), default="mlx")
     p.add_argument("--cache-dir", default=None, help="HF cache folder for --model")
     p.add_argument("--json", action="store_true", help="print the results as JSON")

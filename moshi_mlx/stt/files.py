@@ -35,7 +35,9 @@ def check_input(path: str | Path) -> AudioInput:
 
     path = Path(path)
     if not path.is_file():
-        raise MoshiError(f"{path}: no such audio file" + (" (it is a folder)" if path.is_dir() else ""))
+        why = "is a folder" if path.is_dir() else "not a regular file (a device or a pipe)" \
+            if path.exists() else "no such audio file"
+        raise MoshiError(f"{path}: {why}; give an audio file" if path.exists() else f"{path}: {why}")
     try:
         info = sf.info(str(path))
     except (sf.LibsndfileError, RuntimeError, OSError) as e:
@@ -46,16 +48,22 @@ def check_input(path: str | Path) -> AudioInput:
 
 
 def read_blocks(path: Path, block: int) -> Iterator[np.ndarray]:
-    """The file as 24 kHz mono blocks of `block` samples (the last one shorter).
-    TODO(streaming reader): audio_io.read_audio decodes the whole file into memory; switch this
-    one call to the constant-memory reader when audio_io has it."""
-    from .. import audio_io
+    """The file as 24 kHz mono blocks of `block` samples (the last one shorter); what the reader
+    noticed (a truncated file, bad samples) is printed as a warning at the end.
+    TODO(streaming reader): decodes the whole file into memory."""
+    import sys
 
-    pcm = audio_io.read_audio(path)
+    from ..audio_io import AudioFileReader
+
+    with AudioFileReader(path, frame_size=4096) as reader:
+        pcm = np.concatenate(list(reader._blocks()) or [np.zeros(0, np.float32)]).astype(np.float32, copy=False)
+        notes = reader.notes()
     if len(pcm) == 0:
         raise MoshiError(f"{path}: no audio in this file (0 samples); nothing to transcribe")
     for start in range(0, len(pcm), block):
         yield pcm[start:start + block]
+    for note in notes:
+        print(f"warning: {note}", file=sys.stderr)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from ..engine.chat_cli import TerminalView
 from .events import EndOfTurn, TextPiece
 from .formats import Captions
 from .loading import DEFAULT_MODEL, DEMO
+from ..engine import options_cli as _v
 
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
@@ -19,12 +20,12 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--input-device", default=None, help="input device index or name (default: system's)")
     p.add_argument("--record", metavar="DIR", default=None,
                    help="keep the audio (WAV) and the timestamped transcript (.txt) in DIR")
-    p.add_argument("--text-temperature", type=float, default=None, help="default: the model's lm_gen_config")
-    p.add_argument("--text-top-k", type=int, default=None, help="default: the model's lm_gen_config")
-    p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--max-lag-frames", type=int, default=25,
+    p.add_argument("--text-temperature", type=_v.TEMPERATURE, default=None, help="default: the model's lm_gen_config")
+    p.add_argument("--text-top-k", type=_v.TOP_K, default=None, help="default: the model's lm_gen_config")
+    p.add_argument("--seed", type=_v.SEED, default=None)
+    p.add_argument("--max-lag-frames", type=_v.COUNT, default=25,
                    help="drop input when processing falls this many 80 ms frames behind (default 25: 2 s)")
-    p.add_argument("--duration", type=float, default=None,
+    p.add_argument("--duration", type=_v.POSITIVE, default=None,
                    help="stop after this many seconds (default: run until Ctrl+C)")
     p.add_argument("--stats", action="store_true", help="show a status line (speed, latency, dropped frames)")
 

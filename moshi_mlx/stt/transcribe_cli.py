@@ -12,7 +12,6 @@ import argparse
 import contextlib
 import os
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import numpy as np
 from ..errors import MoshiError
 from .formats import FORMATS, NO_END_OF_TURN_NOTE, make_writer
 from .loading import DEFAULT_MODEL, DEMO
+from ..engine import options_cli as _v
 
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
@@ -37,9 +37,9 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
                    help="save the text token of every frame (int32 [frames]); a folder with several inputs")
     add_model_options(p, DEFAULT_MODEL, DEMO)
     p.add_argument("--greedy", action="store_true", help="argmax text (Kyutai's STT configs already are)")
-    p.add_argument("--text-temperature", type=float, default=None, help="default: the model's lm_gen_config")
-    p.add_argument("--text-top-k", type=int, default=None, help="default: the model's lm_gen_config")
-    p.add_argument("--seed", type=int, default=None, help="random seed (when sampling)")
+    p.add_argument("--text-temperature", type=_v.TEMPERATURE, default=None, help="default: the model's lm_gen_config")
+    p.add_argument("--text-top-k", type=_v.TOP_K, default=None, help="default: the model's lm_gen_config")
+    p.add_argument("--seed", type=_v.SEED, default=None, help="random seed (when sampling)")
     p.add_argument("--force", action="store_true", help="replace existing output files")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -49,6 +49,8 @@ class Job:
     source: object  # files.AudioInput
     output: Path | None  # None: stdout
     tokens: Path | None
+    output_tmp: Path | None = None  # where to write them (moshi_mlx.outputs)
+    tokens_tmp: Path | None = None
 
 
 def _format(args) -> str:
@@ -70,47 +72,46 @@ def _targets(sources, out: str | None, suffix: str, what: str) -> list[Path | No
     return [path]
 
 
-def plan_jobs(sources, args, fmt: str) -> list[Job]:
-    """Every output path, checked before any work: its folder exists, it is not a folder, not an
-    input, not shared by two inputs, and not an existing file (unless --force)."""
-    outputs = _targets(sources, args.output, "." + fmt, "-o")
+def plan_jobs(sources, args, fmt: str, outputs=None) -> list[Job]:
+    """Every output path, checked before any work: its folder exists and is writable, it is not a
+    folder, not an input, not shared by two inputs, and not an existing file (unless --force).
+    With `outputs` (a moshi_mlx.outputs.OutputSet) each gets its temporary file now."""
+    from ..outputs import OutputSet
+
+    outputs = outputs if outputs is not None else OutputSet()
+    for s in sources:
+        outputs.add_input(s.path)
+    targets = _targets(sources, args.output, "." + fmt, "-o")
     tokens = _targets(sources, args.tokens, ".tokens.npy", "--tokens")
-    inputs = {s.path.resolve() for s in sources}
     seen: dict[Path, Path] = {}
-    for source, *paths in zip(sources, outputs, tokens):
-        for path in filter(None, paths):
+    jobs = []
+    for source, out, tok in zip(sources, targets, tokens):
+        temps = []
+        for path, what in ((out, "-o"), (tok, "--tokens")):
+            if path is None:
+                temps.append(None)
+                continue
             real = path.resolve()
-            if not real.parent.is_dir():
-                raise MoshiError(f"output folder of {path} does not exist")
-            if real.is_dir():
-                raise MoshiError(f"{path} is a folder; name a file")
-            if real in inputs:
-                raise MoshiError(f"{path} is one of the inputs: it would be overwritten")
             if real in seen:
                 raise MoshiError(f"{seen[real]} and {source.path} would both write {path}; "
                                  "rename one or transcribe them separately")
-            if real.exists() and not args.force:
+            temps.append(outputs.add(path, what))  # never an input, a folder, a FIFO...
+            if path.is_file() and not args.force:
                 raise MoshiError(f"{path} exists; use --force to replace it")
             seen[real] = source.path
-    return [Job(s, o, t) for s, o, t in zip(sources, outputs, tokens)]
+        jobs.append(Job(source, out, tok, *temps))
+    return jobs
 
 
 @contextlib.contextmanager
 def _staged(path: Path | None, mode: str = "w"):
-    """Yields (file, temporary path) beside `path`, renamed to `path` when the block succeeds and
-    removed otherwise; stdout (never closed) when `path` is None."""
+    """Yields the file to write: `path` (a temporary of the OutputSet) or stdout (never closed)."""
     if path is None:
-        yield sys.stdout, None
+        yield sys.stdout
         sys.stdout.flush()
         return
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8") as f:
-            yield f, Path(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with open(path, mode, encoding=None if "b" in mode else "utf-8") as f:
+        yield f
 
 
 def _progress_bar(job: Job, quiet: bool):
@@ -155,14 +156,14 @@ def _run_job(transcriber, job: Job, fmt: str, meta: dict, quiet: bool, several: 
 
     bar, update = _progress_bar(job, quiet)
     try:
-        with _staged(job.output) as (f, _):
+        with _staged(job.output_tmp) as f:
             if job.output is None and several and fmt == "txt":
                 f.write(f"==> {job.source.path} <==\n")
             writer = make_writer(fmt, f, dict(meta, file=str(job.source.path)))
             result = transcribe_file(transcriber, job.source, writer.event, update)
             writer.close(result.duration)
             if job.tokens is not None:
-                with _staged(job.tokens, "wb") as (tf, _):
+                with _staged(job.tokens_tmp, "wb") as tf:
                     np.save(tf, transcriber.tokens())
     finally:
         if bar is not None:
@@ -171,13 +172,27 @@ def _run_job(transcriber, job: Job, fmt: str, meta: dict, quiet: bool, several: 
 
 
 def main(args: argparse.Namespace) -> int:
+    from ..outputs import OutputSet
     from .files import check_input
-    from .loading import load_stt_model
-    from .transcriber import Transcriber
 
     fmt = _format(args)
     sources = [check_input(p) for p in args.inputs]
-    jobs = plan_jobs(sources, args, fmt)
+    with OutputSet() as outputs:  # all checked before the model loads, all renamed at the end
+        jobs = plan_jobs(sources, args, fmt, outputs)
+        results = _transcribe(args, jobs, fmt)
+        outputs.commit()
+    for job, result in zip(jobs, results):
+        wrote = ", ".join(str(p) for p in (job.output, job.tokens) if p) or "stdout"
+        print(f"{job.source.path}: {result.duration:.1f} s of audio in {result.seconds:.1f} s "
+              f"({result.speed:.2f}x real time), {result.words} words, {result.ends_of_turn} ends of "
+              f"turn; wrote {wrote}", file=sys.stderr)
+    return 0
+
+
+def _transcribe(args, jobs, fmt: str) -> list:
+    from .loading import load_stt_model
+    from .transcriber import Transcriber
+
     model = load_stt_model(args.model, "`transcribe`", cache_dir=args.cache_dir,
                            codec_backend=args.codec_backend, download_progress=_download_bar(args.quiet))
     if model.files.is_demo:
@@ -190,10 +205,4 @@ def main(args: argparse.Namespace) -> int:
     meta = {"model": model.files.name, "end_of_turn_detection": transcriber.has_end_of_turn}
     if not transcriber.has_end_of_turn:
         meta["note"] = NO_END_OF_TURN_NOTE
-    for job in jobs:
-        result = _run_job(transcriber, job, fmt, meta, args.quiet, len(jobs) > 1)
-        wrote = ", ".join(str(p) for p in (job.output, job.tokens) if p) or "stdout"
-        print(f"{job.source.path}: {result.duration:.1f} s of audio in {result.seconds:.1f} s "
-              f"({result.speed:.2f}x real time), {result.words} words, {result.ends_of_turn} ends of "
-              f"turn; wrote {wrote}", file=sys.stderr)
-    return 0
+    return [_run_job(transcriber, job, fmt, meta, args.quiet, len(jobs) > 1) for job in jobs]

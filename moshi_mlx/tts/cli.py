@@ -17,6 +17,7 @@ import threading
 import time
 
 from .. import FRAME_RATE, FRAME_SIZE, SAMPLE_RATE
+from ..engine import options_cli as _v
 
 DEFAULT_MODEL = "kyutai/tts-1.6b-en_fr"
 
@@ -35,13 +36,13 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
                         "it twice for a dialogue: the text's lines alternate between the voices "
                         "(default: the model's default voice)")
     p.add_argument("--list-voices", action="store_true", help="list the model's voices and exit")
-    p.add_argument("--cfg", type=float, default=2.0,
+    p.add_argument("--cfg", type=_v.GUIDANCE, default=2.0,
                    help="classifier-free guidance: how closely to follow the text and voice "
                         "(1.6B: one of 1, 1.5, .., 4; default 2)")
-    p.add_argument("--temperature", type=float, default=0.6, help="sampling temperature (text and audio)")
-    p.add_argument("--seed", type=int, default=None, help="random seed (reproducible output)")
+    p.add_argument("--temperature", type=_v.TEMPERATURE, default=0.6, help="sampling temperature (text and audio)")
+    p.add_argument("--seed", type=_v.SEED, default=None, help="random seed (reproducible output)")
     p.add_argument("--greedy", action="store_true", help="temperature 0 everywhere (argmax)")
-    p.add_argument("--codebooks", type=int, default=None,
+    p.add_argument("--codebooks", type=_v.COUNT, default=None,
                    help="audio codebooks generated and decoded (default: 24 of 32; fewer is faster)")
     p.add_argument("--tokens", default=None, metavar="FILE.npy",
                    help="save the tokens: int32 [1 + codebooks, frames], text then audio, "
@@ -59,30 +60,28 @@ def main(args: argparse.Namespace) -> int:
 
         print(format_devices(list_devices()))
         return 0
-    from .outputs import check_output_path
-
+    from .outputs import OutputSet
     from .text_source import TextSource
 
     source = TextSource.from_args(args.text, args.file) if not args.list_voices else None
-    outputs = {}
-    if args.output:
-        outputs["wav"] = check_output_path(args.output, "output")
-    if args.tokens:
-        outputs["tokens"] = check_output_path(args.tokens, "--tokens")
-    model = _load(args)
-    from .info import TtsInfo
+    targets = {} if args.list_voices else {"wav": args.output, "tokens": args.tokens}
+    targets = {name: path for name, path in targets.items() if path}
+    # every output checked (and its temporary made) before the model loads; none kept on failure
+    with OutputSet(targets, inputs=[args.file], options={"wav": "--output", "tokens": "--tokens"}) as files:
+        model = _load(args)
+        from .info import TtsInfo
 
-    info = TtsInfo.from_model(model)
-    if args.list_voices:
-        return _list_voices(info, model, args.cache_dir)
-    voices = _voices(args, info, model)
-    from .synth import Synthesizer, TtsSettings
+        info = TtsInfo.from_model(model)
+        if args.list_voices:
+            return _list_voices(info, model, args.cache_dir)
+        voices = _voices(args, info, model)
+        from .synth import Synthesizer, TtsSettings
 
-    settings = TtsSettings(cfg=args.cfg, codebooks=args.codebooks, temperature=args.temperature,
-                           seed=args.seed)
-    settings = settings.greedy() if args.greedy else settings
-    run = _Run(args, model, voices, settings, source, outputs)
-    return run.go(Synthesizer)
+        settings = TtsSettings(cfg=args.cfg, codebooks=args.codebooks, temperature=args.temperature,
+                               seed=args.seed)
+        settings = settings.greedy() if args.greedy else settings
+        run = _Run(args, model, voices, settings, source, files)
+        return run.go(Synthesizer)
 
 
 def _load(args):
@@ -152,7 +151,7 @@ class _Run:
 
     def go(self, synth_class) -> int:
         from ..interrupts import interrupt_as_request
-        from .outputs import NpyColumns, OutputSet, WavStream
+        from .outputs import NpyColumns, WavStream
         from .script import ScriptReader
         from .text_source import Feeder, TextError, unspeakable_message
 
@@ -165,40 +164,40 @@ class _Run:
         synth.gen.warmup()
         warmup_s = time.perf_counter() - t0
         feeder = Feeder(self.source, synth, len(self.voices) > 1, self.stop)
-        with OutputSet(self.outputs) as files:
-            wav = WavStream(files.temps["wav"]) if "wav" in files.temps else None
-            token_file = NpyColumns(files.temps["tokens"], 1 + synth.codebooks) if "tokens" in files.temps else None
-            player = None if wav is not None else self._player()
-            # Ctrl+C stops the synthesis at the next frame, then raises: outputs are never kept
-            with interrupt_as_request(lambda: (self.stop.set(), synth.cancel())):
-                try:
-                    feeder.start()
-                    started = time.perf_counter()
-                    frames = 0
-                    for frame in synth.frames():
-                        self._write_tokens(rows, token_file)
-                        if wav is not None:
-                            wav.write(frame.pcm)
-                        else:
-                            player.write(frame.pcm, self.stop)
-                        self._print_words(frame)
-                        frames += 1
+        files = self.outputs
+        wav = WavStream(files.temps["wav"]) if "wav" in files.temps else None
+        token_file = NpyColumns(files.temps["tokens"], 1 + synth.codebooks) if "tokens" in files.temps else None
+        player = None if wav is not None else self._player()
+        # Ctrl+C stops the synthesis at the next frame, then raises: outputs are never kept
+        with interrupt_as_request(lambda: (self.stop.set(), synth.cancel())):
+            try:
+                feeder.start()
+                started = time.perf_counter()
+                frames = 0
+                for frame in synth.frames():
                     self._write_tokens(rows, token_file)
-                    wall = time.perf_counter() - started
-                    if feeder.error is not None:
-                        raise feeder.error
-                    if frames == 0:
-                        raise TextError(unspeakable_message(synth.dropped, self.model.files.name))
-                    if player is not None:
-                        player.drain(self.stop)
-                finally:
-                    self.stop.set()
-                    if player is not None:
-                        player.close()
-                    for f in (wav, token_file):
-                        if f is not None:
-                            f.close()
-            files.commit()
+                    if wav is not None:
+                        wav.write(frame.pcm)
+                    else:
+                        player.write(frame.pcm, self.stop)
+                    self._print_words(frame)
+                    frames += 1
+                self._write_tokens(rows, token_file)
+                wall = time.perf_counter() - started
+                if feeder.error is not None:
+                    raise feeder.error
+                if frames == 0:
+                    raise TextError(unspeakable_message(synth.dropped, self.model.files.name))
+                if player is not None:
+                    player.drain(self.stop)
+            finally:
+                self.stop.set()
+                if player is not None:
+                    player.close()
+                for f in (wav, token_file):
+                    if f is not None:
+                        f.close()
+        files.commit()
         if synth.dropped.count:
             print(f"warning: skipped {synth.dropped.describe()} (the tokenizer cannot encode them)",
                   file=sys.stderr)

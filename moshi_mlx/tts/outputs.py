@@ -11,63 +11,53 @@ are an int32 .npy [rows, frames] written column by column: the header declares F
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from .. import SAMPLE_RATE
-from ..errors import MoshiError
+from .. import outputs as shared
+from ..finite import check_finite_pcm
 
 _NPY_HEADER = 128  # bytes reserved for the .npy header (magic, version, length, dict, padding)
 
 
-class OutputError(MoshiError):
-    """An output path that cannot be written."""
+OutputError = shared.OutputError
 
 
 def check_output_path(path: str | os.PathLike, what: str) -> Path:
-    path = Path(path).expanduser()
-    if path.is_dir():
-        raise OutputError(f"{what} {path} is a folder: give a file name")
-    parent = path.resolve().parent
-    if not parent.is_dir():
-        raise OutputError(f"{what} {path}: folder {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise OutputError(f"{what} {path}: folder {parent} is not writable")
-    return path
+    """A quick early check of one output path (the shared layer checks it fully when it is added)."""
+    probe = shared.OutputSet()
+    with probe:
+        probe.add(path, what)
+    return Path(path).expanduser()
 
 
 class OutputSet:
-    """Temporary files for `targets` (name -> final path), renamed together by `commit()`."""
+    """Temporary files for `targets` (name -> final path), renamed together by `commit()`, through
+    the shared output layer (moshi_mlx.outputs): no target may be one of `inputs`."""
 
-    def __init__(self, targets: dict[str, Path]):
-        finals = [p.resolve() for p in targets.values()]
-        if len(set(finals)) != len(finals):
-            raise OutputError("two outputs have the same path: " + ", ".join(map(str, targets.values())))
+    def __init__(self, targets: dict[str, Path], inputs=(), options: dict[str, str] | None = None):
         self.targets = dict(targets)
-        self.temps: dict[str, Path] = {}
-        for name, path in self.targets.items():
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.resolve().parent)
-            os.close(fd)
-            self.temps[name] = Path(tmp)
+        self._set = shared.OutputSet(inputs=inputs)
+        options = options or {}
+        self.temps: dict[str, Path] = {name: self._set.add(path, options.get(name, f"{name} file"))
+                                       for name, path in self.targets.items()}
 
     def commit(self) -> None:
-        for name, path in self.targets.items():
-            os.replace(self.temps[name], path)
+        self._set.commit()
         self.temps = {}
 
     def abort(self) -> None:
-        for tmp in self.temps.values():
-            tmp.unlink(missing_ok=True)
+        self._set.discard()
         self.temps = {}
 
     def __enter__(self) -> "OutputSet":
         return self
 
     def __exit__(self, kind, value, tb) -> None:
-        if kind is not None or self.temps:  # not committed: nothing of it stays
-            self.abort()
+        self.temps = {}
+        self._set.__exit__(kind, value, tb)  # not committed: nothing of it stays
 
 
 class WavStream:
@@ -81,7 +71,9 @@ class WavStream:
         self.frames = 0
 
     def write(self, pcm: np.ndarray) -> None:
-        self._file.write(np.clip(np.asarray(pcm, np.float32), -1.0, 1.0))
+        pcm = np.asarray(pcm, np.float32)
+        check_finite_pcm(pcm, "the WAV output")
+        self._file.write(np.clip(pcm, -1.0, 1.0))
         self.frames += len(pcm)
 
     def close(self) -> None:

@@ -70,21 +70,16 @@ class TextSource:
         return source
 
     def pieces(self):
-        """The text in pieces of lines (a file: read as it goes)."""
+        """The text in pieces of lines (a file: read as it goes, a long line in bounded pieces)."""
         if self.text is not None:
             yield from self.text.splitlines(keepends=True)
             return
         try:
-            with open(self.path, encoding="utf-8") as f:
-                while True:
-                    lines = f.readlines(_CHUNK)
-                    if not lines:
-                        return
-                    yield from lines
-        except UnicodeDecodeError as e:
-            raise TextError(f"{self.path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+            with open(self.path, "rb") as f:
+                yield from text_pieces(f, str(self.path))
         except OSError as e:
             raise TextError(f"cannot read {self.path}: {e.strerror or e}") from None
+
 
     def check_speakable(self, reader, model_name: str) -> None:
         """At least one word the tokenizer can encode (`reader`: a fresh ScriptReader)."""
@@ -96,6 +91,43 @@ class TextSource:
         if any(e.tokens for e in reader.flush()):
             return
         raise TextError(unspeakable_message(reader.dropped, model_name))
+
+
+def text_pieces(stream, name: str, limit: int = _CHUNK):
+    """The UTF-8 text of the binary `stream` as lines, a line longer than `limit` bytes cut into
+    pieces at its last space (memory stays bounded whatever the line length). Each line is given as
+    soon as it arrives (standard input). Not UTF-8, or binary data (a NUL byte): TextError naming
+    `name` and the byte."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset, carry = 0, ""
+    while True:
+        raw = stream.readline(limit)
+        if not raw:
+            break
+        try:
+            text = decoder.decode(raw)
+        except UnicodeDecodeError as e:
+            raise TextError(f"{name}: not UTF-8 text ({e.reason} at byte {offset + e.start})") from None
+        if "\0" in text:
+            raise TextError(f"{name}: not UTF-8 text (binary data: a NUL byte near byte "
+                            f"{offset + raw.find(bytes(1))})")
+        offset += len(raw)
+        text = carry + text
+        carry = ""
+        if not text.endswith("\n") and len(text.encode()) >= limit:
+            cut = max(text.rfind(" "), text.rfind("\t"))
+            if 0 < cut < len(text) - 1 and len(text) - cut < limit // 2:
+                text, carry = text[:cut + 1], text[cut + 1:]
+        if text:
+            yield text
+    try:
+        rest = carry + decoder.decode(b"", final=True)
+    except UnicodeDecodeError as e:
+        raise TextError(f"{name}: not UTF-8 text ({e.reason} at its end, byte {offset})") from None
+    if rest:
+        yield rest
 
 
 def unspeakable_message(dropped, model_name: str) -> str:
@@ -128,17 +160,18 @@ class Feeder:
 
     def _run(self) -> None:
         try:
-            if self.source.stdin:
-                for line in sys.stdin:
-                    self._push(line)
-                    self.synth.flush()
-            else:
-                for line in self.source.pieces():
-                    while self.synth.queued_words > QUEUED_WORDS and not self.stop.is_set():
-                        time.sleep(0.05)
-                    if self.stop.is_set():
-                        return
-                    self._push(line)
+            stdin = self.source.stdin
+            binary = getattr(sys.stdin, "buffer", None)
+            lines = (text_pieces(binary, "standard input") if binary is not None else sys.stdin) \
+                if stdin else self.source.pieces()
+            for line in lines:
+                while self.synth.queued_words > QUEUED_WORDS and not self.stop.is_set():
+                    time.sleep(0.05)
+                if self.stop.is_set():
+                    return
+                self._push(line)
+                if stdin and line.endswith("\n"):
+                    self.synth.flush()  # each line spoken as soon as it arrives
             self.synth.end_of_text()
         except BaseException as e:  # reported by the thread that runs the synthesis
             self.error = e

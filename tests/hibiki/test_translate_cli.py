@@ -87,7 +87,7 @@ def test_bad_outputs_are_refused_before_any_work(speech_file, tmp_path, case):
     r = _translate(*args, "--model", tmp_path / "no-such-model", timeout=60)
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "no-such-model" not in r.stderr, "the outputs are checked before the model is looked at"
-    expected = {"no_folder": "missing", "output_is_input": "overwrite the input",
+    expected = {"no_folder": "missing", "output_is_input": "is one of the inputs",
                 "output_is_folder": "is a folder", "no_output": "-o OUTPUT.wav",
                 "live_with_file": "--live"}[case]
     assert expected in r.stderr
