@@ -12,6 +12,7 @@ import json
 import sys
 import threading
 
+from ..engine.options_cli import POSITIVE
 from .args import toolbox_from_args
 from .errors import ToolsError
 from .toolbox import DEFAULT_TIMEOUT_S
@@ -26,7 +27,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="its arguments as a JSON object (default {})")
     caller.add_argument("--yes", action="store_true",
                         help="consent to a tool that asks, without a question (needed when stdin is not a terminal)")
-    caller.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="S",
+    caller.add_argument("--timeout", type=POSITIVE, default=DEFAULT_TIMEOUT_S, metavar="S",
                         help=f"give up on the call after S seconds (default {DEFAULT_TIMEOUT_S:g})")
     for p in (lister, caller):
         p.add_argument("--mcp-config", metavar="FILE",

@@ -61,4 +61,5 @@ NO_OUTPUT_FILES = {
     "models": "stdout; downloads into the model cache",
     "voices": "stdout; --add writes into the user voice folder",
     "bench": "stdout",
+    "tools": "stdout; reminders.json and the notes file through the tools' own writers (moshi_mlx/tools)",
 }
