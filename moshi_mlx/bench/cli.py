@@ -13,6 +13,7 @@ BENCHMARKS = {
     "e2e": ("moshi_mlx.bench.e2e", "end to end per frame: encode, LM step, decode, real-time verdict"),
     "codec": ("moshi_mlx.bench.codec", "Mimi encode/decode ms per frame, MLX vs rustymimi vs Kyutai's MLX"),
     "lm": ("moshi_mlx.bench.lm", "LM step time split into temporal, depformer and sampling"),
+    "kinds": ("moshi_mlx.bench.kinds", "every model kind's LM step in one run, host syncs, vs Kyutai's"),
     "stt": ("moshi_mlx.stt.bench", "transcription speed (x real time) of a file, as `transcribe` runs it"),
     "persona": ("moshi_mlx.bench.persona", "PersonaPlex prompt: batched vs frame-by-frame prefill, conversation start"),
     "tts": ("moshi_mlx.bench.tts", "text to speech: time to first audio, LM step and decode, vs Kyutai's"),

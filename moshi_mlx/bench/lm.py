@@ -339,6 +339,9 @@ def main(args: argparse.Namespace) -> int:
         result |= compare_kyutai(args, model, gen, config, group, dtype, dtype_name)
     if getattr(args, "compare_cfg", False):
         result["cfg"] = compare_cfg(args, model, gen, config, dtype)
+    from .kinds import syncs_per_step
+
+    result["host_syncs"] = syncs_per_step(gen, config)  # after the timings: it steps `gen` on
     print(json.dumps(result, indent=2) if args.json else _table(result))
     return 0
 
@@ -370,6 +373,10 @@ def _table(r: dict) -> str:
                   f"    above the matmul floor: ours {rep['above_floor_ms']['ours']:.1f} ms, Kyutai "
                   f"{rep['above_floor_ms']['kyutai']:.1f} ms: {rep['ratio_above_floor']:.2f}; "
                   f"our floor alone is {rep['floor_vs_kyutai_step']:.2f} of Kyutai's step"]
+    if "host_syncs" in r:
+        h = r["host_syncs"]
+        lines.append(f"  host syncs per step: {h['per_step']:g} ("
+                     + ", ".join(f"{k} {v:g}" for k, v in h["by_kind"].items()) + ")")
     if "cfg" in r:
         c = r["cfg"]
         lines.append(f"  guidance (cfg {c['cfg_coef']:g}, 2 rows) vs none, alternated, median ms per run: "
