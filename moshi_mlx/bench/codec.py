@@ -55,7 +55,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help=f"comma-separated subset of {','.join(BACKENDS)}")
     parser.add_argument("--weights", metavar="FILE",
                         help="Mimi weights to use (default: random full-size weights, written once)")
-    parser.add_argument("--repeats", type=int, default=1,
+    parser.add_argument("--repeats", type=_v.COUNT, default=1,
                         help="run the backends this many times, alternating their order (ABBA): "
                              "ratios of the medians of the runs (noisy, shared machines)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")

@@ -15,6 +15,7 @@ import argparse
 import json
 import time
 
+from ..engine import options_cli as _v
 from .stats import timing_stats
 
 
@@ -23,11 +24,11 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("--kinds", default=",".join(PRESETS),
                    help=f"comma-separated presets (default: all: {','.join(PRESETS)})")
-    p.add_argument("--dim", type=int, default=256, help="width of every preset (0: the real width)")
-    p.add_argument("--bits", type=int, default=4, choices=(4, 8, 16), help="16: unquantized")
-    p.add_argument("--steps", type=int, default=8)
-    p.add_argument("--warmup", type=int, default=3)
-    p.add_argument("--repeats", type=int, default=2, help="runs of each side, alternated ABBA")
+    p.add_argument("--dim", type=_v.COUNT0, default=256, help="width of every preset (0: the real width)")
+    p.add_argument("--bits", type=_v.COUNT, default=4, choices=(4, 8, 16), help="16: unquantized")
+    p.add_argument("--steps", type=_v.COUNT, default=8)
+    p.add_argument("--warmup", type=_v.COUNT0, default=3)
+    p.add_argument("--repeats", type=_v.COUNT, default=2, help="runs of each side, alternated ABBA")
     p.add_argument("--compare-kyutai", action="store_true",
                    help="also time Kyutai's moshi_mlx 0.3.0 generator on each config it can run")
     p.add_argument("--json", action="store_true", help="print the results as JSON")

@@ -35,6 +35,7 @@ COMMAND_PAGES = {
     "bench e2e": "docs/benchmarks.md",
     "bench lm": "docs/benchmarks.md",
     "bench codec": "docs/benchmarks.md",
+    "bench kinds": "docs/benchmarks.md",
     "bench stt": "docs/benchmarks.md",
     "bench tts": "docs/benchmarks.md",
     "bench persona": "docs/benchmarks.md",
