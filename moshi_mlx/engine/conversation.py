@@ -229,7 +229,7 @@ class _LiveSession:
             note = "demo model: random weights, the audio is noise" if model.files.is_demo else ""
             kind = kind_of(model.files.config)
             # files named after the mode beyond Talk: translate-<time>.wav (source, translation)
-            names = {} if kind.mode == "talk" else dict(name=kind.mode, title=f"{kind.mode_label}, {model.files.name},")
+            names = {} if kind.mode == "talk" else dict(name=kind.mode, title=f"{kind.label.capitalize()}, {model.files.name},")
             self.recorder = Recorder(options.record_dir, note=note, meta=dict(
                 mode=kind.mode, kind=kind.name, model=options.model, model_name=model.files.name), **names)
             self.recording_paths = dict(self.recorder.paths)
