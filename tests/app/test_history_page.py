@@ -48,8 +48,7 @@ def demo_recordings(tmp_path_factory, virtual_audio_device):
         while recorded_s() < seconds or sum(isinstance(e, TextEvent) for e in list(events)) < 4:
             assert time.monotonic() < deadline, "the demo model said too little"
             time.sleep(0.05)
-        engine.stop()
-        time.sleep(1.1)  # recordings are named by the second
+        engine.stop()  # the next one starts seconds later: its files have another name
     return folder
 
 
