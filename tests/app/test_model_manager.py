@@ -127,16 +127,14 @@ def test_disk_space_is_checked_before_downloading(qtbot, make_app, tmp_path, fak
     assert not fake_hub.requests
 
 
-def test_import_folder_checks_it_and_adds_it(qtbot, make_app, tmp_path):
-    from moshi_mlx.demo import demo_model_dir
-
+def test_import_folder_checks_it_and_adds_it(qtbot, make_app, tmp_path, demo_models):
     c = make_app(FakeBackend())
     empty = tmp_path / "not-a-model"
     empty.mkdir()
     assert not c.models.import_folder(str(empty))
     box = c.messages.last_box
     assert box.windowTitle() == "Not a model folder" and "not-a-model" in box.text()
-    folder = demo_model_dir(tmp_path / "models")
+    folder = demo_models.home(tmp_path / "models", "demo") / demo_models.folder("demo").name
     assert c.models.import_folder(str(folder))
     assert str(folder) in c.settings.local_models
     d = c.models.dialog
