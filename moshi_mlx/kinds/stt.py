@@ -10,4 +10,5 @@ KIND = ModelKind(
         metadata={"model_type": "stt",
                   "lm_gen_config": {"temp": 0.0, "temp_text": 0.0, "top_k": 250, "top_k_text": 50},
                   "stt_config": {"audio_delay_seconds": 0.5, "audio_silence_prefix_seconds": 0.0}},
-        mimi_codebooks=32))
+        mimi_codebooks=32),
+    setup="moshi_mlx.stt.setup:SttSetup")

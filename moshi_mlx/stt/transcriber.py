@@ -66,7 +66,8 @@ class Transcriber:
 
     def __init__(self, model, *, temperature: float | None = None, top_k: int | None = None,
                  seed: int | None = None, keep_tokens: bool = False, dtype=None):
-        from ..lm import LmGen, make_sampler
+        from ..engine.core import Sampling
+        from .setup import SttSetup
 
         config = model.lm.config
         name = model.files.name
@@ -83,8 +84,8 @@ class Transcriber:
         self.keep_tokens = keep_tokens
         self.frame_size = model.codec.frame_size
         self.has_end_of_turn = config.extra_heads_num_heads > END_OF_TURN_HEAD
-        self.gen = LmGen(model.lm, make_sampler(self.temperature, top_k=self.top_k), make_sampler(0.0),
-                         seed=seed, dtype=dtype)
+        sampling = Sampling(self.temperature, self.top_k, 0.0, 1, seed)  # the audio is never sampled
+        self.gen = SttSetup(model, sampling, {"dtype": dtype}).make_gen()  # the STT kind's setup
         self.detok = Detokenizer(model.tokenizer)
         self.words = WordTimer(model.tokenizer, self.time_of)
         # called after every frame with (frame, text token, extra-head probabilities or None)
