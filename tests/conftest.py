@@ -10,6 +10,14 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 
+def pytest_collection_modifyitems(config, items):
+    """A test that uses the loopback audio device is an `audio` test, marked or not (`make test-fast`
+    leaves them out)."""
+    for item in items:
+        if "virtual_audio_device" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.audio)
+
+
 @pytest.fixture(scope="session")
 def demo_models(tmp_path_factory):
     """Each demo model built once for the whole session; `demo_models.home(folder, *names)` puts
