@@ -80,7 +80,7 @@ def test_reading_a_damaged_or_foreign_sidecar_gives_none(tmp_path):
     assert session_meta.first_words(tmp_path / "missing.txt") == ""
 
 
-def test_conversation_engine_refuses_a_model_of_another_kind(tmp_path):
+def test_conversation_engine_refuses_a_model_of_another_kind(tmp_path, virtual_audio_device):
     """An STT model folder given to a conversation: an ErrorEvent naming the model and what to use
     instead, before anything is loaded (the files here are not even valid weights)."""
     folder = tmp_path / "stt-model"
