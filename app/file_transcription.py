@@ -13,19 +13,14 @@ from .engine_bridge import EngineBridge
 
 
 def file_error_kind(e: BaseException, path: str) -> str:
-    """An exception of a file transcription -> the message kind shown (app/messages.py)."""
-    from moshi_mlx.errors import ModelNotAvailableError, MoshiError
-    from moshi_mlx.kinds import ModelKindError
+    """An exception of a file transcription -> the message kind shown (app/messages.py): the
+    engine's one map (moshi_mlx.engine.session_base.error_event), and "transcribe_file" for an
+    error that names the file."""
+    from moshi_mlx.engine.session_base import error_event
 
-    if isinstance(e, ModelKindError):
-        return "model_kind"
-    if isinstance(e, ModelNotAvailableError):
-        return "download"
-    if isinstance(e, MemoryError):
-        return "out_of_memory"
-    if isinstance(e, MoshiError):
-        return "transcribe_file" if path in str(e) else "model_load"
-    return "internal"
+    event = error_event(e)
+    kind = event.kind if event is not None else "model_load"  # None: a cancelled download
+    return "transcribe_file" if kind == "model_load" and path in str(e) else kind
 
 
 class FileJob(QObject):

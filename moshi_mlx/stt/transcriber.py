@@ -22,6 +22,7 @@ import numpy as np
 
 from .. import SAMPLE_RATE
 from ..errors import ConfigError
+from ..sampling_defaults import TEXT_TEMPERATURE, TEXT_TOP_K
 from ..text import Detokenizer
 from .events import EndOfTurn, SttEvent, TextPiece
 from .words import WordTimer
@@ -49,7 +50,7 @@ class SttSettings:
         gen = extra.get("lm_gen_config") or {}
         try:  # absent sampling keys: the reference LMGen's defaults
             settings = cls(float(stt["audio_delay_seconds"]), float(stt.get("audio_silence_prefix_seconds", 0.0)),
-                           float(gen.get("temp_text", 0.7)), int(gen.get("top_k_text", 25)))
+                           float(gen.get("temp_text", TEXT_TEMPERATURE)), int(gen.get("top_k_text", TEXT_TOP_K)))
         except (TypeError, ValueError) as e:
             raise ConfigError(f"{source}: bad stt_config / lm_gen_config value ({e})") from None
         if settings.delay_s < 0 or settings.prefix_s < 0 or settings.temperature < 0 or settings.top_k < 1:
@@ -65,7 +66,8 @@ class Transcriber:
 
     def __init__(self, model, *, temperature: float | None = None, top_k: int | None = None,
                  seed: int | None = None, keep_tokens: bool = False, dtype=None):
-        from ..lm import LmGen, make_sampler
+        from ..engine.core import Sampling
+        from .setup import SttSetup
 
         config = model.lm.config
         name = model.files.name
@@ -82,8 +84,8 @@ class Transcriber:
         self.keep_tokens = keep_tokens
         self.frame_size = model.codec.frame_size
         self.has_end_of_turn = config.extra_heads_num_heads > END_OF_TURN_HEAD
-        self.gen = LmGen(model.lm, make_sampler(self.temperature, top_k=self.top_k), make_sampler(0.0),
-                         seed=seed, dtype=dtype)
+        sampling = Sampling(self.temperature, self.top_k, 0.0, 1, seed)  # the audio is never sampled
+        self.gen = SttSetup(model, sampling, {"dtype": dtype}).make_gen()  # the STT kind's setup
         self.detok = Detokenizer(model.tokenizer)
         self.words = WordTimer(model.tokenizer, self.time_of)
         # called after every frame with (frame, text token, extra-head probabilities or None)

@@ -14,7 +14,7 @@ from PySide6.QtCore import Qt
 from moshi_mlx import hub
 
 from .conftest import SCREENSHOTS, FakeBackend, talk, wait_for
-from .fake_hub import FakeHub
+from tests.support.fake_hub import FakeHub
 
 TINY_REPO = "tests/tiny-mlx-q4"
 TINY_FILES = {"model.q4.safetensors": os.urandom(3_000_000),
@@ -94,7 +94,7 @@ def test_download_shows_progress_and_can_be_cancelled_then_completes(qtbot, make
     assert _row(d, TINY_REPO).status == "Installed"
     assert talk(c).prefs.model == TINY_REPO  # first model: chosen for the user
     assert "downloaded" in d.job_label.text()
-    assert any(m == "HEAD" for m, _ in fake_hub.requests) and any(m == "GET" for m, _ in fake_hub.requests)
+    assert any(m == "HEAD" for m, *_ in fake_hub.requests) and any(m == "GET" for m, *_ in fake_hub.requests)
     # Offline from now on: the manager still knows what is installed, without asking the hub.
     fake_hub.stop()
     asked = len(fake_hub.requests)
@@ -127,16 +127,14 @@ def test_disk_space_is_checked_before_downloading(qtbot, make_app, tmp_path, fak
     assert not fake_hub.requests
 
 
-def test_import_folder_checks_it_and_adds_it(qtbot, make_app, tmp_path):
-    from moshi_mlx.demo import demo_model_dir
-
+def test_import_folder_checks_it_and_adds_it(qtbot, make_app, tmp_path, demo_models):
     c = make_app(FakeBackend())
     empty = tmp_path / "not-a-model"
     empty.mkdir()
     assert not c.models.import_folder(str(empty))
     box = c.messages.last_box
     assert box.windowTitle() == "Not a model folder" and "not-a-model" in box.text()
-    folder = demo_model_dir(tmp_path / "models")
+    folder = demo_models.home(tmp_path / "models", "demo") / demo_models.folder("demo").name
     assert c.models.import_folder(str(folder))
     assert str(folder) in c.settings.local_models
     d = c.models.dialog

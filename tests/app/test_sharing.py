@@ -17,7 +17,6 @@ from moshi_app.backend import Backend
 from moshi_app.settings import SettingsStore
 from moshi_app.sharing import CONNECTED, OFF, READY
 from moshi_mlx.serve.probe import Prober, probe_signal
-from tests.engine.conftest import demo_home  # noqa: F401 - the fixture: the demo model, built once
 from tests.serve.test_security import certificate  # noqa: F401 - the fixture: a self-signed one
 
 from .conftest import SCREENSHOTS, FakeBackend, wait_for
@@ -297,10 +296,8 @@ def test_a_file_transcription_and_a_served_conversation_exclude_each_other(qtbot
     dialog.reject()
 
 
-def test_a_personaplex_model_is_served_with_talks_persona(qtbot, make_app, demo_home):
-    from moshi_mlx.demo import demo_model_dir
-
-    demo_model_dir(demo_home, "demo-personaplex")
+def test_a_personaplex_model_is_served_with_talks_persona(qtbot, make_app, demo_home, demo_models):
+    demo_models.home(demo_home, "demo-personaplex")
     port = free_port()
     shell = make_app(RealEngineBackend(), model="demo-personaplex", cache_dir=str(demo_home),
                      sharing_port=port)
