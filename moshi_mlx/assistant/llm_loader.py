@@ -8,25 +8,14 @@ MLX: run it on the MLX worker.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 from ..errors import CheckpointError, ConfigError, ModelNotAvailableError
+from .loaded_llm import LoadedLLM
 
 DEMO_SPECS = {"demo-llm": "qwen", "demo-llm-mistral": "mistral"}
 SCRIPTED_PREFIX = "scripted:"
-
-
-@dataclass
-class LoadedLLM:
-    """An mlx-lm model with its TokenizerWrapper; `name` for messages, `is_demo` for random weights."""
-
-    model: Any
-    tokenizer: Any  # mlx_lm.tokenizer_utils.TokenizerWrapper
-    name: str
-    is_demo: bool = False
-    path: Path | None = None
 
 
 def load_llm(spec: str, cache_dir: str | None = None,

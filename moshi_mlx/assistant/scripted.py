@@ -25,7 +25,7 @@ import mlx.core as mx
 import mlx.nn as nn
 
 from ..errors import ConfigError
-from .llm_loader import LoadedLLM
+from .loaded_llm import LoadedLLM
 
 # where replies start, and what after a start means it was not one (the next tool result)
 REPLY_STARTS = {"qwen": (("<|im_start|>assistant\n",), ()),

@@ -50,28 +50,12 @@ def _time_ours(gen, config, steps: int, warmup: int) -> tuple[list, list]:
     return wall, cpu
 
 
-def syncs_per_step(gen, config, steps: int = 4) -> dict:
-    """Host syncs of our steady-state step (after the delays filled), counted by patching the
-    evaluation entry points around `steps` steps (see syncs.py)."""
-    import numpy as np
-
-    from .syncs import count_host_syncs
-
-    rng = np.random.default_rng(1)
-    for _ in range(max(config.delays) + 2):  # past the warm-up frames and compilation
-        gen.step(rng.integers(0, config.card, config.user_codebooks))
-    with count_host_syncs() as count:
-        for _ in range(steps):
-            gen.step(rng.integers(0, config.card, config.user_codebooks))
-    return {"per_step": count.total / steps, "async_evals_per_step": count.async_evals / steps,
-            "by_kind": {k: v / steps for k, v in sorted(count.by_kind.items())}}
-
-
 def bench_kind(name: str, args) -> dict:
     import numpy as np
 
     from ..device import activation_dtype
     from ..lm import LmGen, make_sampler
+    from .syncs import syncs_per_step
     from .lm import (_build_model, bench_conditions, bench_config, kyutai_cannot_run, kyutai_condition,
                      run_kyutai_script, text_sampling)
 

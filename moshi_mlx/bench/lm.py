@@ -341,7 +341,7 @@ def main(args: argparse.Namespace) -> int:
         result |= compare_kyutai(args, model, gen, config, group, dtype, dtype_name)
     if getattr(args, "compare_cfg", False):
         result["cfg"] = compare_cfg(args, model, gen, config, dtype)
-    from .kinds import syncs_per_step
+    from .syncs import syncs_per_step
 
     result["host_syncs"] = syncs_per_step(gen, config)  # after the timings: it steps `gen` on
     print(json.dumps(result, indent=2) if args.json else _table(result))

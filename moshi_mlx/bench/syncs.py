@@ -69,3 +69,18 @@ def count_host_syncs():
             setattr(module, name, fn)
         for name in patched:
             setattr(mx.array, name, saved_methods[name])
+
+
+def syncs_per_step(gen, config, steps: int = 4) -> dict:
+    """Host syncs of our steady-state step (after the delays filled), counted by patching the
+    evaluation entry points around `steps` steps (see syncs.py)."""
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    for _ in range(max(config.delays) + 2):  # past the warm-up frames and compilation
+        gen.step(rng.integers(0, config.card, config.user_codebooks))
+    with count_host_syncs() as count:
+        for _ in range(steps):
+            gen.step(rng.integers(0, config.card, config.user_codebooks))
+    return {"per_step": count.total / steps, "async_evals_per_step": count.async_evals / steps,
+            "by_kind": {k: v / steps for k, v in sorted(count.by_kind.items())}}

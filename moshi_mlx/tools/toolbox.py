@@ -272,11 +272,3 @@ class ToolBox:
             self.on_notice(line)
         except Exception:  # noqa: BLE001 - a listener's bug must not break a call
             pass
-
-
-def __getattr__(name: str):  # the command-line helpers live in args.py (they import this module)
-    if name in ("add_tool_arguments", "toolbox_from_args"):
-        from . import args
-
-        return getattr(args, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

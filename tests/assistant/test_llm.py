@@ -236,7 +236,7 @@ def test_scripted_model_uses_mlx_lm_caches(llm_home):
 
 
 def test_a_repo_id_is_downloaded_through_the_projects_hub(llm_home, tmp_path, monkeypatch):
-    from tests.engine.fake_hub import FakeHub, point_hub_at
+    from tests.support.fake_hub import FakeHub, point_hub_at
 
     folder = load_llm("demo-llm", llm_home).path
     files = {f.name: f.read_bytes() for f in folder.iterdir()}
