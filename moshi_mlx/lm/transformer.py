@@ -172,8 +172,13 @@ class Layer(nn.Module):
             self.norm_cross = nn.LayerNorm(dim, eps=1e-5)
 
     def cross(self, x: mx.array, source: tuple[mx.array, mx.array] | None) -> mx.array:
-        if "cross_attention" not in self:
+        """The cross-attention to `source` (its k, v), if this layer has one and a source is given.
+        MoshiVis (see moshi_mlx/vis/lm.py): one cross-attention shared by all layers, then this
+        layer's gate; without a source (no image yet) the layer skips it, as Kyutai's does."""
+        if source is None or "norm_cross" not in self:
             return x
+        if "cross_gate" in self:
+            return x + self.cross_gate(self.shared_cross(self.norm_cross(x), *source))
         return x + self.cross_attention(self.norm_cross(x), *source)
 
 
