@@ -7,13 +7,17 @@ DEPS_SUM := $(shell cat pyproject.toml setup.py Makefile | cksum | cut -d' ' -f1
 APP_STAMP := $(VENV)/.app-$(DEPS_SUM)
 DEV_STAMP := $(VENV)/.dev-$(DEPS_SUM)
 
-.PHONY: app test setup-app setup-dev bench clean package
+# `make test-fast`: the daily lane (no `slow`, no `audio` markers); `make test`: the whole suite.
+.PHONY: app test test-fast setup-app setup-dev bench clean package
 
 app: setup-app
 	$(BIN)/moshi-app
 
 test: setup-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: setup-dev
+	$(BIN)/python -m pytest -m "not slow and not audio" $(PYTEST_ARGS)
 
 setup-app:
 	@bash scripts/install_system_deps.sh app

@@ -18,7 +18,7 @@ class Backend:
 
     # -- devices --------------------------------------------------------------------------
     def list_devices(self, refresh: bool = False) -> list:
-        from moshi_mlx.engine.devices import list_devices
+        from moshi_mlx.audio.devices import list_devices
 
         return list_devices(refresh=refresh)
 

@@ -1,7 +1,7 @@
 """Plays a recording to an output device, with its position, pause and seek. Plain Python (no Qt).
 
 pyside6-essentials has no QtMultimedia, so playback goes through sounddevice like the conversation.
-The PortAudio callback never blocks: it copies from a preallocated ring (moshi_mlx.engine.ring) into
+The PortAudio callback never blocks: it copies from a preallocated ring (moshi_mlx.audio.ring) into
 the device buffer, outputs silence when paused or when the ring is empty, and counts the samples it
 played; no file I/O, no locks, no allocation of sample buffers. A feeder thread reads the file in
 blocks, mixes its channels (user and Moshi) to mono, resamples to the device's rate with soxr, and
@@ -20,7 +20,7 @@ from typing import Callable
 
 import numpy as np
 
-from moshi_mlx.engine.ring import RingBuffer
+from moshi_mlx.audio.ring import RingBuffer
 
 BLOCK_S = 0.04  # callback block
 AHEAD_S = 1.0  # how far the feeder fills the ring ahead of the callback
@@ -36,7 +36,7 @@ def open_sounddevice_stream(device, callback):
     24 kHz when it accepts it. Returns (stream, rate, channels)."""
     import sounddevice as sd
 
-    from moshi_mlx.engine.devices import find_device, pick_samplerate
+    from moshi_mlx.audio.devices import find_device, pick_samplerate
 
     out = find_device(device, "output")
     channels = min(2, out.max_output_channels)
@@ -153,11 +153,9 @@ class Player:
     # ---- the feeder thread ----
 
     def _new_resampler(self):
-        if self.file_rate == self.rate:
-            return None
-        import soxr
+        from moshi_mlx.audio.resample import Resampler
 
-        return soxr.ResampleStream(self.file_rate, self.rate, 1, dtype="float32", quality="HQ")
+        return Resampler(self.file_rate, self.rate)
 
     def _do_seek(self, target: float) -> None:
         self._eof = False  # before the flush: the callback must not take the empty ring for the end
@@ -194,8 +192,7 @@ class Player:
             data = self._file.read(READ_FRAMES, dtype="float32", always_2d=True)
             last = len(data) < READ_FRAMES
             mono = np.clip(data.sum(axis=1), -1.0, 1.0) if data.shape[1] > 1 else data[:, 0]
-            if self._resampler is not None:
-                mono = self._resampler.resample_chunk(mono, last=last)
+            mono = self._resampler(mono, last=last)
             while len(mono) and not self._closed and self._seek_to is None:
                 left = self._ring.write(mono)
                 mono = mono[len(mono) - left:]

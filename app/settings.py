@@ -12,6 +12,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings
 
+from moshi_mlx.sampling_defaults import AUDIO_TEMPERATURE, AUDIO_TOP_K, TEXT_TEMPERATURE, TEXT_TOP_K
+
 ORGANIZATION = "moshi-mlx"
 APPLICATION = "Moshi"
 
@@ -39,10 +41,10 @@ class AppSettings:
     last_mode: str = "talk"  # the page shown at launch: a mode id or "history"
     global_shortcut: bool = True  # macOS: Control-Option-M starts/stops from anywhere
     aec: bool = True
-    text_temperature: float = 0.7
-    text_top_k: int = 25
-    audio_temperature: float = 0.8
-    audio_top_k: int = 250
+    text_temperature: float = TEXT_TEMPERATURE
+    text_top_k: int = TEXT_TOP_K
+    audio_temperature: float = AUDIO_TEMPERATURE
+    audio_top_k: int = AUDIO_TOP_K
     seed: int | None = None
     record_dir: str = field(default_factory=default_record_dir)
     auto_record: bool = False

@@ -21,7 +21,7 @@ def open_sounddevice_input(device, callback):
     accepts it. Returns (stream, rate)."""
     import sounddevice as sd
 
-    from moshi_mlx.engine.devices import find_device, pick_samplerate
+    from moshi_mlx.audio.devices import find_device, pick_samplerate
 
     dev = find_device(device, "input")
     rate = pick_samplerate(dev, "input", 1)

@@ -12,9 +12,10 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+
+from .kinds import KINDS, DemoSpec, import_object  # noqa: F401  (DemoSpec: its old home)
+from .paths import default_home  # noqa: F401  (its old home)
 
 DEMO_VERSION = 1
 DEMO_NOTE = "demo model: random weights, it produces noise and random words, not speech"
@@ -23,7 +24,7 @@ LM_FILE = "model.safetensors"
 MIMI_FILE = "tokenizer-demo-mimi.safetensors"
 TOKENIZER_FILE = "tokenizer-demo.model"
 
-_CORPUS = (
+BASE_CORPUS = (
     "hello how are you today", "i am fine thank you and you", "what would you like to talk about",
     "the weather is nice this morning", "let us talk about music and films",
     "this is a demo model with random weights", "it only makes noise and random words",
@@ -31,57 +32,10 @@ _CORPUS = (
     "one two three four five six seven eight nine ten", "good morning good evening good night",
     "where do you live and what do you do", "i like reading books about science and history",
 )
+_CORPUS = BASE_CORPUS  # the old private name
 
-
-def default_home() -> Path:
-    """Where the project keeps its own files (the demo model): $MOSHI_MLX_HOME or ~/.cache/moshi-mlx."""
-    env = os.environ.get("MOSHI_MLX_HOME")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "moshi-mlx"
-
-
-@dataclass(frozen=True)
-class DemoSpec:
-    """A kind's demo model: its tiny LM (LmConfig.tiny overrides), the config.json metadata that
-    makes it that kind (model_type, stt_config, ...), and how many codebooks its Mimi has.
-    `extras(folder, lm_config)` may add files (voices, ...) before config.json is written."""
-
-    lm: dict = field(default_factory=dict)
-    metadata: dict = field(default_factory=dict)
-    mimi_codebooks: int = 8
-    extras: Callable[[Path, object], dict] | None = None  # returns more config.json entries
-    version: int = 1
-
-
-# `--model` spec -> its demo. One line per model kind (each kind's module may define its spec).
-from .tts import demo as _tts  # noqa: E402  (plain values; its builder imports lazily)
-
-DEMOS: dict[str, DemoSpec] = {
-    "demo": DemoSpec(),
-    "demo-hibiki": DemoSpec(  # Hibiki's layout: acoustic delay 2, a "description" condition for CFG
-        lm={"delays": (0, 0) + (2,) * 7 + (0,) + (2,) * 7, "max_period": 100_000,
-            "conditioners": {"description": {"type": "lut", "lut": {
-                "n_bins": 31, "dim": 16, "tokenizer": "noop",
-                "possible_values": ["very_bad", "bad", "neutral", "good", "very_good"]}}},
-            "fuser": {"sum": ["description"], "cross": [], "prepend": []}},
-        metadata={"model_type": "hibiki"}),
-    # Kyutai STT 1B's layout (32 codebooks in, no depformer, end-of-turn heads) and its config keys
-    "demo-stt": DemoSpec(lm=dict(n_q=32, dep_q=0, delays=(0,) * 33, max_period=100_000,
-                                 extra_heads_num_heads=4, extra_heads_dim=6),
-                         metadata={"model_type": "stt", "lm_gen_config": {
-                             "temp": 0.0, "temp_text": 0.0, "top_k": 250, "top_k_text": 50},
-                             "stt_config": {"audio_delay_seconds": 0.5, "audio_silence_prefix_seconds": 0.0}},
-                         mimi_codebooks=32),
-    "demo-personaplex": DemoSpec(lm={"dep_q": 16, "context": 256}, metadata={"model_type": "personaplex"},
-                                 extras=lambda folder, lm: _kind_module("personas.demo").make_demo_files(folder, lm)),
-    "demo-tts": DemoSpec(lm=_tts.LM, metadata=_tts.METADATA, mimi_codebooks=32, extras=_tts.make_voices),
-}
-
-
-def _kind_module(name: str):
-    """A kind's module, imported when its demo is built."""
-    import importlib
-
-    return importlib.import_module(f"{__package__}.{name}")
+# `--model` spec -> its demo: each kind's record (moshi_mlx/kinds/<kind>.py) holds its own.
+DEMOS: dict[str, DemoSpec] = {k.demo: k.demo_spec for k in KINDS.values()}
 
 
 def is_demo(spec: str) -> bool:
@@ -110,13 +64,14 @@ def demo_model_dir(cache_dir: str | os.PathLike | None = None, name: str = "demo
     return final
 
 
-def _train_tokenizer(path: Path, vocab_size: int) -> int:
-    """A unigram sentencepiece model with Moshi's special ids (0 unk/EPAD, 3 pad/PAD)."""
+def train_tokenizer(path: Path, vocab_size: int, extra_corpus: tuple[str, ...] = ()) -> int:
+    """A unigram sentencepiece model with Moshi's special ids (0 unk/EPAD, 3 pad/PAD), trained on
+    the base corpus plus `extra_corpus`; returns its number of pieces."""
     import io
 
     import sentencepiece as spm
 
-    sentences = [s for _ in range(20) for s in _CORPUS]
+    sentences = [s for _ in range(20) for s in (*BASE_CORPUS, *extra_corpus)]
     model = io.BytesIO()
     spm.SentencePieceTrainer.train(
         sentence_iterator=iter(sentences), model_writer=model, vocab_size=vocab_size,
@@ -125,6 +80,9 @@ def _train_tokenizer(path: Path, vocab_size: int) -> int:
         minloglevel=2)
     path.write_bytes(model.getvalue())
     return spm.SentencePieceProcessor(model_file=str(path)).get_piece_size()
+
+
+_train_tokenizer = train_tokenizer  # its old private name (tests/hibiki/models.py)
 
 
 def demo_configs(spec: DemoSpec | None = None):
@@ -167,7 +125,7 @@ def _build(folder: Path, spec: DemoSpec) -> None:
     from .mimi.weights import export_release_format
 
     lm_cfg, mimi_cfg = demo_configs(spec)
-    pieces = _train_tokenizer(folder / TOKENIZER_FILE, lm_cfg.text_card)
+    pieces = train_tokenizer(folder / TOKENIZER_FILE, lm_cfg.text_card)
     if pieces > lm_cfg.text_card:
         raise RuntimeError(f"demo tokenizer has {pieces} pieces, more than the LM's {lm_cfg.text_card}")
     mx.random.seed(SEED)
@@ -181,6 +139,7 @@ def _build(folder: Path, spec: DemoSpec) -> None:
     config.update(moshi_name=LM_FILE, mimi_name=MIMI_FILE, tokenizer_name=TOKENIZER_FILE,
                   mimi_config=mimi_cfg.to_dict())
     if spec.extras is not None:
-        config.update(spec.extras(folder, lm_cfg))
+        extras = import_object(spec.extras) if isinstance(spec.extras, str) else spec.extras
+        config.update(extras(folder, lm_cfg))
     (folder / "README.txt").write_text(DEMO_NOTE + "\n")
     (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n")  # last: marks complete

@@ -11,6 +11,29 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 
 @pytest.fixture(scope="session")
+def demo_models(tmp_path_factory):
+    """Each demo model built once for the whole session; `demo_models.home(folder, *names)` puts
+    copies in a home of a test's own (tests/support/demo_models.py)."""
+    from tests.support.demo_models import DemoModels
+
+    return DemoModels(tmp_path_factory.mktemp("demo-builds"))
+
+
+@pytest.fixture(scope="session")
+def demo_home(tmp_path_factory, demo_models):
+    """A folder holding the demo model, built once for the session."""
+    return demo_models.home(tmp_path_factory.mktemp("moshi-home"), "demo")
+
+
+@pytest.fixture
+def event_log():
+    """A thread-safe listener that keeps every engine event and can wait for one."""
+    from tests.support.events import EventLog
+
+    return EventLog()
+
+
+@pytest.fixture(scope="session")
 def virtual_audio_device():
     """The loopback PulseAudio device (see tests/support/virtual_audio.py). Fails (never skips) when
     the daemon cannot start: the audio features must be tested."""

@@ -22,5 +22,7 @@ def test_wrong_kind_says_what_to_use():
         check_kind({"model_type": "stt"}, ("moshi", "personaplex"), "kyutai/stt-1b-en_fr", "`chat`")
     text = str(e.value)
     assert "kyutai/stt-1b-en_fr is a speech to text model" in text
-    assert "python -m moshi_mlx transcribe" in text and "Transcribe mode" in text
+    assert "python -m moshi_mlx transcribe" in text and "Transcribe mode" not in text  # labels live in the app
+    with pytest.raises(ModelKindError, match="in the app.s Transcribe mode"):
+        check_kind({"model_type": "stt"}, ("moshi",), "m", "`chat`", {"transcribe": "Transcribe"})
     assert check_kind({}, ("moshi",), "m", "`chat`") is KINDS["moshi"]

@@ -114,8 +114,10 @@ class ModelsController(QObject):
         from moshi_mlx.kinds import KINDS
 
         kind = KINDS[row.kind]
-        where = (f"the {kind.mode_label} mode" if kind.mode in self.main.modes
-                 else f"the {kind.mode_label} mode (coming in a later version of the app)")
+        from ..modes.labels import mode_label
+
+        where = (f"the {mode_label(kind.mode)} mode" if kind.mode in self.main.modes
+                 else f"the {mode_label(kind.mode)} mode (coming in a later version of the app)")
         return f"{row.label} is a {kind.label} model: it is for {where}, not for {self.mode.label}."
 
     @Slot()

@@ -78,9 +78,9 @@ class Shell(QObject):
         """A mode's name, also for recordings of modes this build does not have."""
         if mode_id in self.modes:
             return self.modes[mode_id].label
-        from moshi_mlx.kinds import KINDS
+        from ..modes.labels import mode_label
 
-        return next((k.mode_label for k in KINDS.values() if k.mode == mode_id), mode_id.capitalize())
+        return mode_label(mode_id)
 
     def show_page(self, key: str) -> None:
         self.window.show_page(key)

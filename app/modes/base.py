@@ -34,9 +34,9 @@ DEMO_LABEL = "Demo (random weights: noise only)"
 
 def demo_label(spec: str) -> str:
     """How a kind's demo model reads ("" when `spec` is not a demo)."""
-    from moshi_mlx.kinds import KINDS
+    from moshi_mlx.kinds import demo_kind
 
-    kind = next((k for k in KINDS.values() if k.demo == spec), None)
+    kind = demo_kind(spec)
     if kind is None:
         return ""
     return DEMO_LABEL if kind.name == "moshi" else f"Demo {kind.label} (random weights)"
@@ -159,11 +159,13 @@ class Mode(QObject):
         from moshi_mlx.errors import MoshiError
         from moshi_mlx.kinds import ModelKindError, check_kind
 
+        from .labels import MODE_LABELS
+
         try:
             kind = self.backend.model_kind(spec, self.shell.settings.cache_dir or None)
             if kind is not None:
                 check_kind({"model_type": kind}, self.kinds, model_display_name(self.backend, spec),
-                           f"the {self.label} mode")
+                           f"the {self.label} mode", MODE_LABELS)
         except ModelKindError as e:
             return str(e)
         except MoshiError as e:  # an unreadable config.json: the engine will say the same

@@ -102,6 +102,8 @@ class ModelManagerDialog(QDialog):
         """Fill the table, one group per kind (in moshi_mlx.kinds order, unknown last)."""
         from moshi_mlx.kinds import KINDS
 
+        from ..modes.labels import kind_mode_label
+
         selected = self.selected_spec()
         self._rows = list(rows)
         order = list(KINDS) + [""]
@@ -110,7 +112,7 @@ class ModelManagerDialog(QDialog):
         self.table.clearSpans()
         self.table.setRowCount(len(rows) + len(groups))
         for kind in groups:
-            heading = (f"{KINDS[kind].mode_label} · {KINDS[kind].label}" if kind
+            heading = (f"{kind_mode_label(kind)} · {KINDS[kind].label}" if kind
                        else "Other (kind unknown: its config.json could not be read)")
             self._add_heading(heading)
             for row in rows:

@@ -63,7 +63,9 @@ def text_sampling(config) -> tuple[float, int]:
     """The text sampler a model runs with: its config's lm_gen_config (Kyutai's STT: greedy),
     else Kyutai's LMGen defaults (temperature 0.7, top-k 25)."""
     gen = config.extra.get("lm_gen_config") or {}
-    return float(gen.get("temp_text", 0.7)), int(gen.get("top_k_text", 25))
+    from ..sampling_defaults import TEXT_TEMPERATURE, TEXT_TOP_K
+
+    return float(gen.get("temp_text", TEXT_TEMPERATURE)), int(gen.get("top_k_text", TEXT_TOP_K))
 
 
 def bench_conditions(model, cfg_coef: float, dtype):

@@ -9,27 +9,24 @@ the worker thread. No Qt and no terminal here; MLX runs only on the worker threa
 from __future__ import annotations
 
 import collections
-import math
 from concurrent import futures
 import threading
 import time
-import traceback
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
 from .. import FRAME_RATE
-from ..errors import AudioDeviceError, ModelNotAvailableError, MoshiError, PersonaError
-from ..hub import DownloadCancelled
-from ..kinds import ModelKindError, check_kind, kind_of
+from ..errors import MoshiError
+from ..kinds import check_kind, kind_of
+from ..sampling_defaults import AUDIO_TEMPERATURE, AUDIO_TOP_K, TEXT_TEMPERATURE, TEXT_TOP_K
 from . import mlx_worker
 from .core import FrameEngine, Sampling
+from .live_engine import FRAME_MS, LiveEngine, LiveStats, db  # noqa: F401  (db: its old home)
 from .session_base import error_event  # noqa: F401  (one map for every engine)
 from .events import ErrorEvent, Event, LevelEvent, ProgressEvent, StateEvent, StatsEvent, TextEvent
 
-FRAME_MS = 1000.0 / FRAME_RATE
 WARMUP_FRAMES = 3
 KINDS_ACCEPTED = ("moshi", "personaplex")  # what a conversation runs by default (moshi_mlx/kinds.py)
 
@@ -40,10 +37,10 @@ class EngineOptions:
     input_device: int | str | None = None  # None = system default
     output_device: int | str | None = None
     aec: bool | None = None  # None = auto: on when both devices are built-in
-    text_temperature: float = 0.7
-    text_top_k: int = 25
-    audio_temperature: float = 0.8
-    audio_top_k: int = 250
+    text_temperature: float = TEXT_TEMPERATURE
+    text_top_k: int = TEXT_TOP_K
+    audio_temperature: float = AUDIO_TEMPERATURE
+    audio_top_k: int = AUDIO_TOP_K
     seed: int | None = None
     record_dir: str | None = None  # None = do not record
     codec_backend: str = "mlx"  # or "rustymimi"
@@ -57,11 +54,6 @@ class EngineOptions:
     def sampling(self) -> Sampling:
         return Sampling(self.text_temperature, self.text_top_k, self.audio_temperature,
                         self.audio_top_k, self.seed)
-
-
-def db(x: np.ndarray) -> float:
-    rms = float(np.sqrt(np.mean(np.square(x, dtype=np.float32)))) if len(x) else 0.0
-    return 20.0 * math.log10(rms) if rms > 1e-10 else -200.0
 
 
 class ModelCache:
@@ -112,32 +104,16 @@ def warm_up(model, options: EngineOptions, emit: Callable[[Event], None]) -> Mos
     return bad
 
 
-class ConversationEngine:
+class ConversationEngine(LiveEngine):
+    """start(EngineOptions) / stop() / running / recording_paths (engine/live_engine.py), and the
+    model kept between conversations."""
+
+    busy_message = "a conversation is already running: stop() it first"
+
     def __init__(self, listener: Callable[[Event], None]) -> None:
-        self._listener = listener
-        self._job: futures.Future | None = None
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
+        super().__init__(listener)
         self._models = ModelCache()
         self._conversation = 0
-        self._recording_paths: dict[str, Path] | None = None
-        self._session: _LiveSession | None = None  # the current one (tests look inside)
-
-    def start(self, options: EngineOptions) -> None:
-        """Start a conversation in the background; returns at once. Raises RuntimeError if one runs.
-        The work runs on the process-wide MLX worker thread (moshi_mlx/engine/mlx_worker.py)."""
-        with self._lock:
-            if self.running:
-                raise RuntimeError("a conversation is already running: stop() it first")
-            self._stop.clear()
-            self._job = mlx_worker.submit(lambda: self._run(options))
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop the conversation and wait for the worker to finish (files closed). Idempotent."""
-        self._stop.set()
-        job = self._job
-        if job is not None and not mlx_worker.on_worker_thread():
-            futures.wait([job], timeout)
 
     def run_on_model(self, options: EngineOptions, fn: Callable) -> futures.Future:
         """Run `fn(model)` on the MLX worker with the LoadedModel of `options`, loaded (with its
@@ -152,47 +128,9 @@ class ConversationEngine:
             return mlx_worker.submit(lambda: fn(self._models.get(options, self._emit, cancel)))
 
     @property
-    def running(self) -> bool:
-        return self._job is not None and not self._job.done()
-
-    @property
     def models(self) -> ModelCache:
         """The model kept between conversations; a ChatServer given it serves the same copy."""
         return self._models
-
-    @property
-    def recording_paths(self) -> dict[str, Path] | None:
-        return self._recording_paths
-
-    def _emit(self, event: Event) -> None:
-        try:
-            self._listener(event)
-        except Exception:  # a broken listener must not kill the conversation
-            traceback.print_exc()
-
-    def _run(self, options: EngineOptions) -> None:
-        session = None
-        try:
-            if self._stop.is_set():  # stopped before the worker got to it
-                return
-            self._emit(StateEvent("loading", options.model))
-            self._check_devices(options)
-            model = self._load(options)
-            if self._stop.is_set():
-                return
-            self._emit(StateEvent("ready", model.files.name))
-            session = self._session = self._open_session(model, options)
-            self._recording_paths = session.recording_paths
-            session.run()
-        except Exception as e:
-            event = error_event(e, options.model)
-            if event is not None:
-                self._emit(event)
-        finally:
-            if session is not None:
-                session.close()
-            self._emit(StateEvent("stopped"))
-
 
     def _load(self, options: EngineOptions):
         """The LoadedModel for `options` (kept for the next session while the same one is asked for)."""
@@ -229,7 +167,7 @@ class _LiveSession:
             note = "demo model: random weights, the audio is noise" if model.files.is_demo else ""
             kind = kind_of(model.files.config)
             # files named after the mode beyond Talk: translate-<time>.wav (source, translation)
-            names = {} if kind.mode == "talk" else dict(name=kind.mode, title=f"{kind.mode_label}, {model.files.name},")
+            names = {} if kind.mode == "talk" else dict(name=kind.mode, title=f"{kind.label.capitalize()}, {model.files.name},")
             self.recorder = Recorder(options.record_dir, note=note, meta=dict(
                 mode=kind.mode, kind=kind.name, model=options.model, model_name=model.files.name), **names)
             self.recording_paths = dict(self.recorder.paths)
@@ -256,10 +194,9 @@ class _LiveSession:
         far = np.zeros(core.model.codec.frame_size, np.float32)
         if self.aec is not None:
             self.aec.set_delay_ms((audio.input_latency_s + audio.output_latency_s) * 1e3)
-        step_ms = collections.deque(maxlen=int(FRAME_RATE * 5))
+        stats = LiveStats()
         latency = collections.deque(maxlen=int(FRAME_RATE))
         aec_ms = 0.0
-        next_stats = time.monotonic() + 1.0
         frame_index = 0
         from .live import microphone_frames
 
@@ -274,7 +211,7 @@ class _LiveSession:
             audio.write_frame(result.pcm)
             far = result.pcm
             elapsed_ms = (time.perf_counter() - t0) * 1e3
-            step_ms.append(elapsed_ms)
+            stats.add(elapsed_ms)
             latency.append(audio.input_latency_s * 1e3 + FRAME_MS + lag_after * FRAME_MS + elapsed_ms
                            + (audio.queued_output_s + audio.output_latency_s) * 1e3)
             time_s = frame_index / FRAME_RATE
@@ -285,15 +222,14 @@ class _LiveSession:
                 self.recorder.write_text(result.text, time_s)
             emit(LevelEvent(db(mic), db(result.pcm)))
             frame_index += 1
-            if time.monotonic() >= next_stats:
-                next_stats += 1.0
+            if stats.due():
                 if self.aec is not None:
                     self.aec.set_delay_ms((audio.input_latency_s + audio.output_latency_s
                                            + audio.queued_output_s) * 1e3)
                 emit(StatsEvent(frames=frame_index,
-                                real_time_factor=float(np.mean(step_ms)) / FRAME_MS,
+                                real_time_factor=stats.real_time_factor,
                                 latency_ms=float(np.mean(latency)),
-                                step_ms=float(np.median(step_ms)),
+                                step_ms=stats.median_ms,
                                 dropped_frames=audio.dropped_frames, underruns=audio.underruns,
                                 aec_ms=aec_ms))
         self.emit(StateEvent("stopping"))

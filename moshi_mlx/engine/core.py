@@ -12,15 +12,16 @@ import numpy as np
 
 from .. import FRAME_SIZE
 from ..text import Detokenizer
+from ..sampling_defaults import AUDIO_TEMPERATURE, AUDIO_TOP_K, TEXT_TEMPERATURE, TEXT_TOP_K
 from .loader import LoadedModel
 
 
 @dataclass(frozen=True)
 class Sampling:
-    text_temperature: float = 0.7
-    text_top_k: int = 25
-    audio_temperature: float = 0.8
-    audio_top_k: int = 250
+    text_temperature: float = TEXT_TEMPERATURE
+    text_top_k: int = TEXT_TOP_K
+    audio_temperature: float = AUDIO_TEMPERATURE
+    audio_top_k: int = AUDIO_TOP_K
     seed: int | None = None
 
     @classmethod

@@ -11,12 +11,12 @@ import threading
 import time
 
 import numpy as np
-import soxr
 
 from .. import FRAME_SIZE, SAMPLE_RATE
 from ..errors import AudioDeviceError
-from .devices import AudioDevice, find_device, pick_samplerate
-from .ring import RingBuffer
+from ..audio.devices import AudioDevice, find_device, pick_samplerate
+from ..audio.resample import Resampler
+from ..audio.ring import RingBuffer
 
 RING_SECONDS = 4.0
 BLOCK_SECONDS = 0.04  # 40 ms callback blocks: half a Moshi frame
@@ -32,15 +32,7 @@ class DeviceError(AudioDeviceError):
         self.kind = kind
 
 
-class _Resampler:
-    """Streaming soxr resampler, or a pass-through when the rates match."""
-
-    def __init__(self, rate_in: int, rate_out: int):
-        self._stream = None if rate_in == rate_out else soxr.ResampleStream(
-            rate_in, rate_out, 1, dtype="float32", quality="HQ")
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        return x if self._stream is None else self._stream.resample_chunk(x)
+_Resampler = Resampler  # its old private name
 
 
 class LiveAudio:
@@ -75,8 +67,8 @@ class LiveAudio:
         self.output_status_errors = 0
         self._playing = False
         # worker side
-        self._to_24k = _Resampler(self.in_rate, SAMPLE_RATE)
-        self._from_24k = _Resampler(SAMPLE_RATE, self.out_rate)
+        self._to_24k = Resampler(self.in_rate, SAMPLE_RATE)
+        self._from_24k = Resampler(SAMPLE_RATE, self.out_rate)
         self._chunk = np.zeros(self._in_ring.capacity, np.float32)
         self._pending = np.zeros(0, np.float32)
         self.dropped_frames = 0

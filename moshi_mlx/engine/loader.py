@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from ..errors import CheckpointError, MoshiError
 from ..hub import ModelFiles
-from ..kinds import kind_name
-
-# kind -> "module:function(lm)": a kind's fix-up of its freshly loaded LM, as Kyutai's loader does
-# (Hibiki: the EOS text embedding reads as PAD). Imported only for that kind.
-LM_FIXUPS: dict[str, str] = {
-    "hibiki": "moshi_mlx.hibiki.setup:fix_loaded_lm",
-}
+from ..kinds import KINDS, import_object, kind_name
 
 
 @dataclass
@@ -51,16 +44,14 @@ def load_model(files: ModelFiles, codec_backend: str = "mlx",
     from .setup import setup_class
 
     report = progress or (lambda job, done, total: None)
-    kind = kind_name(files.config, str(files.lm_path))
     if codec_backend not in ("mlx", "rustymimi"):
         raise CheckpointError(f"codec backend {codec_backend!r}: use 'mlx' or 'rustymimi'")
     kind = kind_name(files.config, str(files.lm_path))
     try:
         report("load model", 0, 3)
         lm = load_lm(files.lm_path)  # reads config.json beside it when there is one
-        if kind in LM_FIXUPS:
-            module, name = LM_FIXUPS[kind].split(":")
-            getattr(importlib.import_module(module), name)(lm)
+        if KINDS[kind].lm_fixup:  # as Kyutai's loader does (Hibiki: EOS text embedding reads as PAD)
+            import_object(KINDS[kind].lm_fixup)(lm)
         report("load model", 1, 3)
         num_codebooks = setup_class(kind).codec_codebooks(lm.config)  # PersonaPlex: 8 of its 16
         codec = open_codec(files.mimi_path, backend=codec_backend, num_codebooks=num_codebooks,

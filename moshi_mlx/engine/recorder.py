@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import struct
 import time
+from typing import Callable
 from pathlib import Path
 
 import numpy as np
@@ -76,27 +77,31 @@ class Recorder:
     LINE_S = 5.0  # or, at the next word, once a line has run this long (timestamps to jump to)
 
     def __init__(self, folder: str | Path, note: str = "", meta: dict | None = None, *,
-                 name: str = "conversation", channels: int = 2, title: str = "Moshi conversation"):
+                 name: str = "conversation", channels: int = 2, title: str = "Moshi conversation",
+                 clock: Callable[[], float] = time.time):
         """`meta`: mode, kind, model (and model_name) for the session's JSON sidecar (session_meta.py);
-        `name`: the files' stem; `channels`: 2 = (user, model), 1 = the microphone alone."""
+        `name`: the files' stem; `channels`: 2 = (user, model), 1 = the microphone alone;
+        `clock`: seconds since the epoch, which names the files (tests pass their own)."""
+        now = time.localtime(clock())
         folder = Path(folder).expanduser()
         folder.mkdir(parents=True, exist_ok=True)
-        base = folder / time.strftime(f"{name}-%Y%m%d-%H%M%S")
+        base = folder / time.strftime(f"{name}-%Y%m%d-%H%M%S", now)
         n = 1
         while base.with_suffix(".wav").exists():
             n += 1
-            base = folder / (time.strftime(f"{name}-%Y%m%d-%H%M%S") + f"-{n}")
+            base = folder / (time.strftime(f"{name}-%Y%m%d-%H%M%S", now) + f"-{n}")
         self.paths = {"wav": base.with_suffix(".wav"), "transcript": base.with_suffix(".txt")}
         self._wav = IncrementalWav(self.paths["wav"], channels=channels)
         self._txt = open(self.paths["transcript"], "w", encoding="utf-8")
-        self._txt.write(f"# {title} {time.strftime('%Y-%m-%d %H:%M:%S')}"
+        self._txt.write(f"# {title} {time.strftime('%Y-%m-%d %H:%M:%S', now)}"
                         + (f" ({note})" if note else "") + "\n")
         self._txt.flush()
         self.meta = None
         if meta is not None:
             from .session_meta import SessionMeta
 
-            self.meta = SessionMeta(base, wav=self.paths["wav"], transcript=self.paths["transcript"], **meta)
+            self.meta = SessionMeta(base, wav=self.paths["wav"], transcript=self.paths["transcript"],
+                                    clock=clock, **meta)
         self._last_text_s = -1e9
         self._line_start_s = 0.0
         self._line_open = False

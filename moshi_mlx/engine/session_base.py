@@ -27,19 +27,20 @@ from . import mlx_worker
 from .events import ErrorEvent, StateEvent
 
 
-def error_event(e: BaseException, model: str = "the model") -> ErrorEvent | None:
+def error_event(e: BaseException, model: str = "the model",
+                device_kind: str = "no_input_device") -> ErrorEvent | None:
     """The ErrorEvent that tells a listener why a session ended, from one map for every engine
     (None: a cancelled download, whose partial file stays for next time).
 
     A MoshiError subclass names its own kind with a class attribute `error_kind` (a voice the model
     cannot use: "voice"; a persona: "persona"; ...); an audio device error carries it per instance
-    (`kind`: no_input_device, mic_permission, device_lost)."""
+    (`kind`: no_input_device, mic_permission, device_lost; `device_kind` when it carries none)."""
     from ..hub import DownloadCancelled
 
     if isinstance(e, DownloadCancelled):
         return None
     if isinstance(e, AudioDeviceError):
-        return ErrorEvent(getattr(e, "kind", "no_input_device"), str(e))
+        return ErrorEvent(getattr(e, "kind", device_kind), str(e))
     if isinstance(e, ModelNotAvailableError):
         return ErrorEvent("download", str(e))
     if isinstance(e, MemoryError):
@@ -55,6 +56,7 @@ class BackgroundSession:
 
     stop_timeout = 10.0  # seconds stop() waits for the worker by default
     busy_message = "a session is already running: stop() it first"
+    device_error_kind = "no_input_device"  # an AudioDeviceError without its own kind (an output: device_lost)
 
     def __init__(self, listener: Callable[[object], None]):
         self._listener = listener
@@ -117,7 +119,7 @@ class BackgroundSession:
             if not self._stop.is_set():  # stopped before the worker got to it: nothing to do
                 self._run(options)
         except Exception as e:
-            event = error_event(e, self._model_name(options))
+            event = error_event(e, self._model_name(options), self.device_error_kind)
             if event is not None:
                 self._emit(event)
         finally:

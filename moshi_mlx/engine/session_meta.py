@@ -13,8 +13,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from datetime import datetime
 from pathlib import Path
+from typing import Callable
 
 FORMAT = "moshi-session"
 VERSION = 1
@@ -27,9 +29,10 @@ def sidecar_path(base: str | os.PathLike) -> Path:
     return Path(str(base) + ".json")
 
 
-def now_iso() -> str:
-    """The local time with its UTC offset, to the second (what `started` and `ended` hold)."""
-    return datetime.now().astimezone().isoformat(timespec="seconds")
+def now_iso(clock: Callable[[], float] = time.time) -> str:
+    """The local time with its UTC offset, to the second (what `started` and `ended` hold);
+    `clock`: seconds since the epoch (tests pass their own)."""
+    return datetime.fromtimestamp(clock()).astimezone().isoformat(timespec="seconds")
 
 
 def write_atomic(path: str | os.PathLike, data: dict) -> None:
@@ -69,17 +72,19 @@ class SessionMeta:
 
     def __init__(self, base: str | os.PathLike, *, mode: str, kind: str, model: str,
                  model_name: str = "", wav: str | os.PathLike | None = None,
-                 transcript: str | os.PathLike | None = None) -> None:
+                 transcript: str | os.PathLike | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
         self.path = sidecar_path(base)
         self.transcript = Path(transcript) if transcript else None
         self.data = {"format": FORMAT, "version": VERSION, "mode": mode, "kind": kind, "model": model,
-                     "model_name": model_name or model, "started": now_iso(),
+                     "model_name": model_name or model, "started": now_iso(clock),
                      "wav": Path(wav).name if wav else None,
                      "transcript": self.transcript.name if self.transcript else None}
         write_atomic(self.path, self.data)
 
     def finish(self, duration_s: float) -> None:
         """The session ended: its duration, end time and first words."""
-        self.data.update(ended=now_iso(), duration_s=round(float(duration_s), 3),
+        self.data.update(ended=now_iso(self.clock), duration_s=round(float(duration_s), 3),
                          first_words=first_words(self.transcript) if self.transcript else "")
         write_atomic(self.path, self.data)

@@ -4,17 +4,14 @@ the per-kind modules.
 `FrameEngine` (encode -> LM -> decode per frame) asks the model's kind for a `StreamSetup`: it
 builds the `LmGen` (samplers, conditions, classifier-free guidance, generated codebooks) and starts
 each new stream after a reset (a persona's prompt, ...). Moshi needs nothing beyond the default.
-A kind registers its setup class by import path in SETUP_CLASSES (imported only when used)."""
+A kind names its setup class in its record (moshi_mlx/kinds/<kind>.py: `setup`, imported only when
+used)."""
 
 from __future__ import annotations
 
-import importlib
 from typing import Any, Mapping
 
-SETUP_CLASSES: dict[str, str] = {  # kind -> "module:Class"
-    "hibiki": "moshi_mlx.hibiki.setup:HibikiSetup",
-    "personaplex": "moshi_mlx.personas.stream:PersonaSetup",
-}
+from ..kinds import KINDS, import_object
 
 
 class StreamSetup:
@@ -57,11 +54,8 @@ class StreamSetup:
 
 
 def setup_class(kind: str) -> type[StreamSetup]:
-    path = SETUP_CLASSES.get(kind)
-    if path is None:
-        return StreamSetup
-    module, name = path.split(":")
-    return getattr(importlib.import_module(module), name)
+    record = KINDS.get(kind)
+    return import_object(record.setup) if record is not None and record.setup else StreamSetup
 
 
 def make_setup(model, sampling, options: Mapping[str, Any] | None = None) -> StreamSetup:

@@ -254,7 +254,7 @@ class LmConfig:
         check_lm_config(cls, data, source)  # types and ranges of every field, naming the file
         names = {f.name for f in dataclasses.fields(cls)} - {"extra"}
         if all(key in METADATA_KEYS for key in data):  # e.g. NVIDIA's PersonaPlex config.json
-            from .presets import kind_architecture
+            from .releases import kind_architecture
 
             data = {**kind_architecture(data.get("model_type")), **data}
         kwargs, extra, problems = {}, {}, []

@@ -21,6 +21,7 @@ import mlx.core as mx
 import numpy as np
 
 from ..device import activation_dtype
+from ..sampling_defaults import AUDIO_TEMPERATURE, AUDIO_TOP_K, TEXT_TEMPERATURE, TEXT_TOP_K
 from .conditioners import Conditions
 from .delays import UNGENERATED, DelayBuffer
 from .model import Lm
@@ -144,8 +145,8 @@ class LmGen:
                  text_hook: TextHook | None = None, cfg_text: bool = True):
         self.model = model
         self.config = c = model.config
-        self.text_sampler = text_sampler or make_sampler(0.7, top_k=25)
-        self.audio_sampler = audio_sampler or make_sampler(0.8, top_k=250)
+        self.text_sampler = text_sampler or make_sampler(TEXT_TEMPERATURE, top_k=TEXT_TOP_K)
+        self.audio_sampler = audio_sampler or make_sampler(AUDIO_TEMPERATURE, top_k=AUDIO_TOP_K)
         self.dtype = dtype or activation_dtype()
         self.codebooks = c.dep_q if codebooks is None else codebooks
         if not 0 <= self.codebooks <= c.dep_q:

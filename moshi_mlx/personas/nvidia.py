@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .torch_pickle import RawTensor, read_torch_file
-from .voices import Voice, VoiceError, model_voice_dir, save_voice, user_voice_dir
+from .voice_file import Voice, VoiceError, model_voice_dir, save_voice, user_voice_dir
 
 ARCHIVE = "voices.tgz"
 _MAX_MEMBER_BYTES = 64 << 20  # a voice file is ~0.5 MB: refuse anything absurd

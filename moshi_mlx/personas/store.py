@@ -46,7 +46,7 @@ class SavedPersona:
 
 
 def store_path() -> Path:
-    from ..demo import default_home
+    from ..paths import default_home
 
     return default_home() / "personas.json"
 

@@ -10,18 +10,15 @@ transcription's TextPiece, Word and EndOfTurn (stt/events.py). No Qt, no termina
 
 from __future__ import annotations
 
-import collections
 import threading
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Callable
 
-import numpy as np
 
-from .. import FRAME_RATE
 from ..engine import mlx_worker
-from ..engine.conversation import ConversationEngine, db
+from ..engine.live_engine import FRAME_MS, LiveEngine, LiveStats, db
 from ..engine.events import LevelEvent, ProgressEvent, StateEvent, StatsEvent
 from .loading import DEFAULT_MODEL
 
@@ -40,17 +37,16 @@ class ListenOptions:
     used_by: str = "`listen`"  # named in the refusal of a model of another kind
 
 
-class LiveTranscription(ConversationEngine):
+class LiveTranscription(LiveEngine):
     """start(ListenOptions) / stop() / running / recording_paths, events to the listener (see above):
-    the conversation engine's lifecycle, with a transcriber and the microphone alone."""
+    the live engines' lifecycle (engine/live_engine.py), with a transcriber and the microphone alone."""
+
+    busy_message = "a transcription is already running: stop() it first"
+    stop_timeout = 60.0  # stop() lets the model finish its last words
 
     def __init__(self, listener: Callable[[object], None]):
         super().__init__(listener)
         self._model_key = self._model = self._transcriber = self._sampling = None
-
-    def stop(self, timeout: float = 60.0) -> None:
-        """Stop listening, let the model finish its last words, wait for "stopped". Idempotent."""
-        super().stop(timeout)
 
     def transcribe_file(self, options: ListenOptions, path, on_event: Callable[[object], None], *,
                         progress: Callable[[float, float, float], None] | None = None,
@@ -148,8 +144,7 @@ class _Session:
         audio.start()
         heads = "end-of-turn detection on" if tr.has_end_of_turn else "no end-of-turn heads (paragraphs at pauses)"
         emit(StateEvent("running", f"input {audio.input.name!r} at {audio.in_rate} Hz, {heads}"))
-        step_ms = collections.deque(maxlen=int(FRAME_RATE * 5))
-        next_stats = time.monotonic() + 1.0
+        stats = LiveStats()
         from ..engine.live import microphone_frames
 
         for mic in microphone_frames(audio, self.stop, emit, "transcription", self.recorder is not None):
@@ -157,15 +152,13 @@ class _Session:
             self._send(tr.push(mic))
             if self.recorder is not None:
                 self.recorder.write_audio(mic)
-            step_ms.append((time.perf_counter() - t0) * 1e3)
+            stats.add((time.perf_counter() - t0) * 1e3)
             emit(LevelEvent(db(mic), -200.0))
-            if time.monotonic() >= next_stats:
-                next_stats += 1.0
-                frame_ms = 1000.0 / FRAME_RATE
-                emit(StatsEvent(frames=tr.frames, real_time_factor=float(np.mean(step_ms)) / frame_ms,
-                                latency_ms=(audio.input_latency_s * 1e3 + frame_ms + audio.lag_frames * frame_ms
-                                            + float(np.mean(step_ms)) + tr.settings.delay_s * 1e3),
-                                step_ms=float(np.median(step_ms)), dropped_frames=audio.dropped_frames,
+            if stats.due():
+                emit(StatsEvent(frames=tr.frames, real_time_factor=stats.real_time_factor,
+                                latency_ms=(audio.input_latency_s * 1e3 + FRAME_MS + audio.lag_frames * FRAME_MS
+                                            + stats.mean_ms + tr.settings.delay_s * 1e3),
+                                step_ms=stats.median_ms, dropped_frames=audio.dropped_frames,
                                 underruns=0))
         self.audio.close()
         emit(StateEvent("stopping"))

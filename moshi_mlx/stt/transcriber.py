@@ -22,6 +22,7 @@ import numpy as np
 
 from .. import SAMPLE_RATE
 from ..errors import ConfigError
+from ..sampling_defaults import TEXT_TEMPERATURE, TEXT_TOP_K
 from ..text import Detokenizer
 from .events import EndOfTurn, SttEvent, TextPiece
 from .words import WordTimer
@@ -49,7 +50,7 @@ class SttSettings:
         gen = extra.get("lm_gen_config") or {}
         try:  # absent sampling keys: the reference LMGen's defaults
             settings = cls(float(stt["audio_delay_seconds"]), float(stt.get("audio_silence_prefix_seconds", 0.0)),
-                           float(gen.get("temp_text", 0.7)), int(gen.get("top_k_text", 25)))
+                           float(gen.get("temp_text", TEXT_TEMPERATURE)), int(gen.get("top_k_text", TEXT_TOP_K)))
         except (TypeError, ValueError) as e:
             raise ConfigError(f"{source}: bad stt_config / lm_gen_config value ({e})") from None
         if settings.delay_s < 0 or settings.prefix_s < 0 or settings.temperature < 0 or settings.top_k < 1:

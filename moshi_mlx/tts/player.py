@@ -3,7 +3,7 @@
 The PortAudio callback only copies fixed blocks from a preallocated ring (silence when it is empty,
 or while paused) and counts underruns; the synthesis thread resamples (soxr) when the device does
 not take 24 kHz and waits for room in the ring, so a fast synthesizer never runs ahead of the
-speaker by more than `buffer_s` seconds. Device lookup and rates: moshi_mlx/engine/devices.py."""
+speaker by more than `buffer_s` seconds. Device lookup and rates: moshi_mlx/audio/devices.py."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ import time
 import numpy as np
 
 from .. import SAMPLE_RATE
-from ..engine.devices import find_device, pick_samplerate
-from ..engine.live import BLOCK_SECONDS, DeviceError, _Resampler
-from ..engine.ring import RingBuffer
+from ..audio.devices import find_device, pick_samplerate
+from ..audio.resample import Resampler
+from ..audio.ring import RingBuffer
+from ..engine.live import BLOCK_SECONDS, DeviceError
 
 
 class Player:
@@ -26,7 +27,7 @@ class Player:
         self.buffer_s = buffer_s
         self._ring = RingBuffer(int(self.rate * (buffer_s + 1.0)))
         self._block = np.zeros(int(self.rate * BLOCK_SECONDS) * 4, np.float32)
-        self._resample = _Resampler(SAMPLE_RATE, self.rate)
+        self._resample = Resampler(SAMPLE_RATE, self.rate)
         self._stream = None
         self.paused = False
         self.underruns = 0  # callback blocks played as silence after playback began

@@ -25,19 +25,14 @@ from __future__ import annotations
 
 import threading
 import time
-import traceback
-from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from .. import FRAME_RATE, FRAME_SIZE, SAMPLE_RATE
-from ..engine import mlx_worker
-from ..engine.events import ErrorEvent, ProgressEvent, StateEvent
-from ..errors import AudioDeviceError, ModelNotAvailableError, MoshiError
-from ..hub import DownloadCancelled
+from ..engine.events import ProgressEvent, StateEvent
+from ..engine.session_base import BackgroundSession
 from .synth import SpokenWord, Synthesizer, TtsSettings
-from .voices import VoiceError
 
 
 @dataclass(frozen=True)
@@ -75,15 +70,18 @@ class ReadAloudOptions:
     cache_dir: str | None = None
 
 
-class ReadAloud:
+class ReadAloud(BackgroundSession):
+    """start(ReadAloudOptions) / stop() / running (engine/session_base.py); text pushed any time."""
+
+    busy_message = "a reading is already running: stop() it first"
+    device_error_kind = "device_lost"  # the output device
+
     def __init__(self, listener: Callable[[object], None]):
-        self._listener = listener
-        self._job: futures.Future | None = None
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
+        super().__init__(listener)
         self._model_key = self._model = None
         self._synth: Synthesizer | None = None
         self._player = None
+        self._files = self._recorder = None  # the WAV being written, the History recording
         self._queued: list[tuple] = []  # text pushed before the synthesizer exists
         self._playing = threading.Event()  # cleared while paused
         self._playing.set()
@@ -91,23 +89,18 @@ class ReadAloud:
         self.recording_paths: dict[str, Path] | None = None  # the History recording (record_dir)
 
     # -- control (any thread) -----------------------------------------------------------------
-    def start(self, options: ReadAloudOptions) -> None:
-        with self._lock:
-            if self.running:
-                raise RuntimeError("a reading is already running: stop() it first")
-            self._stop.clear()
-            self._playing.set()
-            self._synth, self.wav_path, self.recording_paths = None, None, None
-            if options.text is not None:  # otherwise text pushed before start() is kept for it
-                from .text_source import text_pushes
+    def _prepare(self, options: ReadAloudOptions) -> None:
+        self._playing.set()
+        self._synth, self.wav_path, self.recording_paths = None, None, None
+        if options.text is not None:  # otherwise text pushed before start() is kept for it
+            from .text_source import text_pushes
 
-                # two voices or more: a dialogue, each non-empty line a turn of the next voice
-                self._queued = [*text_pushes(options.text, len(options.voices) > 1), ("end_of_text",)]
-            if options.wav_path:
-                from .outputs import check_output_path
+            # two voices or more: a dialogue, each non-empty line a turn of the next voice
+            self._queued = [*text_pushes(options.text, len(options.voices) > 1), ("end_of_text",)]
+        if options.wav_path:
+            from .outputs import check_output_path
 
-                check_output_path(options.wav_path, "WAV file")
-            self._job = mlx_worker.submit(lambda: self._run(options))
+            check_output_path(options.wav_path, "WAV file")
 
     def push_text(self, text: str, speaker: int | None = None) -> None:
         self._forward(("push_text", text, speaker))
@@ -135,76 +128,49 @@ class ReadAloud:
         if self._player is not None:
             self._player.paused = False
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop reading and wait for the worker (the WAV keeps what was spoken). Idempotent."""
-        self._stop.set()
+    def _on_stop(self) -> None:
+        """stop(): the WAV keeps what was spoken."""
         self._playing.set()
         with self._lock:
             if self._synth is not None:
                 self._synth.cancel()
-        job = self._job
-        if job is not None and not mlx_worker.on_worker_thread():
-            futures.wait([job], timeout)
-
-    @property
-    def running(self) -> bool:
-        return self._job is not None and not self._job.done()
 
     # -- worker -------------------------------------------------------------------------------
-    def _emit(self, event) -> None:
-        try:
-            self._listener(event)
-        except Exception:  # a broken listener must not stop the reading
-            traceback.print_exc()
-
     def _run(self, options: ReadAloudOptions) -> None:
-        files = recorder = None
-        try:
-            self._emit(StateEvent("loading", options.model))
-            model = self._load(options)
-            synth = self._make_synth(model, options)
-            if self._stop.is_set():
-                return
-            self._emit(StateEvent("ready", model.files.name))
-            files, wav = self._open_wav(options)
-            recorder = self._open_recorder(options, model)
-            self._player = self._open_player(options)
-            with self._lock:  # text that came early goes in now, in order
-                self._synth = synth
-                for call in self._queued:
-                    getattr(synth, call[0])(*call[1:])
-                self._queued = []
-            self._emit(StateEvent("running", model.files.name))
-            self._read(synth, wav, recorder)
-            self._emit(StateEvent("stopping"))
-            if wav is not None:
-                wav.close()
-                if options.keep_stopped_wav or not self._stop.is_set():
-                    files.commit()
-                    self.wav_path = Path(options.wav_path)
-        except DownloadCancelled:
-            pass
-        except AudioDeviceError as e:
-            self._emit(ErrorEvent(getattr(e, "kind", "device_lost"), str(e)))
-        except ModelNotAvailableError as e:
-            self._emit(ErrorEvent("download", str(e)))
-        except VoiceError as e:
-            self._emit(ErrorEvent("voice", str(e)))
-        except MoshiError as e:
-            self._emit(ErrorEvent("model_load", str(e)))
-        except Exception as e:
-            self._emit(ErrorEvent("internal", f"{type(e).__name__}: {e}\n{traceback.format_exc()}"))
-        finally:
-            if files is not None:
-                files.abort()  # nothing if committed
-            if recorder is not None:
-                recorder.close()
-            if self._player is not None:
-                self._player.close()
-                self._player = None
-            with self._lock:
-                self._synth, self._queued = None, []
-            self._emit(StateEvent("stopped"))
+        self._emit(StateEvent("loading", options.model))
+        model = self._load(options)
+        synth = self._make_synth(model, options)
+        if self._stop.is_set():
+            return
+        self._emit(StateEvent("ready", model.files.name))
+        self._files, wav = self._open_wav(options)
+        self._recorder = self._open_recorder(options, model)
+        self._player = self._open_player(options)
+        with self._lock:  # text that came early goes in now, in order
+            self._synth = synth
+            for call in self._queued:
+                getattr(synth, call[0])(*call[1:])
+            self._queued = []
+        self._emit(StateEvent("running", model.files.name))
+        self._read(synth, wav, self._recorder)
+        self._emit(StateEvent("stopping"))
+        if wav is not None:
+            wav.close()
+            if options.keep_stopped_wav or not self._stop.is_set():
+                self._files.commit()
+                self.wav_path = Path(options.wav_path)
+
+    def _cleanup(self) -> None:
+        files, recorder, player = self._files, self._recorder, self._player
+        self._files = self._recorder = self._player = None
+        if files is not None:
+            files.abort()  # nothing if committed
+        if recorder is not None:
+            recorder.close()
+        if player is not None:
+            player.close()
+        with self._lock:
+            self._synth, self._queued = None, []
 
     def _load(self, options: ReadAloudOptions):
         from ..engine.loader import load_model

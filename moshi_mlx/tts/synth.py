@@ -40,6 +40,7 @@ import numpy as np
 from .. import FRAME_RATE
 from ..device import activation_dtype
 from ..errors import ConfigError
+from ..sampling_defaults import AUDIO_TOP_K, TEXT_TOP_K
 from ..lm import LmGen, make_sampler
 from ..lm.conditioners import make_conditions, null_row
 from ..lm.delays import UNGENERATED
@@ -58,8 +59,8 @@ class TtsSettings:
     cfg: float = 2.0  # CFG-distilled models: the cfg condition; others: real CFG coefficient
     codebooks: int | None = None  # generated and decoded (default: 24, or all if fewer)
     temperature: float = 0.6  # text and audio (Kyutai's TTSModel default)
-    text_top_k: int = 25
-    audio_top_k: int = 250
+    text_top_k: int = TEXT_TOP_K
+    audio_top_k: int = AUDIO_TOP_K
     seed: int | None = None
     padding_between: int = 1  # pads forced after each word (1: clearer articulation)
     max_padding: int = 8  # pads in a row before a word is forced

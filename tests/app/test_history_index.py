@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from datetime import datetime
 
 import numpy as np
@@ -15,12 +14,18 @@ import soundfile as sf
 from moshi_app import history
 from moshi_mlx.engine import session_meta
 from moshi_mlx.engine.recorder import Recorder
+from tests.support.clock import FakeClock
+
+
+CLOCK = FakeClock()
 
 
 def record(folder, words, seconds=1.0, meta=None, close=True):
-    """A session written by the engine's own Recorder (16 frames a second of words)."""
+    """A session written by the engine's own Recorder (16 frames a second of words); each one
+    starts a few seconds after the one before (the recorder names files by the second)."""
+    CLOCK.advance(2.0)
     rec = Recorder(folder, meta=meta if meta is not None else dict(
-        mode="talk", kind="moshi", model="demo", model_name="demo (random weights)"))
+        mode="talk", kind="moshi", model="demo", model_name="demo (random weights)"), clock=CLOCK)
     frames = int(seconds * 12.5)
     for i in range(frames):
         rec.write_frame(np.full(1920, 0.05, np.float32), np.full(1920, -0.05, np.float32))
@@ -33,7 +38,6 @@ def record(folder, words, seconds=1.0, meta=None, close=True):
 
 def test_scan_lists_sessions_with_sidecars_newest_first(tmp_path):
     a = record(tmp_path, [" Hello", " there", " friend"], 1.0)
-    time.sleep(1.05)  # the recorder names files by the second
     b = record(tmp_path, [" Second", " talk"], 2.0)
     sessions = history.scan(tmp_path)
     assert [s.wav for s in sessions] == [b.paths["wav"], a.paths["wav"]]
@@ -75,7 +79,6 @@ def test_a_sidecar_whose_recording_is_gone_is_not_listed(tmp_path):
 
 def test_transcript_lines_and_search(tmp_path):
     record(tmp_path, [" The", " weather", " is", " nice", " today", " indeed"], 1.0)
-    time.sleep(1.05)
     record(tmp_path, [" Music", " and", " films"], 1.0,
            meta=dict(mode="transcribe", kind="stt", model="kyutai/stt-1b-en_fr", model_name="STT"))
     sessions = history.scan(tmp_path)

@@ -20,15 +20,13 @@ pytestmark = [pytest.mark.audio, pytest.mark.timeout(300)]
 
 
 @pytest.fixture(scope="module")
-def demo_recordings(tmp_path_factory, virtual_audio_device):
+def demo_recordings(tmp_path_factory, virtual_audio_device, demo_models):
     """Two sessions recorded by the real ConversationEngine with the demo model, each long enough
     to hold a few transcript lines."""
-    from moshi_mlx.demo import demo_model_dir
     from moshi_mlx.engine.conversation import ConversationEngine, EngineOptions
     from moshi_mlx.engine.events import StateEvent, StatsEvent, TextEvent
 
-    home = tmp_path_factory.mktemp("demo-home")
-    demo_model_dir(home)
+    home = demo_models.home(tmp_path_factory.mktemp("demo-home"), "demo")
     folder = tmp_path_factory.mktemp("demo-recordings")
     events = []
     engine = ConversationEngine(events.append)
@@ -48,8 +46,7 @@ def demo_recordings(tmp_path_factory, virtual_audio_device):
         while recorded_s() < seconds or sum(isinstance(e, TextEvent) for e in list(events)) < 4:
             assert time.monotonic() < deadline, "the demo model said too little"
             time.sleep(0.05)
-        engine.stop()
-        time.sleep(1.1)  # recordings are named by the second
+        engine.stop()  # the next one starts seconds later: its files have another name
     return folder
 
 

@@ -14,7 +14,7 @@ from PySide6.QtCore import Qt
 from moshi_mlx import hub
 
 from .conftest import SCREENSHOTS, FakeBackend, talk, wait_for
-from .fake_hub import FakeHub
+from tests.support.fake_hub import FakeHub
 
 TINY_REPO = "tests/tiny-mlx-q4"
 TINY_FILES = {"model.q4.safetensors": os.urandom(3_000_000),
@@ -94,7 +94,7 @@ def test_download_shows_progress_and_can_be_cancelled_then_completes(qtbot, make
     assert _row(d, TINY_REPO).status == "Installed"
     assert talk(c).prefs.model == TINY_REPO  # first model: chosen for the user
     assert "downloaded" in d.job_label.text()
-    assert any(m == "HEAD" for m, _ in fake_hub.requests) and any(m == "GET" for m, _ in fake_hub.requests)
+    assert any(m == "HEAD" for m, *_ in fake_hub.requests) and any(m == "GET" for m, *_ in fake_hub.requests)
     # Offline from now on: the manager still knows what is installed, without asking the hub.
     fake_hub.stop()
     asked = len(fake_hub.requests)

@@ -20,14 +20,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 
 @pytest.fixture(scope="module")
-def demo_home(tmp_path_factory):
+def demo_home(tmp_path_factory, demo_models):
     """The demo STT and Hibiki models, built once (the app's cache folder setting points here)."""
-    from moshi_mlx.demo import demo_model_dir
-
-    home = tmp_path_factory.mktemp("demo-models")
-    for name in ("demo-stt", "demo-hibiki"):
-        demo_model_dir(home, name)
-    return home
+    return demo_models.home(tmp_path_factory.mktemp("demo-models"), "demo-stt", "demo-hibiki")
 
 
 def screenshot(qtbot, shell, name):

@@ -22,13 +22,9 @@ STORY = ("Once upon a time, in a small house by the sea, there lived an old cloc
 
 
 @pytest.fixture(scope="module")
-def tts_home(tmp_path_factory):
+def tts_home(tmp_path_factory, demo_models):
     """The demo-tts model, built once (the app's cache folder setting points here)."""
-    from moshi_mlx.demo import demo_model_dir
-
-    home = tmp_path_factory.mktemp("demo-tts")
-    demo_model_dir(home, "demo-tts")
-    return home
+    return demo_models.home(tmp_path_factory.mktemp("demo-tts"), "demo-tts")
 
 
 class NullOutput(FakeBackend):
@@ -182,7 +178,7 @@ def test_plays_through_the_speaker_to_the_end(qtbot, make_app, tts_home, tmp_pat
 def test_online_voices_fill_the_picker(qtbot, make_app, tts_home, tmp_path, monkeypatch):
     from moshi_mlx.tts import demo
     from moshi_mlx.tts.voice_repo import VOICE_REPO
-    from tests.engine.fake_hub import FakeHub, point_hub_at
+    from tests.support.fake_hub import FakeHub, point_hub_at
 
     suffix = f".{demo.SIG}@{demo.EPOCH}.safetensors"
     files = {f"vctk/p225_023.wav{suffix}": b"x", "vctk/p225_023.wav.1e68beda@240.safetensors": b"x",

@@ -17,7 +17,6 @@ from moshi_app.backend import Backend
 from moshi_app.settings import SettingsStore
 from moshi_app.sharing import CONNECTED, OFF, READY
 from moshi_mlx.serve.probe import Prober, probe_signal
-from tests.engine.conftest import demo_home  # noqa: F401 - the fixture: the demo model, built once
 from tests.serve.test_security import certificate  # noqa: F401 - the fixture: a self-signed one
 
 from .conftest import SCREENSHOTS, FakeBackend, wait_for

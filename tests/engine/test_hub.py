@@ -11,7 +11,7 @@ import pytest
 
 from moshi_mlx import hub
 from moshi_mlx.errors import CheckpointError, ModelNotAvailableError
-from tests.engine.fake_hub import COMMIT, FakeHub, point_hub_at
+from tests.support.fake_hub import COMMIT, FakeHub, point_hub_at
 
 REPO = "kyutai/moshiko-mlx-q4"
 GiB = 2**30

@@ -29,7 +29,8 @@ def test_live_chat_demo_runs_and_stops_cleanly(virtual_audio_device, demo_home, 
     assert event_log.wait_for(lambda e: isinstance(e, StateEvent) and e.state == "running", 120), \
         f"engine never ran: {event_log.events[-5:]}"
     started = time.monotonic()
-    time.sleep(12.0)
+    # about one StatsEvent a second: wait for the ninth rather than sleeping a fixed 12 s
+    assert event_log.wait_for(lambda e: len(event_log.of(StatsEvent)) >= 9, 60), event_log.events[-5:]
     engine.stop()
     assert not engine.running
     assert _states(event_log)[-2:] == ["stopping", "stopped"]
@@ -101,7 +102,9 @@ def test_falling_behind_drops_frames_instead_of_growing_latency(virtual_audio_de
     engine = ConversationEngine(event_log)
     engine.start(_options(demo_home, aec=False, max_lag_frames=2))
     assert event_log.wait_for(lambda e: isinstance(e, StatsEvent) and e.frames >= 25, 120)
-    time.sleep(4)
+    # instead of a fixed 4 s: until the statistics show the drops (at most 30 s)
+    assert event_log.wait_for(lambda e: isinstance(e, StatsEvent) and e.dropped_frames > 10
+                              and e.real_time_factor > 1.5, 30), event_log.of(StatsEvent)[-3:]
     engine.stop()
     last = event_log.of(StatsEvent)[-1]
     assert last.real_time_factor > 1.5

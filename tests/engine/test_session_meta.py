@@ -99,6 +99,6 @@ def test_conversation_engine_refuses_a_model_of_another_kind(tmp_path):
     errors = [e for e in events if isinstance(e, ErrorEvent)]
     assert [e.kind for e in errors] == ["model_kind"], events
     assert str(folder) in errors[0].message and "speech to text" in errors[0].message
-    assert "Transcribe mode" in errors[0].message
+    assert "python -m moshi_mlx transcribe" in errors[0].message  # the app names its mode itself
     assert [e.state for e in events if isinstance(e, StateEvent)] == ["loading", "stopped"]
     assert not (tmp_path / "rec").exists()

@@ -2,13 +2,9 @@ import pytest
 
 
 @pytest.fixture(scope="session")
-def hibiki_home(tmp_path_factory):
+def hibiki_home(tmp_path_factory, demo_models):
     """A folder holding the demo-hibiki model, built once for the session."""
-    from moshi_mlx.demo import demo_model_dir
-
-    home = tmp_path_factory.mktemp("hibiki-home")
-    demo_model_dir(home, "demo-hibiki")
-    return home
+    return demo_models.home(tmp_path_factory.mktemp("hibiki-home"), "demo-hibiki")
 
 
 @pytest.fixture(scope="session")

@@ -39,10 +39,8 @@ def test_live_translation_with_guidance(virtual_audio_device, hibiki_home, tmp_p
     ("demo-hibiki", None, "translate"),  # chat's default kinds refuse a translation model
     ("demo", ("hibiki",), "chat"),  # translate --live refuses a conversation model
 ])
-def test_wrong_kind_is_an_error_event(virtual_audio_device, hibiki_home, model, kinds, expected):
-    from moshi_mlx.demo import demo_model_dir
-
-    demo_model_dir(hibiki_home)
+def test_wrong_kind_is_an_error_event(virtual_audio_device, hibiki_home, demo_models, model, kinds, expected):
+    demo_models.home(hibiki_home, "demo")
     log = EventLog()
     engine = ConversationEngine(log)
     extra = {"kinds": kinds, "used_by": "translate --live"} if kinds else {}

@@ -94,10 +94,8 @@ def test_bad_outputs_are_refused_before_any_work(speech_file, tmp_path, case):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_conversation_model_is_refused_with_what_to_use(tmp_path, speech_file):
-    from moshi_mlx.demo import demo_model_dir
-
-    demo_model_dir(tmp_path / "home")  # the Moshi demo: kind "moshi"
+def test_a_conversation_model_is_refused_with_what_to_use(tmp_path, speech_file, demo_models):
+    demo_models.home(tmp_path / "home", "demo")  # the Moshi demo: kind "moshi"
     r = _translate(speech_file, "--model", "demo", "--cache-dir", tmp_path / "home", "-o", tmp_path / "o.wav")
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "speech-to-speech conversation model" in r.stderr and "python -m moshi_mlx chat" in r.stderr

@@ -31,13 +31,9 @@ def voice_codes():
 
 
 @pytest.fixture(scope="module")
-def persona_home(tmp_path_factory):
-    """A cache folder holding demo-personaplex (made once per test module)."""
-    from moshi_mlx.demo import demo_model_dir
-
-    home = tmp_path_factory.mktemp("persona-home")
-    demo_model_dir(home, "demo-personaplex")
-    return home
+def persona_home(tmp_path_factory, demo_models):
+    """A cache folder holding demo-personaplex (a copy per test module, built once per session)."""
+    return demo_models.home(tmp_path_factory.mktemp("persona-home"), "demo-personaplex")
 
 
 def demo_options(home, **kind):

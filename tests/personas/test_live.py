@@ -6,16 +6,10 @@ import pytest
 
 from moshi_mlx.engine.conversation import ConversationEngine, EngineOptions
 from moshi_mlx.engine.events import ErrorEvent, StateEvent, TextEvent
-from tests.engine.conftest import EventLog
 
 from .conftest import demo_options
 
 pytestmark = pytest.mark.audio
-
-
-@pytest.fixture
-def event_log():
-    return EventLog()
 
 
 def _run_until_text(engine, log, options, count=3):

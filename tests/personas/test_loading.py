@@ -9,7 +9,7 @@ from moshi_mlx import hub
 from moshi_mlx.errors import ModelNotAvailableError
 from moshi_mlx.lm.config import LmConfig
 from moshi_mlx.lm.loading import resolve_checkpoint
-from tests.engine.fake_hub import FakeHub
+from tests.support.fake_hub import FakeHub
 from tests.engine.test_hub import fake_hub  # noqa: F401 (fixture)
 
 REPO = "nvidia/personaplex-7b-v1"

@@ -4,7 +4,7 @@ import time
 import pytest
 
 from moshi_mlx.serve import ChatServer, ServeOptions
-from tests.engine.conftest import EventLog, demo_home  # noqa: F401  (shared fixtures)
+from tests.support.events import EventLog
 
 TOKEN = "test-token-7f3a"
 

@@ -47,12 +47,8 @@ def stt_models(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def demo_stt_home(tmp_path_factory):
-    from moshi_mlx.demo import demo_model_dir
-
-    home = tmp_path_factory.mktemp("stt-home")
-    demo_model_dir(home, "demo-stt")
-    return home
+def demo_stt_home(tmp_path_factory, demo_models):
+    return demo_models.home(tmp_path_factory.mktemp("stt-home"), "demo-stt")
 
 
 @pytest.fixture(autouse=True)
@@ -61,8 +57,3 @@ def _torch_threads():
     np.random.seed(0)
 
 
-@pytest.fixture
-def event_log():
-    from tests.engine.conftest import EventLog
-
-    return EventLog()

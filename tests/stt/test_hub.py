@@ -8,7 +8,7 @@ import pytest
 
 from moshi_mlx import hub
 from moshi_mlx.cli import main as cli
-from tests.engine.fake_hub import FakeHub
+from tests.support.fake_hub import FakeHub
 
 REPO = "kyutai/stt-1b-en_fr-candle"
 

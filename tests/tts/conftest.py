@@ -21,10 +21,6 @@ def speakers_folder(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def tts_home(tmp_path_factory):
+def tts_home(tmp_path_factory, demo_models):
     """MOSHI_MLX_HOME with the demo-tts model built once."""
-    from moshi_mlx.demo import demo_model_dir
-
-    home = tmp_path_factory.mktemp("moshi-home")
-    demo_model_dir(home, "demo-tts")
-    return home
+    return demo_models.home(tmp_path_factory.mktemp("moshi-home"), "demo-tts")

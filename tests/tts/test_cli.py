@@ -11,7 +11,7 @@ import time
 import numpy as np
 import soundfile as sf
 
-from tests.engine.fake_hub import FakeHub
+from tests.support.fake_hub import FakeHub
 
 TEXT = "Hello world, this is the demo. It only makes noise!"
 

@@ -11,7 +11,7 @@ from moshi_mlx.tts import voice_repo
 from moshi_mlx.tts.info import TtsInfo
 from moshi_mlx.tts.machine import TokenIds
 from moshi_mlx.tts.voices import VoiceError, check_voices, load_voice_file, speaker_condition
-from tests.engine.fake_hub import FakeHub, point_hub_at
+from tests.support.fake_hub import FakeHub, point_hub_at
 
 SUFFIX = ".1e68beda@240.safetensors"
 INFO = TtsInfo(delay_steps=16, lookahead=2, max_speakers=5, speaker_condition="speaker_wavs",

@@ -1,6 +1,7 @@
 """A Hugging Face hub stand-in on 127.0.0.1: answers huggingface_hub's HEAD/GET for file downloads
 (X-Repo-Commit, ETag = LFS sha256, Content-Length, Range requests for resuming) and its repo file
-listing (/api/models/<repo>/tree/<revision>)."""
+listing (/api/models/<repo>/tree/<revision>). `chunk_delay_s` slows GETs so that a test can watch
+progress and cancel; `fail_repos` answer 500. Use it as a context manager or start()/stop()."""
 
 from __future__ import annotations
 
@@ -9,14 +10,19 @@ import http.server
 import json
 import re
 import threading
+import time
 import urllib.parse
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
 
 class FakeHub:
-    def __init__(self, repos: dict[str, dict[str, bytes]]):
-        self.repos = repos
+    def __init__(self, repos: dict[str, dict[str, bytes]], chunk_size: int = 65536,
+                 chunk_delay_s: float = 0.0):
+        self.repos = self.files = repos  # repo_id -> filename -> content
+        self.chunk_size = chunk_size
+        self.chunk_delay_s = chunk_delay_s
+        self.fail_repos: set[str] = set()  # answer 500 for these
         self.requests: list[tuple[str, str, str | None]] = []  # (method, path, Range header)
         self.corrupt: set[str] = set()  # filenames whose ETag will not match their content
         self.gated: dict[str, int] = {}  # repo -> 401 or 403 (licence not accepted, no token)
@@ -47,7 +53,13 @@ class FakeHub:
                 self.end_headers()
 
             def _refused(self):
-                status = hub.gated.get(self.path.lstrip("/").split("/resolve/")[0])
+                repo = self.path.lstrip("/").split("/resolve/")[0]
+                if repo in hub.fail_repos:
+                    self.send_response(500)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return True
+                status = hub.gated.get(repo)
                 if status is None:
                     return False
                 self.send_response(status)
@@ -103,8 +115,11 @@ class FakeHub:
                 start = int(re.match(r"bytes=(\d+)-", rng).group(1)) if rng else 0
                 self._headers(name, data, 206 if rng else 200, start)
                 try:
-                    for i in range(start, len(data), 65536):
-                        self.wfile.write(data[i:i + 65536])
+                    for i in range(start, len(data), hub.chunk_size):
+                        self.wfile.write(data[i:i + hub.chunk_size])
+                        if hub.chunk_delay_s:
+                            self.wfile.flush()
+                            time.sleep(hub.chunk_delay_s)
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 
@@ -113,13 +128,20 @@ class FakeHub:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def __enter__(self):
+    def start(self) -> "FakeHub":
         self._thread.start()
         return self
 
-    def __exit__(self, *exc):
-        self.server.shutdown()
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self.server.shutdown()
         self.server.server_close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
 
 
 def point_hub_at(monkeypatch, server: FakeHub, chunk_bytes: int = 32_768) -> None:
