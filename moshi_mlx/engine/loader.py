@@ -49,7 +49,8 @@ def load_model(files: ModelFiles, codec_backend: str = "mlx",
     kind = kind_name(files.config, str(files.lm_path))
     try:
         report("load model", 0, 3)
-        lm = load_lm(files.lm_path)  # reads config.json beside it when there is one
+        loader = import_object(KINDS[kind].lm_loader) if KINDS[kind].lm_loader else load_lm
+        lm = loader(files.lm_path)  # reads config.json beside it when there is one
         if KINDS[kind].lm_fixup:  # as Kyutai's loader does (Hibiki: EOS text embedding reads as PAD)
             import_object(KINDS[kind].lm_fixup)(lm)
         report("load model", 1, 3)

@@ -79,14 +79,15 @@ def check_against(model: nn.Module, weights: Mapping[str, mx.array], source: str
 
 def load_vis_lm(path: str | Path, dtype: mx.Dtype | None = None, config: Mapping | None = None) -> Lm:
     """A MoshiVis LM (with its image tower) from a folder; `config` overrides its config.json."""
-    folder = Path(path)
+    path = Path(path)
+    folder = path.parent if path.is_file() else path
     raw = dict(config) if config is not None else folder_config(folder)
     if raw is None:
         raise CheckpointError(f"{folder}: not a MoshiVis model folder (config.json with model_type "
                               f"{MODEL_TYPE!r}, or Kyutai's {RELEASE_FILE} with image_prefix.* keys)")
     lm_config, vis = split_config(raw, str(folder / "config.json"))
     quantization = raw.get("quantization") or None
-    name = raw.get("moshi_name") or RELEASE_FILE
+    name = path.name if path.is_file() else raw.get("moshi_name") or RELEASE_FILE
     files = [folder / name]
     if not files[0].is_file():
         raise CheckpointError(f"{folder}: no {name}")
