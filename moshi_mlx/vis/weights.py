@@ -11,7 +11,7 @@ from typing import Mapping
 import mlx.core as mx
 
 from ..lm.config import LmConfig
-from ..lm.weights import sanitize as sanitize_lm
+from ..lm.weights import translate_pytorch_tensor
 
 _XA = re.compile(r"llm\.transformer\.layers\.(\d+)\.cross_attention\.(.+)")
 
@@ -54,13 +54,15 @@ def _rename(name: str, value: mx.array) -> list[tuple[str, mx.array]]:
     return [(name, value)]
 
 
+def translate_tensor(name: str, value: mx.array, config: LmConfig) -> list[tuple[str, mx.array]]:
+    """One tensor of a MoshiVis checkpoint -> [(our name, array)] (a converter streams with it)."""
+    out = []
+    for new_name, new_value in _rename(name, value):
+        out += [(new_name, new_value)] if new_name.startswith("image.") else \
+            translate_pytorch_tensor(new_name, new_value, config)
+    return out
+
+
 def sanitize(weights: Mapping[str, mx.array], config: LmConfig) -> dict[str, mx.array]:
     """All of a MoshiVis checkpoint's tensors under our names."""
-    renamed: dict[str, mx.array] = {}
-    for name, value in weights.items():
-        for new_name, new_value in _rename(name, value):
-            renamed[new_name] = new_value
-    image = {k: v for k, v in renamed.items() if k.startswith("image.")}
-    out = sanitize_lm({k: v for k, v in renamed.items() if not k.startswith("image.")}, config)
-    out.update(image)
-    return out
+    return {n: v for name, value in weights.items() for n, v in translate_tensor(name, value, config)}
