@@ -107,11 +107,15 @@ class CrossAttention(nn.Module):
 
     def __call__(self, x: mx.array, keys: mx.array, values: mx.array) -> mx.array:
         B, T, _ = x.shape
-        q = self.q_proj(x).reshape(B, T, self.num_heads, self.head_dim).transpose(0, 2, 1, 3)
+        if T == 1:  # one frame (every generation step): [B, 1, H*Dh] is [B, H, 1, Dh], no transposes
+            q = self.q_proj(x).reshape(B, self.num_heads, 1, self.head_dim)
+        else:
+            q = self.q_proj(x).reshape(B, T, self.num_heads, self.head_dim).transpose(0, 2, 1, 3)
         if q.dtype != keys.dtype:
             q = q.astype(keys.dtype)
         out = mx.fast.scaled_dot_product_attention(q, keys, values, scale=self.scale)
-        return self.out_proj(out.transpose(0, 2, 1, 3).reshape(B, T, -1).astype(x.dtype))
+        out = out.reshape(B, 1, -1) if T == 1 else out.transpose(0, 2, 1, 3).reshape(B, T, -1)
+        return self.out_proj(out.astype(x.dtype))
 
 
 def _frequencies(head_dim: int, base: float) -> mx.array:
