@@ -11,8 +11,12 @@ def add_image_option(p: argparse.ArgumentParser) -> None:
 
 
 def image_options(args: argparse.Namespace, options: dict | None) -> dict | None:
-    """kind_options with the image added (None when there is nothing)."""
+    """kind_options with the image added (None when there is nothing). The file is checked now,
+    before devices and models are opened."""
+    from .image import open_rgb
+
     image = getattr(args, "image", None)
     if not image:
         return options
+    open_rgb(image)
     return {**(options or {}), "image": image}

@@ -32,6 +32,11 @@ def _pillow():
 
 def read_image(path: str | Path, size: int) -> np.ndarray:
     """An image file -> pixels [1, size, size, 3] float32 in [-1, 1] (RGB)."""
+    return pixels_from_rgb(open_rgb(path), size)
+
+
+def open_rgb(path: str | Path):
+    """An image file, decoded and checked (one ImageError line otherwise) -> a Pillow RGB image."""
     Image = _pillow()
     path = Path(path)
     if not path.is_file():
@@ -60,7 +65,7 @@ def read_image(path: str | Path, size: int) -> np.ndarray:
         raise ImageError(f"{path}: not an image file Pillow can read (PNG, JPEG, WebP, BMP, GIF, ...)") from None
     except (OSError, SyntaxError, ValueError) as e:  # truncated or corrupt data
         raise ImageError(f"{path}: a damaged image file ({e})") from None
-    return pixels_from_rgb(rgb, size)
+    return rgb
 
 
 def pixels_from_rgb(rgb, size: int) -> np.ndarray:

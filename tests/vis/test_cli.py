@@ -52,3 +52,10 @@ def test_image_needs_a_moshivis_model(tmp_path, demo_models, files):
     home = demo_models.home(tmp_path / "home", "demo")
     r, _ = _run(home, files, "--image", str(files / "photo.png"), tag="moshi", model="demo")
     assert r.returncode != 0 and "image" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_chat_checks_the_image_first(tmp_path, demo_models, files):
+    home = demo_models.home(tmp_path / "home", "demo-vis")
+    r = subprocess.run([sys.executable, "-m", "moshi_mlx", "chat", "--model", "demo-vis", "--cache-dir", str(home),
+                        "--image", str(files / "notes.png")], capture_output=True, text=True, timeout=120)
+    assert r.returncode != 0 and "not an image file" in r.stderr and "Traceback" not in r.stderr
