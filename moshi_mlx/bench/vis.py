@@ -13,7 +13,7 @@ from .stats import timing_stats
 
 def vis_configs(args):
     """(LmConfig, VisConfig): the release (Moshi 7B + PaliGemma2-448's SigLIP); with --dim, the LM
-    that wide and a tower of the same width, 2 layers, 224x224 (256 image tokens)."""
+    that wide and a tower of the same width, 2 layers, 448x448 (the release's 1024 image tokens)."""
     from ..lm import LmConfig
     from ..vis.config import SiglipConfig, VisConfig
 
@@ -25,7 +25,7 @@ def vis_configs(args):
             dim=args.dim, num_heads=heads, depformer_dim=args.dim, depformer_num_heads=heads,
             depformer_dim_feedforward=int(config.hidden_scale * args.dim)))
         vis = VisConfig(vision=SiglipConfig(hidden_size=args.dim, intermediate_size=4 * args.dim,
-                                            num_hidden_layers=2, num_attention_heads=heads, image_size=224))
+                                            num_hidden_layers=2, num_attention_heads=heads, image_size=448))
     return config, vis
 
 

@@ -47,6 +47,11 @@ def load_model(files: ModelFiles, codec_backend: str = "mlx",
     if codec_backend not in ("mlx", "rustymimi"):
         raise CheckpointError(f"codec backend {codec_backend!r}: use 'mlx' or 'rustymimi'")
     kind = kind_name(files.config, str(files.lm_path))
+    if not files.config:  # Kyutai's MoshiVis release has no config.json either: told by its keys
+        from ..vis.loading import folder_config
+
+        if folder_config(files.lm_path.parent) is not None:
+            kind = "moshivis"
     try:
         report("load model", 0, 3)
         loader = import_object(KINDS[kind].lm_loader) if KINDS[kind].lm_loader else load_lm

@@ -53,6 +53,14 @@ def test_q4_keeps_the_image_tower_float(tmp_path, demo_models, ref):
     assert tokens.shape == np.array(data["tokens_image"]).shape
 
 
+def test_verify_compares_a_converted_moshivis(tmp_path, demo_models):
+    from moshi_quantize.verify import verify
+
+    out = _convert(tmp_path, demo_models, 4)
+    report = verify(out, DATA / "model.safetensors", frames=6)
+    assert 0 <= report.text_agreement <= 1
+
+
 def test_release_folder_without_config_is_recognised(tmp_path):
     from moshi_mlx.vis.loading import folder_config
 
