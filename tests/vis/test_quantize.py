@@ -3,7 +3,6 @@ float conversion changes nothing; 4-bit quantizes the LM (shared cross-attention
 keeps the image tower and projection float."""
 
 import json
-from pathlib import Path
 
 import mlx.core as mx
 import mlx.nn as nn
