@@ -9,8 +9,6 @@ from moshi_mlx.lm.sampling import make_sampler
 from moshi_mlx.vis.lm import image_source
 from moshi_mlx.vis.setup import image_cache
 
-from .test_parity import tiny  # noqa: F401  (fixture)
-
 
 def _gen(lm):
     return LmGen(lm, make_sampler(0.0), make_sampler(0.0), seed=0, dtype=mx.float32)
@@ -20,7 +18,7 @@ def _tokens(outputs):
     return np.array([[o.text_token, *o.audio_codes] for o in outputs if o is not None])
 
 
-def test_new_image_mid_conversation(tiny):  # noqa: F811
+def test_new_image_mid_conversation(tiny):
     lm, config, ref = tiny
     codes = np.array(ref["user_codes"])
     a = image_source(lm, ref["pixels"])
@@ -41,7 +39,7 @@ def test_new_image_mid_conversation(tiny):  # noqa: F811
     assert (ta[12:] != ts[12:]).any()
 
 
-def test_image_removed_and_reset_keeps_the_image(tiny):  # noqa: F811
+def test_image_removed_and_reset_keeps_the_image(tiny):
     lm, config, ref = tiny
     codes = np.array(ref["user_codes"])
     gen = _gen(lm)
@@ -55,7 +53,7 @@ def test_image_removed_and_reset_keeps_the_image(tiny):  # noqa: F811
     np.testing.assert_array_equal(_tokens([gen.step(c) for c in codes]), np.array(ref["tokens_plain"]))
 
 
-def test_image_encoded_once_per_file(tiny, tmp_path):  # noqa: F811
+def test_image_encoded_once_per_file(tiny, tmp_path):
     lm, _, _ = tiny
     path = tmp_path / "p.png"
     Image.new("RGB", (50, 40), "blue").save(path)

@@ -1,25 +1,12 @@
 """MoshiVis parity with Kyutai's PyTorch reference (kyuteye_pt) on random weights of the release
 structure at tiny widths. The reference outputs were generated once by make_reference.py."""
 
-import json
-from pathlib import Path
-
 import mlx.core as mx
 import numpy as np
-import pytest
 
 from moshi_mlx.lm.generate import LmGen
 from moshi_mlx.lm.sampling import make_sampler
 from moshi_mlx.vis.lm import image_source
-from moshi_mlx.vis.loading import load_vis_lm
-
-DATA = Path(__file__).parent / "data"
-
-
-@pytest.fixture(scope="module")
-def tiny():
-    config = json.loads((DATA / "tiny_config.json").read_text())
-    return load_vis_lm(DATA, mx.float32, config), config, mx.load(str(DATA / "reference.safetensors"))
 
 
 def greedy_tokens(lm, codes, source=None, start=0):

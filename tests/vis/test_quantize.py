@@ -13,7 +13,8 @@ from moshi_mlx.vis.lm import image_source
 from moshi_mlx.vis.loading import load_vis_lm
 from moshi_quantize.convert import convert
 
-from .test_parity import DATA, greedy_tokens
+from .conftest import DATA
+from .test_parity import greedy_tokens
 
 
 def _convert(tmp_path, demo_models, bits):
