@@ -1,7 +1,7 @@
 """MoshiVis streams: the image (option `image`, a file) is read, encoded and projected once per
 model and image; each generator attends to it from call xa_start on (Kyutai's clients: 16).
-Without an image MoshiVis is plain Moshi (the layers skip their cross-attention), as in Kyutai's
-server when no image is given."""
+Without an image MoshiVis is plain Moshi: the layers skip their cross-attention, as Kyutai's
+model does without a source (Kyutai's server itself insists on an image)."""
 
 from __future__ import annotations
 
