@@ -47,6 +47,8 @@ _ERRORS: dict[str, tuple[str, str, str]] = {
                 "Check that the recordings folder is writable (Settings…), then try again."),
     "persona": ("This persona cannot be used", "The voice or the role cannot be used with this model.",
                 "Pick another voice, or shorten the role text, then start again. The model stays loaded."),
+    "image": ("This image cannot be shown", "The file is not a picture MoshiVis can use.",
+              "Pick a still picture (PNG, JPEG, ...) of a reasonable size. The model stays loaded."),
     "personas_file": ("Saved personas cannot be read or saved", "",
                       "Fix or remove the file named above; voices and the model are not affected."),
     "sharing": ("Other devices cannot connect", "",

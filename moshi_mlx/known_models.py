@@ -84,6 +84,10 @@ KNOWN_MODELS += (
     _family("nvidia/personaplex-7b-v1", "personaplex", "PersonaPlex 7B (NVIDIA), voices and roles",
             16_742_874_000, ("config.json", "model.safetensors", MIMI_FILE, TOKENIZER_FILE, "voices.tgz"),
             runtime_bytes=1_600_000_000, gated=True),
+    # MoshiVis: Moshi 7B + SigLIP (no config.json: its keys say what it is, moshi_mlx/vis/loading.py);
+    # moshi-quantize makes a 4- or 8-bit folder of it (the image tower stays bf16)
+    _family("kyutai/moshika-vis-pytorch-bf16", "moshivis", "MoshiVis 7B (Moshika + image), bf16",
+            17_000_000_000, ("model.safetensors", MIMI_FILE, TOKENIZER_FILE), runtime_bytes=1_800_000_000),
 )
 
 

@@ -20,6 +20,7 @@ from moshi_mlx.errors import CheckpointError, ConfigError
 from moshi_mlx.lm.config import LmConfig
 
 from .lm_convert import plan_outputs, write_lm
+from .vis_layout import vis_layout
 from .outdir import Staging, check_cancel, check_output, copy_file, write_json, write_manifest
 from .plan import check_keep_matched, make_plan
 from .readers import open_reader
@@ -90,8 +91,12 @@ def convert(source: str | None, output: str | Path, *, bits: int | None = None,
     plan = make_plan(bits, group_size, keep, keep_group_size)
     output = check_output(Path(output), force)
     src = resolve(source, lm=lm_file, mimi=mimi_file, tokenizer=tokenizer_file, config=config_file)
-    config = LmConfig.from_dict(src.config, source=f"config of {src.origin}") if src.config \
-        else LmConfig.moshi_7b()
+    layout = vis_layout(src)  # MoshiVis: its own names and config (None: a Moshi-family LM)
+    if layout is not None:
+        config = layout.config
+    else:
+        config = LmConfig.from_dict(src.config, source=f"config of {src.origin}") if src.config \
+            else LmConfig.moshi_7b()
     _check_mimi(src.mimi)
     _check_tokenizer(src.tokenizer)
 
@@ -105,7 +110,7 @@ def convert(source: str | None, output: str | Path, *, bits: int | None = None,
             reader.close()
             raise
     try:
-        by_input, planned, stats = plan_outputs(reader, config, plan, float_dtype)
+        by_input, planned, stats = plan_outputs(reader, config, plan, float_dtype, layout)
         check_keep_matched(plan)
         total = stats.input_bytes + src.mimi.stat().st_size + src.tokenizer.stat().st_size
         done = 0
@@ -121,13 +126,14 @@ def convert(source: str | None, output: str | Path, *, bits: int | None = None,
         with staging as tmp:
             _check_space(tmp, sum(p.nbytes for p in planned) + total - stats.input_bytes)
             files = {model_file: write_lm(reader, config, by_input, planned, tmp / model_file,
-                                          float_dtype, plan.mode, advance, cancel)}
+                                          float_dtype, plan.mode, advance, cancel, layout)}
             for path in (src.mimi, src.tokenizer):
                 files[path.name] = copy_file(path, tmp / path.name, advance, cancel)
             files.update(convert_voices(src.lm.parent, tmp))  # PersonaPlex's voices.tgz, if any
             check_cancel(cancel)
             quantization = plan.config_entry()
             out_config = config.to_dict()  # metadata such as lm_gen_config or mimi_config kept
+            out_config.update(layout.extra_config() if layout is not None else {})
             out_config.pop("quantization", None)
             if quantization is not None:
                 out_config["quantization"] = quantization

@@ -33,6 +33,29 @@ class OutputTensor:
     precision: Precision | None  # None: written as a float (or integer) tensor
 
 
+class LmLayout:
+    """How a checkpoint's tensors map to ours: Moshi's names (this class) or a kind's own
+    (MoshiVis: quantize/vis_layout.py). `extra_config`: what config.json needs beyond the LmConfig."""
+
+    def __init__(self, config: LmConfig):
+        self.config = config
+
+    def check_source(self, reader) -> None:
+        _check_is_moshi(reader)
+
+    def translate(self, key: str, value: mx.array) -> list[tuple[str, mx.array]]:
+        return translate_pytorch_tensor(key, value, self.config)
+
+    def expected(self) -> dict[str, tuple[int, ...]]:
+        return expected_shapes(self.config)
+
+    def check(self, planned: dict, quantization: dict | None, source: str) -> None:
+        check_weights(planned, self.config, quantization, source)
+
+    def extra_config(self) -> dict:
+        return {}
+
+
 @dataclass
 class LmStats:
     parameters: int = 0  # in the input checkpoint
@@ -42,12 +65,14 @@ class LmStats:
 
 
 def plan_outputs(reader: SafetensorsReader | PickleReader, config: LmConfig, plan: QuantPlan,
-                 dtype: mx.Dtype) -> tuple[dict[str, list[OutputTensor]], list[PlannedTensor], LmStats]:
+                 dtype: mx.Dtype, layout: LmLayout | None = None
+                 ) -> tuple[dict[str, list[OutputTensor]], list[PlannedTensor], LmStats]:
     """From names and shapes only: what each input key becomes, the output file's tensors in
     writing order, and counts. Every problem names the input file and key."""
     path = reader.path
-    _check_is_moshi(reader)
-    expected = expected_shapes(config)
+    layout = layout or LmLayout(config)
+    layout.check_source(reader)
+    expected = layout.expected()
     by_input: dict[str, list[OutputTensor]] = {}
     origin: dict[str, str] = {}
     stats = LmStats()
@@ -55,7 +80,7 @@ def plan_outputs(reader: SafetensorsReader | PickleReader, config: LmConfig, pla
     for key, meta in reader.tensors.items():
         placeholder = mx.zeros(meta.shape, meta.dtype)  # lazy: never computed, only its shape is used
         try:
-            outs = translate_pytorch_tensor(key, placeholder, config)
+            outs = layout.translate(key, placeholder)
         except (CheckpointError, ValueError) as e:
             raise CheckpointError(f"{path}: key {key!r} {list(meta.shape)}: {e}") from None
         produced = []
@@ -94,21 +119,23 @@ def plan_outputs(reader: SafetensorsReader | PickleReader, config: LmConfig, pla
             elif len(t.shape) == 2:
                 stats.kept_float += 1
     # the same check the runtime loader makes, on the exact layout about to be written
-    check_weights({p.name: p for p in planned}, config, plan.config_entry(), str(path))
+    layout.check({p.name: p for p in planned}, plan.config_entry(), str(path))
     return by_input, planned, stats
 
 
 def write_lm(reader, config: LmConfig, by_input: dict[str, list[OutputTensor]],
              planned: list[PlannedTensor], out_path: Path, dtype: mx.Dtype, mode: str,
-             advance: Callable[[int], None], cancel: threading.Event | None) -> tuple[int, str]:
+             advance: Callable[[int], None], cancel: threading.Event | None,
+             layout: LmLayout | None = None) -> tuple[int, str]:
     """Streams the conversion into `out_path`; returns (size, sha256)."""
+    layout = layout or LmLayout(config)
     writer = StreamingWriter(out_path, planned)
     try:
         for key, outs in by_input.items():
             check_cancel(cancel)
             value = reader.load(key)
             _check_finite(reader.path, key, value)
-            pairs = dict(translate_pytorch_tensor(key, value, config))
+            pairs = dict(layout.translate(key, value))
             for t in outs:
                 for name, arr in _encode(t, pairs[t.name], dtype, mode):
                     writer.add(name, arr)

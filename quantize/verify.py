@@ -47,18 +47,27 @@ class VerifyReport:
                 f"{self.text_kl_max:.4f} nats (max {t.max_text_kl}): {verdict}")
 
 
-def load_original(lm_path: str | Path, config: LmConfig, dtype: mx.Dtype | None = None) -> Lm:
-    """The unconverted model straight from the PyTorch checkpoint (safetensors or pickle)."""
+def load_original(lm_path: str | Path, config: LmConfig, dtype: mx.Dtype | None = None, vis=None) -> Lm:
+    """The unconverted model straight from the PyTorch checkpoint (safetensors or pickle);
+    `vis`: a MoshiVis one (its VisConfig)."""
     dtype = dtype or activation_dtype()
+    translate = translate_pytorch_tensor
+    if vis is not None:
+        from moshi_mlx.vis.weights import translate_tensor as translate
     reader = open_reader(Path(lm_path))
     weights = {}
     try:
         for key in reader.tensors:
-            for name, value in translate_pytorch_tensor(key, reader.load(key), config):
+            for name, value in translate(key, reader.load(key), config):
                 weights[name] = value.astype(dtype) if mx.issubdtype(value.dtype, mx.floating) else value
     finally:
         reader.close()
-    model = Lm(config)
+    if vis is not None:
+        from moshi_mlx.vis.lm import build_vis_lm
+
+        model = build_vis_lm(config, vis)
+    else:
+        model = Lm(config)
     model.load_weights(list(weights.items()), strict=True)
     mx.eval(model.parameters())
     return model
@@ -66,6 +75,10 @@ def load_original(lm_path: str | Path, config: LmConfig, dtype: mx.Dtype | None 
 
 def load_converted(folder: str | Path, dtype: mx.Dtype | None = None) -> Lm:
     """A converted folder, loaded the way the engine loads it."""
+    from moshi_mlx.vis.loading import folder_config, load_vis_lm
+
+    if folder_config(Path(folder)) is not None:
+        return load_vis_lm(Path(folder), dtype=dtype)
     return load_lm(Path(folder), dtype=dtype)
 
 
@@ -114,7 +127,7 @@ def compare(original: Lm, converted: Lm, frames: int = 16, seed: int = 1234) -> 
 def verify(output: str | Path, original_lm: str | Path, frames: int = 16, seed: int = 1234) -> VerifyReport:
     """Loads the converted folder and the original LM file it came from, and compares them."""
     converted = load_converted(output)
-    original = load_original(original_lm, converted.config)
+    original = load_original(original_lm, converted.config, vis=getattr(converted, "vis_config", None))
     return compare(original, converted, frames=frames, seed=seed)
 
 

@@ -23,7 +23,7 @@ SESSION_TITLE = "Conversation"
 class TalkMode(LiveMode):
     id = "talk"
     label = "Talk"
-    kinds = ("moshi", "personaplex")
+    kinds = ("moshi", "personaplex", "moshivis")  # MoshiVis: with "Show an image…" (or none)
     verbs = ("Start Talking", "Stop Talking")
     what_for = ("Download one of Kyutai's Moshi models (about 5 GB for the 4-bit version), import a "
                 "folder, or try the demo model (random weights: it only makes noise).")
@@ -39,8 +39,11 @@ class TalkMode(LiveMode):
         p.export_button.clicked.connect(lambda: self.export())
 
     def build_page(self) -> TalkPage:
+        from ..image_picker import ImagePicker
+
         self.persona = PersonaPicker(self)  # shown for PersonaPlex models only
-        return TalkPage(self.model_picker, self.device_picker, self.persona.panel)
+        self.image = ImagePicker(self)  # shown for MoshiVis models only
+        return TalkPage(self.model_picker, self.device_picker, self.persona.panel, self.image.panel)
 
     def show_model(self) -> None:
         super().show_model()
@@ -52,6 +55,7 @@ class TalkMode(LiveMode):
         except MoshiError:  # an unreadable config.json: Start says so
             kind = None
         self.persona.set_model(spec, kind)
+        self.image.set_model(spec, kind)
 
     # -- conversation -------------------------------------------------------------------------
     def engine_options(self, model: str, record_dir: str | None) -> dict:
@@ -61,7 +65,8 @@ class TalkMode(LiveMode):
                     text_temperature=s.text_temperature, text_top_k=s.text_top_k,
                     audio_temperature=s.audio_temperature, audio_top_k=s.audio_top_k, seed=s.seed,
                     record_dir=record_dir, cache_dir=s.cache_dir or None,
-                    kind_options=self.persona.kind_options())
+                    kind_options={**(self.persona.kind_options() or {}), **(self.image.kind_options() or {})}
+                    or None)
 
     def running_text(self) -> str:
         p = self.page

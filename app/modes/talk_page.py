@@ -11,7 +11,8 @@ from ..views.persona_panel import PersonaPanel
 
 
 class TalkPage(SessionPage):
-    def __init__(self, model_picker: ModelPicker, device_picker: DevicePicker, persona_panel: PersonaPanel) -> None:
+    def __init__(self, model_picker: ModelPicker, device_picker: DevicePicker, persona_panel: PersonaPanel,
+                 image_panel=None) -> None:
         super().__init__(model_picker, device_picker, [("You", "Your voice level"), ("Moshi", "Moshi's voice level")],
                          "Conversation state", ("rtf", "latency", "dropped", "underruns"))
         self.input_combo = device_picker.input_combo
@@ -24,6 +25,9 @@ class TalkPage(SessionPage):
         device_picker.grid.addWidget(self.aec_check, 1, 2)
         self.persona_panel = persona_panel  # PersonaPlex models only (app/persona_picker.py)
         outer.addWidget(persona_panel)
+        self.image_panel = image_panel  # MoshiVis models only (app/image_picker.py)
+        if image_panel is not None:
+            outer.addWidget(image_panel)
 
         self.transcript_view = LiveTextView("Transcript", "Moshi's words appear here during a conversation.")
         outer.addWidget(self.transcript_view, 1)
@@ -56,6 +60,8 @@ class TalkPage(SessionPage):
         self.start_button.setEnabled(not busy)
         self.lock_setup(running or busy, self.aec_check)
         self.persona_panel.set_locked(running or busy)
+        if self.image_panel is not None:  # one image per conversation
+            self.image_panel.setEnabled(not (running or busy))
 
     def transcript_text(self) -> str:
         return self.transcript_view.toPlainText()

@@ -18,7 +18,8 @@ from ..engine import options_cli as _v
 def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default="7b",
                    help="7b | 1b | a released model's preset (moshi-7b, stt-1b, stt-2.6b, hibiki-1b, "
-                        "hibiki-2b, hibiki-zero, tts-1.6b, tts-0.75b, personaplex-7b) | a config.json")
+                        "hibiki-2b, hibiki-zero, tts-1.6b, tts-0.75b, personaplex-7b) | a config.json | "
+                        "moshivis (Moshi 7B + SigLIP: also times the image once and the step with it)")
     p.add_argument("--cfg-coef", type=_v.GUIDANCE, default=1.0,
                    help="classifier-free guidance (conditioned models): a batch of two rows")
     p.add_argument("--bits", type=int, default=4, choices=(4, 8, 16), help="16: unquantized")
@@ -44,6 +45,11 @@ def bench_config(args):
 
     from ..lm.presets import PRESETS, preset
 
+    if args.config == "moshivis":
+        from .vis import vis_configs
+
+        config = vis_configs(args)[0]
+        return config
     if args.config == "7b":
         config = LmConfig.moshi_7b()
     elif args.config == "1b":
@@ -86,8 +92,9 @@ def bench_conditions(model, cfg_coef: float, dtype):
     return make_conditions(model, rows, dtype)
 
 
-def _build_model(config, bits: int, group: int, dtype):
-    """Random weights, never materializing the whole full-precision model (module by module)."""
+def _build_model(config, bits: int, group: int, dtype, vis=None):
+    """Random weights, never materializing the whole full-precision model (module by module).
+    `vis`: a MoshiVis model (its image tower stays float, see lm.weights.UNQUANTIZED_PREFIXES)."""
     import mlx.core as mx
     import mlx.nn as nn
     from mlx.utils import tree_map
@@ -96,7 +103,12 @@ def _build_model(config, bits: int, group: int, dtype):
     from ..lm.transformer import RMSNorm
 
     mx.random.seed(0)
-    model = Lm(config)
+    if vis is not None:
+        from ..vis.lm import build_vis_lm
+
+        model = build_vis_lm(config, vis)
+    else:
+        model = Lm(config)
     if bits < 16:
         quantize_lm(model, bits, group)
     quantized = (nn.QuantizedLinear, nn.QuantizedEmbedding)
@@ -315,7 +327,12 @@ def main(args: argparse.Namespace) -> int:
     dtype = parse_dtype(args.dtype) or activation_dtype()
     dtype_name = {mx.float32: "float32", mx.bfloat16: "bfloat16", mx.float16: "float16"}[dtype]
     t0 = time.perf_counter()
-    model = _build_model(config, args.bits, group, dtype)
+    vis = None
+    if args.config == "moshivis":
+        from .vis import vis_configs
+
+        vis = vis_configs(args)[1]
+    model = _build_model(config, args.bits, group, dtype, vis)
     build_s = time.perf_counter() - t0
     weight_bytes = sum(v.nbytes for _, v in tree_flatten(model.parameters()))
     mx.reset_peak_memory()
@@ -335,6 +352,11 @@ def main(args: argparse.Namespace) -> int:
                    "mlx_peak_bytes": mx.get_peak_memory(),
                    "process_peak_rss_bytes": peak_rss_bytes()},
     }
+    if vis is not None:
+        from .vis import bench_image
+
+        result["image"] = bench_image(model, gen, config, args.steps, args.warmup, max(2, args.repeats),
+                                      _time_steps)
     if not args.no_split:
         result["split_ms"] = _time_split(model, config, dtype, args.steps, args.warmup, gen)
     if args.compare_kyutai:
@@ -362,6 +384,10 @@ def _table(r: dict) -> str:
     lines.append(f"  memory    weights {m['weights_bytes'] / gib:.2f} GiB, KV cache at full context "
                  f"{m['kv_cache_full_context_bytes'] / gib:.2f} GiB, MLX peak {m['mlx_peak_bytes'] / gib:.2f} GiB, "
                  f"process peak RSS {m['process_peak_rss_bytes'] / gib:.2f} GiB")
+    if "image" in r:
+        from .vis import table_lines
+
+        lines += table_lines(r["image"])
     if "kyutai" in r:
         rep = r["repeats"]
 

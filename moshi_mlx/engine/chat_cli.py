@@ -7,6 +7,7 @@ import sys
 import threading
 
 from ..personas.cli import add_persona_options, persona_options
+from ..vis.cli import add_image_option, image_options
 from .options_cli import add_model_options, add_sampling_options, number
 
 
@@ -25,6 +26,7 @@ def add_live_options(p: argparse.ArgumentParser) -> None:
                    help="echo cancellation (default: on when both devices are built-in)")
     add_sampling_options(p)
     add_persona_options(p)
+    add_image_option(p)
     p.add_argument("--record", metavar="DIR", default=None,
                    help="save the conversation: WAV (you, Moshi) + timestamped transcript")
     p.add_argument("--max-lag-frames", type=number(0, integer=True), default=3,
@@ -92,7 +94,7 @@ def main(args: argparse.Namespace) -> int:
     if args.model == DEMO:
         print("note: the demo model has random weights: you will hear noise and see random words",
               file=sys.stderr)
-    return run_live(args, live_options(args, kind_options=persona_options(args)))
+    return run_live(args, live_options(args, kind_options=image_options(args, persona_options(args))))
 
 
 def live_options(args: argparse.Namespace, **overrides):

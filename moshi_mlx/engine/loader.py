@@ -47,9 +47,15 @@ def load_model(files: ModelFiles, codec_backend: str = "mlx",
     if codec_backend not in ("mlx", "rustymimi"):
         raise CheckpointError(f"codec backend {codec_backend!r}: use 'mlx' or 'rustymimi'")
     kind = kind_name(files.config, str(files.lm_path))
+    if not files.config:  # Kyutai's MoshiVis release has no config.json either: told by its keys
+        from ..vis.loading import folder_config
+
+        if folder_config(files.lm_path.parent) is not None:
+            kind = "moshivis"
     try:
         report("load model", 0, 3)
-        lm = load_lm(files.lm_path)  # reads config.json beside it when there is one
+        loader = import_object(KINDS[kind].lm_loader) if KINDS[kind].lm_loader else load_lm
+        lm = loader(files.lm_path)  # reads config.json beside it when there is one
         if KINDS[kind].lm_fixup:  # as Kyutai's loader does (Hibiki: EOS text embedding reads as PAD)
             import_object(KINDS[kind].lm_fixup)(lm)
         report("load model", 1, 3)

@@ -23,6 +23,7 @@ from typing import Iterable, TextIO
 import numpy as np
 
 from ..personas.cli import add_persona_options, persona_options
+from ..vis.cli import add_image_option, image_options
 from .options_cli import add_model_options, add_sampling_options, sampling_from_args
 
 
@@ -35,6 +36,7 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     add_model_options(p)
     add_sampling_options(p)
     add_persona_options(p)
+    add_image_option(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -88,7 +90,7 @@ def _run(args, reader, outputs, wav_tmp, txt_tmp, tok_tmp) -> None:
     from .core import FrameEngine
     from .loader import load_model
 
-    kind_options = persona_options(args)
+    kind_options = image_options(args, persona_options(args))
     files = resolve_model(args.model, cache_dir=args.cache_dir)
     check_kind(files.config, [k for k in KINDS if "run" in KINDS[k].commands], args.model, "`run`")
     if files.is_demo:

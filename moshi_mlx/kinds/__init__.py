@@ -14,7 +14,7 @@ from typing import Iterable, Mapping
 
 from .base import DemoSpec, ModelKind, ModelKindError, import_object  # noqa: F401
 
-NAMES = ("moshi", "personaplex", "stt", "hibiki", "tts")  # a new kind: its module + a name here
+NAMES = ("moshi", "personaplex", "stt", "hibiki", "tts", "moshivis")  # a new kind: its module + a name here
 DEFAULT_KIND = "moshi"  # Kyutai's Moshi 7B repos ship no config.json
 
 

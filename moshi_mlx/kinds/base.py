@@ -43,6 +43,7 @@ class ModelKind:
     setup: str | None = None  # "module:Class", a StreamSetup subclass (engine/setup.py); None: default
     lm_fixup: str | None = None  # "module:function(lm)" run on a freshly loaded LM
     architecture: str | None = None  # lm/presets.py name used when config.json holds metadata only
+    lm_loader: str | None = None  # "module:function(path) -> Lm" when lm.load_lm cannot build it (MoshiVis)
 
 
 def import_object(path: str) -> Any:

@@ -160,9 +160,8 @@ class LmGen:
             raise ValueError(f"conditions have {conditions.batch} rows, expected {self.rows}")
         self.conditions = conditions
         self._cond = ([] if conditions.sum is None else [conditions.sum])
-        self._cross = model.cross_kv(conditions.cross) or []
-        self._cross_flat = [a for kv in self._cross for a in kv]
-        mx.eval(self._cross_flat)
+        self._cross_start = 0
+        self._set_cross_kv(model.cross_kv(conditions.cross))
         self._cfg = mx.array(cfg_coef, dtype=mx.float32)
         self.null_tokens = null_tokens
         self.text_hook = text_hook
@@ -175,16 +174,36 @@ class LmGen:
         self.reset(seed)
 
     # -- compiled functions -------------------------------------------------------------------
-    def _fn(self, length: int, part: str, codebooks: int | None = None):
+    def _fn(self, length: int, part: str, codebooks: int | None = None, cross: bool | None = None):
         if part == "text":  # the depformer is not in it: one function whatever follows
             codebooks = 0
+        cross = bool(self._cross_now()) if cross is None else cross
         shape = _Shape(self.dtype, self.text_sampler, self.audio_sampler,
                        self.codebooks if codebooks is None else codebooks, self.rows,
-                       bool(self._cond), bool(self._cross), length, part, self.cfg_text)
+                       bool(self._cond), cross, length, part, self.cfg_text)
         cache = step_functions(self.model)
         if shape not in cache:
             cache[shape] = _build(self.model, shape)
         return cache[shape]
+
+    def _set_cross_kv(self, cross: list | None) -> None:
+        self._cross = cross or []
+        self._cross_flat = [a for kv in self._cross for a in kv]
+        mx.eval(self._cross_flat)
+
+    def _cross_now(self) -> list:
+        """The cross-attention k, v fed to this call (none before the source's start call)."""
+        return self._cross_flat if self._offset >= self._cross_start else []
+
+    def set_cross(self, source: mx.array | None, start: int = 0) -> None:
+        """A new cross-attention source from the next call on (MoshiVis: an image's projection,
+        [rows, tokens, dim]): its keys and values are computed once, here. It is attended to from
+        call `start` on (counted from the stream's start: Kyutai's xa_start); before, and with
+        None, the layers skip their cross-attention. Stays across `reset`."""
+        if self._pending is not None:
+            raise RuntimeError("collect() the submitted frame before changing the cross source")
+        self._cross_start = start
+        self._set_cross_kv(self.model.cross_kv(source))
 
     def _length(self) -> int:
         return next(n for n in self._lengths if n > self._offset or n == self._lengths[-1])
@@ -203,15 +222,17 @@ class LmGen:
         each time the conversation outgrows one). The stream's state is left as it was."""
         tokens = mx.array(np.repeat(self.buffer.initial[None], self.rows, 0), dtype=mx.int32)
         parts = ["text", "audio"] if self.text_hook else ["frame"]
+        crosses = [self._cross_flat] + ([[]] if self._cross_flat and self._cross_start > 0 else [])
         for length in self._lengths:
-            args = (tokens, mx.array(0, dtype=mx.int32), self._key, self._cfg, *self._cond,
-                    *self._cross_flat, *self._kv)
-            for part in parts:
-                if part == "audio":
-                    mx.eval(self._fn(length, part)(out[1], out[0], self._key, self._cfg))
-                else:
-                    out = self._fn(length, part)(*args)
-                    mx.eval(out)
+            for cross in crosses:
+                args = (tokens, mx.array(0, dtype=mx.int32), self._key, self._cfg, *self._cond,
+                        *cross, *self._kv)
+                for part in parts:
+                    if part == "audio":
+                        mx.eval(self._fn(length, part, cross=bool(cross))(out[1], out[0], self._key, self._cfg))
+                    else:
+                        out = self._fn(length, part, cross=bool(cross))(*args)
+                        mx.eval(out)
 
     @property
     def offset(self) -> int:
@@ -269,7 +290,7 @@ class LmGen:
         length = self._length()
         codebooks = 0 if self.buffer.all_fixed(self._offset + 1) else None
         args = [self._rows(inputs), mx.array(self._offset, dtype=mx.int32), self._key, self._cfg,
-                *self._cond, *self._cross_flat, *self._kv]
+                *self._cond, *self._cross_now(), *self._kv]
         self._kv = None
         extra = self.config.extra_heads_num_heads > 0
         # No reference to the old cache may outlive the call: MLX then updates the ring in place
@@ -328,7 +349,7 @@ class LmGen:
         provided (see `provide`)."""
         if (frames is None) == (embeddings is None):
             raise ValueError("prefill takes either frames or embeddings")
-        cross = self._cross or None
+        cross = (self._cross or None) if self._offset >= self._cross_start else None
         cond = self._cond[0] if self._cond else None
         if embeddings is not None:
             x = mx.array(embeddings)

@@ -109,6 +109,8 @@ class Lm(nn.Module):
         """Per temporal layer, the cross-attention keys and values of a conditions' `cross` source."""
         if source is None:
             return None
+        if "cross_attention" in self.transformer:  # one module shared by every layer (MoshiVis)
+            return [self.transformer.cross_attention.source_kv(source)] * len(self.transformer.layers)
         return [layer.cross_attention.source_kv(source) for layer in self.transformer.layers]
 
     def extra_probs(self, temporal_out: mx.array) -> mx.array:

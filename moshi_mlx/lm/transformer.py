@@ -107,11 +107,15 @@ class CrossAttention(nn.Module):
 
     def __call__(self, x: mx.array, keys: mx.array, values: mx.array) -> mx.array:
         B, T, _ = x.shape
-        q = self.q_proj(x).reshape(B, T, self.num_heads, self.head_dim).transpose(0, 2, 1, 3)
+        if T == 1:  # one frame (every generation step): [B, 1, H*Dh] is [B, H, 1, Dh], no transposes
+            q = self.q_proj(x).reshape(B, self.num_heads, 1, self.head_dim)
+        else:
+            q = self.q_proj(x).reshape(B, T, self.num_heads, self.head_dim).transpose(0, 2, 1, 3)
         if q.dtype != keys.dtype:
             q = q.astype(keys.dtype)
         out = mx.fast.scaled_dot_product_attention(q, keys, values, scale=self.scale)
-        return self.out_proj(out.transpose(0, 2, 1, 3).reshape(B, T, -1).astype(x.dtype))
+        out = out.reshape(B, 1, -1) if T == 1 else out.transpose(0, 2, 1, 3).reshape(B, T, -1)
+        return self.out_proj(out.astype(x.dtype))
 
 
 def _frequencies(head_dim: int, base: float) -> mx.array:
@@ -172,8 +176,13 @@ class Layer(nn.Module):
             self.norm_cross = nn.LayerNorm(dim, eps=1e-5)
 
     def cross(self, x: mx.array, source: tuple[mx.array, mx.array] | None) -> mx.array:
-        if "cross_attention" not in self:
+        """The cross-attention to `source` (its k, v), if this layer has one and a source is given.
+        MoshiVis (see moshi_mlx/vis/lm.py): one cross-attention shared by all layers, then this
+        layer's gate; without a source (no image yet) the layer skips it, as Kyutai's does."""
+        if source is None or "norm_cross" not in self:
             return x
+        if "cross_gate" in self:
+            return x + self.cross_gate(self.shared_cross(self.norm_cross(x), *source))
         return x + self.cross_attention(self.norm_cross(x), *source)
 
 

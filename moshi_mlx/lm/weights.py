@@ -193,8 +193,9 @@ def _layer_shapes(s: dict, prefix: str, n_layers: int, dim: int, hidden: int, kv
             s[f"{p}.norm_cross.weight"] = s[f"{p}.norm_cross.bias"] = (dim,)
 
 
-# Kept in float whatever the quantization: the conditioners are tiny and Kyutai keeps them float32.
-UNQUANTIZED_PREFIXES = ("condition_provider.",)
+# Kept in float whatever the quantization: the conditioners are tiny and Kyutai keeps them float32;
+# MoshiVis's image tower and projection run once per image (see docs/moshivis.md for the error).
+UNQUANTIZED_PREFIXES = ("condition_provider.", "image.")
 
 
 def module_quantization(quantization: Mapping | None, module_path: str) -> dict | None:

@@ -134,7 +134,7 @@ def test_model_manager_groups_by_kind_and_uses_only_fitting_models(qtbot, make_a
     assert d.headings() == ["Talk · speech-to-speech conversation",
                             "Talk · conversation with a voice and role prompt (persona)",
                             "Transcribe · speech to text", "Translate · speech translation",
-                            "Read aloud · text to speech"]
+                            "Read aloud · text to speech", "Talk · conversation about an image"]
     kinds = {r.spec: r.kind for r in d.rows()}
     assert kinds["kyutai/stt-2.6b-en"] == "stt" and kinds["nvidia/personaplex-7b-v1"] == "personaplex"
     assert kinds[stt] == "stt" and kinds["demo"] == "moshi"

@@ -34,7 +34,7 @@ def test_known_models_and_sizes():
     moshi = {m.repo_id for m in hub.KNOWN_MODELS if m.kind == "moshi"}
     assert moshi == {f"kyutai/{v}-mlx-{q}" for v in ("moshiko", "moshika") for q in ("q4", "q8", "bf16")}
     kinds = {m.kind for m in hub.KNOWN_MODELS}
-    assert kinds == {"moshi", "stt", "hibiki", "tts", "personaplex"}
+    assert kinds == {"moshi", "stt", "hibiki", "tts", "personaplex", "moshivis"}
     assert hub.known_model("nvidia/personaplex-7b-v1").gated
     q4 = hub.known_model(REPO)
     assert q4.bits == 4 and q4.files[0] == "model.q4.safetensors" and q4.voice == "male"
