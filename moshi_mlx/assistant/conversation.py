@@ -37,6 +37,8 @@ class Conversation:
         self.tool_run: ToolRun | None = None
         self.consent: tuple[str, object] | None = None  # (request id, call) awaiting the user's answer
         self.tool_rounds = 0
+        self.call_queue: list = []  # calls of the current round not started yet
+        self.results: list[tuple] = []  # (call, result text) of the current round
         self.turn_start = 0.0
         self.parts: dict = {}
         self.done = False
@@ -157,6 +159,7 @@ class Conversation:
                                     elapsed_s=self.tool_run.elapsed_s))
             self.tool_run = None
         self.consent = None
+        self.call_queue, self.results = [], []
         r.finish(interrupted)
         if r.chat is None:  # an announcement
             return
@@ -181,7 +184,7 @@ class Conversation:
             r = self.reply
             did = self._tools(r)
             state = r.tts_state()
-            if state == "done" and not r.llm_active and r.tool_call is None and self.tool_run is None:
+            if state == "done" and not r.llm_active and r.tool_calls is None and self.tool_run is None:
                 self._end_reply(interrupted=False)
                 busy = True
                 continue
@@ -216,10 +219,19 @@ class Conversation:
 
     # -- tools --------------------------------------------------------------------------------------
     def _tools(self, r: Reply) -> bool:
-        if r.chat is None:
+        """The calls of a finished LLM segment, one after the other; then the reply goes on."""
+        if r.chat is None or r.tool_calls is None:
             return False
-        if r.tool_call is not None and self.tool_run is None and self.consent is None:
-            self._start_tool(r, r.tool_call)
+        if self.tool_run is None and self.consent is None:
+            if not self.call_queue and not self.results:  # a new round
+                self.tool_rounds += 1
+                self.call_queue = list(r.tool_calls)
+                self.emit(PhaseEvent("tool", self.turn))
+            if self.call_queue:
+                self._start_tool(r, self.call_queue.pop(0))
+                return True
+            results, self.results = self.results, []
+            r.continue_after_tools(results)
             return True
         run = self.tool_run
         if run is None:
@@ -234,16 +246,14 @@ class Conversation:
         self.emit(ToolCallEvent(self.turn, call.call_id, call.name, call.arguments,
                                 "error" if result.is_error else "done", short(result.text), run.elapsed_s))
         r.marks.tool_s += run.elapsed_s
-        self._tool_result(r, call, result)
+        self._tool_result(call, result)
         return True
 
     def _start_tool(self, r: Reply, call) -> None:
-        self.tool_rounds += 1
-        self.emit(PhaseEvent("tool", self.turn))
         if self.tools is None or self.tool_rounds > MAX_ROUNDS:
             why = "no tools are available" if self.tools is None else "too many tool calls in one turn: answer now"
             self.emit(ToolCallEvent(self.turn, call.call_id, call.name, call.arguments, "error", why))
-            self._tool_result(r, call, Outcome(why, True))
+            self._tool_result(call, Outcome(why, True))
         elif self.tools.needs_consent(call.name):
             request = uuid.uuid4().hex[:12]
             question = self.tools.question(call.name, call.arguments)
@@ -265,15 +275,14 @@ class Conversation:
             return
         if decision == "deny":
             self.emit(ToolCallEvent(self.turn, call.call_id, call.name, call.arguments, "denied"))
-            self._tool_result(self.reply, call, Outcome("The user did not allow this tool call.", True))
+            self._tool_result(call, Outcome("The user did not allow this tool call.", True))
             return
         if decision == "always":
             self.tools.allow_always(call.name)
         self._run_tool(call)
 
-    def _tool_result(self, r: Reply, call, result: Outcome) -> None:
-        self.chat.add_tool_result(call, result)
-        r.continue_after_tool()
+    def _tool_result(self, call, result: Outcome) -> None:
+        self.results.append((call, ("Error: " if result.is_error else "") + result.text))
 
     # -- reminders ------------------------------------------------------------------------------------
     def _reminders(self) -> None:
