@@ -62,7 +62,9 @@ class Conversation:
                 self._on_heard(heard)
                 busy = True
             self._reminders()
-            busy |= self._work(tick + FRAME_BUDGET_S if self.live else None)
+            # listening to a file: one frame of speech per frame heard (both on the same clock)
+            paced = self._listening() and not self.live
+            busy |= self._work(tick + FRAME_BUDGET_S if self.live else None, 1 if paced else None)
             if self.reply is None and self.single_turn and self.turn and not self.announcements:
                 break
             if not busy and not self.live:
@@ -176,8 +178,8 @@ class Conversation:
         self.emit(PhaseEvent("listening", self.turn + 1))
 
     # -- the work of one frame ----------------------------------------------------------------------
-    def _work(self, deadline: float | None) -> bool:
-        busy = False
+    def _work(self, deadline: float | None, max_frames: int | None = None) -> bool:
+        busy, frames = False, 0
         while not self.stop.is_set():
             if self.reply is None and not self._next_announcement():
                 return busy
@@ -190,7 +192,7 @@ class Conversation:
                 continue
             starving = r.synth is not None and r.synth.queued_words <= self.lookahead
             time_left = deadline is None or time.perf_counter() < deadline
-            tts_ready = state == "step" and self.output.has_room()
+            tts_ready = state == "step" and self.output.has_room() and (max_frames is None or frames < max_frames)
             if r.llm_active and time_left and (starving or not tts_ready):
                 spoke = r.words_pushed
                 r.llm_step()
@@ -199,7 +201,7 @@ class Conversation:
                     self.emit(PhaseEvent("speaking", self.turn))
             elif tts_ready and time_left:
                 first = r.marks.first_audio is None
-                r.tts_step()
+                frames += r.tts_step()
                 if first and r.marks.first_audio is not None:
                     self.emit(PhaseEvent("speaking", self.turn))
                 did = True

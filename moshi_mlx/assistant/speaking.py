@@ -151,10 +151,11 @@ class Reply:
             return "done" if self.llm_done else "wait"
         return self.synth.poll()
 
-    def tts_step(self) -> None:
+    def tts_step(self) -> int:
+        """One TTS step; 1 when it gave an audio frame."""
         frame = self.synth.step()
         if frame is None:
-            return
+            return 0
         now = time.perf_counter()
         if self.marks.first_audio is None:
             self.marks.first_audio = now
@@ -162,6 +163,7 @@ class Reply:
         self.output.speak(frame.pcm)
         for w in frame.started:
             self._heard(" " + w.text)
+        return 1
 
     def underruns(self) -> int:
         """Frames made later than a speaker started at the first frame would have needed them
