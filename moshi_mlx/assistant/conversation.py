@@ -191,7 +191,7 @@ class Conversation:
                 busy = True
                 continue
             starving = r.synth is not None and r.synth.queued_words <= self.lookahead
-            time_left = deadline is None or time.perf_counter() < deadline
+            time_left = deadline is None or not busy or time.perf_counter() < deadline  # one step at least
             tts_ready = state == "step" and self.output.has_room() and (max_frames is None or frames < max_frames)
             # before the first audio the TTS goes first whenever it can (its silent delay frames
             # need only the words it has); then the LLM first whenever the TTS is low on words
