@@ -196,6 +196,9 @@ class Conversation:
             # before the first audio the TTS goes first whenever it can (its silent delay frames
             # need only the words it has); then the LLM first whenever the TTS is low on words
             speaking = r.marks.first_audio is not None
+            if state == "wait" and speaking and r.llm_active and not r.waiting:
+                r.marks.llm_waits += 1  # the LLM fell behind the speech
+            r.waiting = state == "wait"
             if r.llm_active and time_left and (not tts_ready or (starving and speaking)):
                 spoke = r.words_pushed
                 r.llm_step()
