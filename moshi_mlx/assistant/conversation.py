@@ -75,8 +75,8 @@ class Conversation:
     def _listening(self) -> bool:
         if self.ears is None:
             return False
-        if self.single_turn:
-            return self.turn == 0
+        if self.single_turn:  # a file: its turn, and the answer to a consent question (silence: no)
+            return self.turn == 0 or self.consent is not None
         return True
 
     def _can_barge_in(self) -> bool:
@@ -109,7 +109,7 @@ class Conversation:
             self.emit(UserCaption(heard.caption, self.turn + 1, self.time_s))
         signal = heard.signal
         source = self.ears.source
-        if signal is None and not source.live and source.exhausted and self.reply is None:
+        if signal is None and not source.live and source.exhausted and (self.reply is None or self.consent):
             if self.ears.detector.silent_frames * 0.08 >= min(self.ears.detector.silence_timeout_s, FILE_TAIL_S) \
                     or self.ears.frames * 0.08 > len(source.pcm) / 24000 + FILE_TAIL_S:
                 signal = "end_of_turn"  # a file's turn ends with the file, at the latest

@@ -121,3 +121,17 @@ def test_spoken_answers():
     assert spoken_decision("Yeah, always do that") == "always"
     assert spoken_decision("no thanks") == "deny"
     assert spoken_decision("hmm what") == "deny"
+
+
+def test_a_file_turn_cannot_say_yes(home, scripted, events, tmp_path):
+    import numpy as np
+    import soundfile as sf
+
+    sf.write(tmp_path / "q.wav", np.zeros(24000, np.float32), 24000)
+    tools = FakeToolBox()
+    scripted([[Call("c1", "open_url", {"url": "https://a.example"})], "All right."])
+    a = Assistant(events)
+    a.start(opts(tools, stt="demo-stt", tts=None, input_wav=str(tmp_path / "q.wav")))
+    assert events.stopped.wait(120)  # no hang waiting for an answer nobody can give
+    assert states(events) == [("open_url", "asking"), ("open_url", "denied")]
+    assert tools.calls == [] and events.of(AssistantReply)[0].text == "All right."
