@@ -115,6 +115,29 @@ class Backend:
             names = names[:1] + [v for v in demo.VOICES if v not in names] + names[1:]
         return default, names
 
+    # -- the voice assistant (STT -> LLM -> TTS, with tools) --------------------------------------
+    def make_assistant(self, listener: Callable):
+        """The assistant engine (moshi_mlx.assistant.session.Assistant): start(options) returns at
+        once, send_text, interrupt, answer_consent, stop; its work runs on the MLX worker."""
+        from moshi_mlx.assistant.session import Assistant
+
+        return Assistant(listener)
+
+    def make_assistant_options(self, **kwargs):
+        from moshi_mlx.assistant.options import AssistantOptions
+
+        return AssistantOptions(**kwargs)
+
+    def character_presets(self) -> list[tuple[str, str]]:
+        """(preset name, what it is) of the assistant's characters (assistant/character.py)."""
+        try:
+            from moshi_mlx.assistant import character
+        except ImportError:  # an engine without characters yet: its default only
+            return [("assistant", "A helpful voice assistant")]
+        presets = getattr(character, "PRESETS", {})
+        return [(name, getattr(p, "description", "") or (p if isinstance(p, str) else ""))
+                for name, p in presets.items()] or [("assistant", "A helpful voice assistant")]
+
     # -- personas (PersonaPlex) -------------------------------------------------------------
     def list_voices(self, spec: str, cache_dir: str | None = None):
         """A Future of the voices `spec` can use (moshi_mlx.personas.voices.VoiceInfo): the model's

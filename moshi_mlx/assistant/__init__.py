@@ -2,7 +2,6 @@
 
 The contract the engine, its tools, the app's Assistant mode and the local APIs share:
 `options.AssistantOptions` (what to run) and `events` (what the engine tells its listener).
-"""
 
     assistant = Assistant(listener)        # assistant/session.py, on engine/session_base.py
     assistant.start(AssistantOptions(...)) # returns at once; models load on the MLX worker
@@ -10,3 +9,4 @@ The contract the engine, its tools, the app's Assistant mode and the local APIs 
     assistant.interrupt()                  # stop the reply now (history keeps the words heard)
     assistant.answer_consent(request_id, "once" | "always" | "deny")
     assistant.stop()                       # blocking, idempotent
+"""
