@@ -128,6 +128,17 @@ class Backend:
 
         return AssistantOptions(**kwargs)
 
+    def chat_models(self) -> list[tuple[str, str, int]]:
+        """(repo id, label, size in bytes) of the curated mlx-lm chat models (assistant/llm.py's
+        list where the engine has one)."""
+        try:
+            from moshi_mlx.assistant.llm import KNOWN_LLMS
+        except ImportError:
+            from .modes.assistant_models import FALLBACK_CHAT_MODELS
+
+            return list(FALLBACK_CHAT_MODELS)
+        return [(m.repo_id, m.label, m.size_bytes) for m in KNOWN_LLMS]
+
     def character_presets(self) -> list[tuple[str, str]]:
         """(preset name, what it is) of the assistant's characters (assistant/character.py)."""
         try:

@@ -95,6 +95,24 @@ class AssistantMode(LiveMode):
             return self.set_trio(stt, llm, spec)
         return self.set_trio(stt, spec, tts)
 
+    def open_models(self):
+        """The trio picker (the model manager for Kyutai's downloads is one button away)."""
+        from ..sysinfo import total_memory_bytes
+        from ..views.trio_dialog import TrioDialog
+        from .assistant_models import TrioChoices
+
+        dialog = TrioDialog(TrioChoices(self), self.trio(), total_memory_bytes(), self.page)
+        dialog.manage_button.clicked.connect(lambda: self.shell.models.open(self))
+        dialog.accepted.connect(lambda: self.set_trio(*dialog.trio()))
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+        self.trio_dialog = dialog
+        return dialog
+
+    def open_downloads(self):
+        """The model manager, for Kyutai's STT and TTS models."""
+        return self.shell.models.open(self)
+
     def kind_problem(self, spec: str, kind: str | None = None) -> str:
         """'' when `spec` may be the trio's `kind` model (STT or TTS); chat models are mlx-lm's and
         are checked by the engine when loaded."""
@@ -166,7 +184,7 @@ class AssistantMode(LiveMode):
                 return ""
             known = self.shell.models.known_model(spec) if spec else None
             if known is not None and not self.backend.is_installed(known.repo_id, self.shell.settings.cache_dir or None):
-                self.open_models().select_spec(known.repo_id)
+                self.open_downloads().select_spec(known.repo_id)
                 self.show_state(f"{known.label} is not downloaded yet: download it in Models")
                 return ""
         return llm
