@@ -1,0 +1,69 @@
+"""A scripted chat model with ChatLLM's interface (assistant/llm.py), for exact engine tests: each
+reply a fixed text given a few characters per step, tool calls and failures where asked."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Piece:
+    text: str = ""
+    done: bool = False
+    tool_call: object | None = None
+    finish_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Call:
+    call_id: str
+    name: str
+    arguments: dict
+
+
+class ScriptedChat:
+    """`replies`: per begin_reply, a str (its text) or a list of str / Call (a tool call) / Exception
+    (raised by that step)."""
+
+    supports_tools = True
+
+    def __init__(self, replies, chunk: int = 3):
+        self.replies = list(replies)
+        self.chunk = chunk
+        self.messages: list[dict] = []
+        self.steps = 0
+        self._queue: list = []
+        self.open = False
+
+    def begin_reply(self, user_text):
+        if user_text is not None:
+            assert not self.open, "begin_reply(user) while a reply is open"
+            self.messages.append({"role": "user", "content": user_text})
+        self.open = True
+        script = self.replies.pop(0) if self.replies else "Okay."
+        items = script if isinstance(script, list) else [script]
+        self._queue = []
+        for item in items:
+            if isinstance(item, str):
+                self._queue += [item[i:i + self.chunk] for i in range(0, len(item), self.chunk)]
+            else:
+                self._queue.append(item)
+
+    def step(self):
+        self.steps += 1
+        item = self._queue.pop(0) if self._queue else None
+        if isinstance(item, Exception):
+            raise item
+        if isinstance(item, Call):
+            self.messages.append({"role": "assistant", "tool_call": item.name})
+            return Piece(done=True, tool_call=item, finish_reason="tool_call")
+        done = not self._queue
+        return Piece(item or "", done, None, "stop" if done else None)
+
+    def add_tool_result(self, call, result):
+        self.messages.append({"role": "tool", "name": call.name, "content": result.text})
+
+    def end_reply(self, heard=None, interrupted=False):
+        assert self.open
+        self.open = False
+        self.messages.append({"role": "assistant", "content": heard, "interrupted": interrupted})
