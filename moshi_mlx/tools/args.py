@@ -1,0 +1,54 @@
+"""The tools' command-line options, shared by `assistant` and `tools`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from .errors import ToolsError
+from .toolbox import DEFAULT_TIMEOUT_S, ToolBox, default_data_dir
+
+
+def add_tool_arguments(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("tools")
+    g.add_argument("--mcp-config", metavar="FILE",
+                   help='MCP servers to use, in the "mcpServers" JSON format of Claude Desktop and Cursor')
+    g.add_argument("--tools", metavar="all|none|NAME,...", default="all",
+                   help="the tools offered to the model: all (default), none, or names of tools or MCP servers")
+    g.add_argument("--allow", metavar="NAME,...", default="",
+                   help="tools to run without asking for consent (their policy becomes allow)")
+
+
+def _names(value: str, option: str) -> list[str]:
+    names = [n.strip() for n in (value or "").split(",") if n.strip()]
+    if any(n in ("all", "none") for n in names) and option == "--allow":
+        raise ToolsError(f"{option}: name the tools one by one")
+    return names
+
+
+def toolbox_from_args(args: argparse.Namespace, clock=time.time, on_notice=None) -> ToolBox | None:
+    """The ToolBox the options ask for; None with `--tools none`. History: the recordings folder
+    (`args.record_dir` when the command has it, else ~/Music/Moshi)."""
+    tools = (getattr(args, "tools", "all") or "all").strip()
+    if tools == "none":
+        return None
+    select = None if tools == "all" else _names(tools, "--tools")
+    if select is not None and ("all" in select or "none" in select):
+        raise ToolsError("--tools: give all, none, or a list of names")
+    history = getattr(args, "record_dir", None) or Path.home() / "Music" / "Moshi"
+    notice = on_notice or (lambda line: print(f"tools: {line}", file=sys.stderr))
+    box = ToolBox(mcp_config=getattr(args, "mcp_config", None), select=select,
+                  data_dir=getattr(args, "data_dir", None) or default_data_dir(), history_dir=history,
+                  notes_path=getattr(args, "notes", None), timeout_s=getattr(args, "timeout", None) or DEFAULT_TIMEOUT_S,
+                  clock=clock, on_notice=notice)
+    try:
+        for name in _names(getattr(args, "allow", ""), "--allow"):
+            if name not in {t.name for t in box.tools()}:
+                raise ToolsError(f"--allow: no tool named {name!r}")
+            box.set_policy(name, "allow")
+    except BaseException:
+        box.close()
+        raise
+    return box
