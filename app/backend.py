@@ -139,6 +139,15 @@ class Backend:
             return list(FALLBACK_CHAT_MODELS)
         return [(m.repo_id, m.label, m.size_bytes) for m in KNOWN_LLMS]
 
+    def make_toolbox(self, **kwargs):
+        """The assistant's tools (moshi_mlx.tools.ToolBox(**kwargs)); reminders kept in the app's
+        data folder. Blocking while MCP servers start: never on the UI thread."""
+        from moshi_mlx.tools import ToolBox
+        from moshi_mlx.tools.toolbox import default_data_dir
+
+        kwargs.setdefault("data_dir", default_data_dir())
+        return ToolBox(**kwargs)
+
     def character_presets(self) -> list[tuple[str, str]]:
         """(preset name, what it is) of the assistant's characters (assistant/character.py)."""
         try:

@@ -6,11 +6,13 @@ modes' engines; start checks, states and errors are LiveMode's."""
 
 from __future__ import annotations
 
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QInputDialog
 
 from ..engine_bridge import EngineBridge
 from ..messages import for_error
 from .assistant_page import AssistantPage
+from .assistant_tools import AssistantTools
 from .base import RUNNING, demo_label, model_display_name
 from .live_mode import LiveMode
 
@@ -23,6 +25,7 @@ class AssistantMode(LiveMode):
     label = "Assistant"
     kinds = ("stt", "tts")
     verbs = ("Start Assistant", "End Assistant")
+    tools_notice = Signal(str)  # the tools could not be set up as asked (control thread -> UI)
     what_for = ("Pick its three models (speech to text, a chat model, text to speech) in Models…, or "
                 "try the demo trio (random weights: noise and random words).")
 
@@ -30,8 +33,9 @@ class AssistantMode(LiveMode):
         self.phase = ""
         self.pending_text: list[str] = []  # typed before the session ran: sent once it does
         self.history: list[dict] = []  # the conversation so far, given to the next session's LLM
-        self.reminders: dict[str, str] = {}  # id -> text of the timers and reminders set
+        self.tools = AssistantTools(self)
         super().__init__(shell)
+        self.tools_notice.connect(lambda text: self.messages.show(for_error("tools", text)))
         p = self.page
         mp = self.model_picker
         mp.guide_demo_button.clicked.disconnect()
@@ -56,7 +60,19 @@ class AssistantMode(LiveMode):
 
     def make_bridge(self) -> EngineBridge:
         return EngineBridge(self.backend, self, make_engine=self.backend.make_assistant,
-                            make_options=self.backend.make_assistant_options)
+                            make_options=self._make_options)
+
+    def _make_options(self, tools: dict, **options):
+        """AssistantOptions with this session's ToolBox (on the bridge's control thread: MCP servers
+        start here). A config that cannot be used is said, and the session goes on without it."""
+        from moshi_mlx.errors import MoshiError
+
+        try:
+            box = self.tools.make(tools)
+        except (MoshiError, OSError) as e:
+            self.tools_notice.emit(f"{e} The assistant starts without these MCP servers.")
+            box = self.tools.make(dict(tools, mcp_config=None))
+        return self.backend.make_assistant_options(tools=box, **options)
 
     # -- the model trio ------------------------------------------------------------------------
     def trio(self) -> tuple[str, str, str]:
@@ -201,7 +217,7 @@ class AssistantMode(LiveMode):
                     seed=s.seed, input_device=mic,
                     output_device=(self.prefs.output_device or "default") if tts else None,
                     record_dir=record_dir, cache_dir=s.cache_dir or None,
-                    history=list(self.history))
+                    history=list(self.history), tools=self.tools.toolbox_options())
 
     def session_starting(self) -> None:
         self.phase = ""
@@ -305,31 +321,27 @@ class AssistantMode(LiveMode):
 
     # -- timers and reminders --------------------------------------------------------------------
     def _track_reminder(self, event) -> None:
-        """A timer or reminder set by a tool call joins the side panel."""
-        if event.state != "done" or not any(w in event.name for w in ("timer", "remind")):
-            return
-        if any(w in event.name for w in ("cancel", "list")):
-            return
-        rid = str((event.arguments or {}).get("id") or event.call_id)
-        text = event.result or ", ".join(str(v) for v in (event.arguments or {}).values())
-        self.reminders[rid] = text
-        self._show_reminders()
+        if event.state == "done" and any(w in event.name for w in ("timer", "remind")):
+            self.show_reminders()
 
-    def _show_reminders(self) -> None:
+    def show_reminders(self) -> None:
+        """The side panel: the timers and reminders the session's tools hold."""
         from PySide6.QtCore import Qt
         from PySide6.QtWidgets import QListWidgetItem
 
         view = self.page.reminders
         view.clear()
-        for rid, text in self.reminders.items():
+        for rid, text in self.tools.reminders():
             item = QListWidgetItem(text)
             item.setData(Qt.ItemDataRole.UserRole, rid)
+            item.setToolTip(text)
             view.addItem(item)
         self.page.cancel_reminder_button.setEnabled(view.currentRow() >= 0)
 
     def reminder_due(self, reminder_id: str, text: str) -> None:
-        self.reminders.pop(reminder_id, None)
-        self._show_reminders()
+        """A timer or reminder is due (the engine speaks it): in the conversation, off the panel,
+        and a notification from the menu-bar item when the window is not in sight."""
+        self.show_reminders()
         self.page.chat.reminder(text)
         if not self.shell.window.isVisible() or self.shell.window.isMinimized():
             self.shell.tray.notify(f"Reminder: {text}")
@@ -338,16 +350,17 @@ class AssistantMode(LiveMode):
         from PySide6.QtCore import Qt
 
         item = self.page.reminders.currentItem()
-        if item is None:
-            return
-        rid = item.data(Qt.ItemDataRole.UserRole)
-        self.reminders.pop(rid, None)
-        self._show_reminders()
-        if self.state == RUNNING:
-            self.bridge.call(lambda engine: getattr(engine, "cancel_reminder", lambda _r: None)(rid))
+        if item is not None:
+            self.tools.cancel(item.data(Qt.ItemDataRole.UserRole))
+            self.show_reminders()
 
     def on_stopped(self, paths: list) -> None:
         self.phase = ""
         self.pending_text = []
         super().on_stopped(paths)
+        self.show_reminders()
+
+    def shutdown(self) -> None:
+        super().shutdown()
+        self.tools.close()
 

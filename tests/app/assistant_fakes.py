@@ -26,6 +26,9 @@ class Plan:
     result: str = "ok"
 
 
+REAL_TOOLS = ("set_timer", "set_reminder", "cancel_reminder", "list_reminders", "calculator")
+
+
 class FakeAssistant:
     def __init__(self, backend: "AssistantBackend", listener) -> None:
         self.backend = backend
@@ -42,6 +45,7 @@ class FakeAssistant:
         return self._thread is not None and self._thread.is_alive()
 
     def start(self, options) -> None:
+        self.options = options
         self.backend.options.append(options)
         if self.backend.start_error is not None:
             raise self.backend.start_error
@@ -140,7 +144,10 @@ class FakeAssistant:
                 emit(AssistantReply(turn, plan.reply, plan.reply, "All right.", False))
                 return False
         emit(ToolCallEvent(turn, call_id, plan.tool, plan.arguments, "running"))
-        emit(ToolCallEvent(turn, call_id, plan.tool, plan.arguments, "done", plan.result, 0.2))
+        result = plan.result
+        if plan.tool in REAL_TOOLS and self.options.tools is not None:  # the session's real ToolBox
+            result = self.options.tools.call(plan.tool, plan.arguments).text
+        emit(ToolCallEvent(turn, call_id, plan.tool, plan.arguments, "done", result, 0.2))
         return True
 
 

@@ -142,34 +142,45 @@ def test_consent_card_allowed_or_denied(qtbot, make_app, decision):
 
 def test_tool_without_consent_and_a_reminder(qtbot, make_app):
     backend = AssistantBackend()
-    backend.plans["Timer"] = Plan("Timer set.", tool="set_timer", arguments={"minutes": 10, "label": "tea"},
-                                  result="tea in 10 minutes")
+    backend.plans["Timer"] = Plan("Timer set.", tool="set_timer", arguments={"minutes": 10, "label": "tea"})
     shell, m, _ = assistant(make_app, backend)
     engine = started(qtbot, m)
+    assert engine.options.tools is m.tools.box and engine.options.tools is not None  # the session's tools
     notes = []
     shell.tray.notify = notes.append
     m.send_typed("Timer")
     wait_for(qtbot, lambda: p_done(m))
     card, = set(m.page.chat.cards.values())
     assert card.state == "done" and not card.buttons.isVisible() and "(0.2 s)" in card.status.text()
-    assert m.page.reminders.count() == 1 and m.page.reminders.item(0).text() == "tea in 10 minutes"
+    assert "Timer set:" in card.status.text()
+    assert m.page.reminders.count() == 1 and "Timer: tea" in m.page.reminders.item(0).text()
+    assert "(in 10 min)" in m.page.reminders.item(0).text()
+    (rid, _), = m.tools.reminders()
+    m.tools.cancel(rid)  # due now, as the engine would find it
     shell.window.hide()
-    engine.remind("call-1", "tea")
+    engine.remind(rid, "Timer: tea")
     wait_for(qtbot, lambda: m.page.reminders.count() == 0)
-    assert notes == ["Reminder: tea"]
-    assert m.page.chat.transcript().endswith("[Reminder(tea)] Done")
+    assert notes == ["Reminder: Timer: tea"]
+    assert m.page.chat.transcript().endswith("[Reminder(Timer: tea)] Done")
 
 
 def test_cancel_a_reminder(qtbot, make_app):
     backend = AssistantBackend()
-    backend.plans["Timer"] = Plan("Set.", tool="set_timer", arguments={"minutes": 5}, result="5 minutes")
+    backend.plans["Timer"] = Plan("Set.", tool="set_timer", arguments={"minutes": 5})
     shell, m, _ = assistant(make_app, backend)
     started(qtbot, m)
     m.send_typed("Timer")
     wait_for(qtbot, lambda: m.page.reminders.count() == 1)
     m.page.reminders.setCurrentRow(0)
     m.page.cancel_reminder_button.click()
-    assert m.page.reminders.count() == 0 and not m.reminders
+    assert m.page.reminders.count() == 0 and not m.tools.reminders()
+
+
+def test_no_tools_when_builtins_are_off_and_no_servers(qtbot, make_app):
+    shell, m, backend = assistant(make_app)
+    m.tools.save(builtins=False)
+    started(qtbot, m)
+    assert backend.options[-1].tools is None
 
 
 def test_new_conversation_and_continue(qtbot, make_app):
@@ -211,7 +222,7 @@ def test_screenshot_assistant(qtbot, make_app):
     backend.plans["Open example"] = Plan("Done.", tool="open_url", arguments={"url": "https://example.com"},
                                          consent=True)
     backend.plans["Timer"] = Plan("Your tea timer is set for ten minutes.", tool="set_timer",
-                                  arguments={"minutes": 10, "label": "tea"}, result="tea in 10 minutes")
+                                  arguments={"minutes": 10, "label": "tea"})
     backend.plans["Story"] = Plan("Once upon a time, in a small house by the sea, there lived an old clockmaker.")
     backend.hold_after = 9
     shell, m, _ = assistant(make_app, backend)
