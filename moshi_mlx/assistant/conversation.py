@@ -65,7 +65,6 @@ class Conversation:
                 break
             if not busy and not self.live:
                 self.wake.wait(0.02 if (self.reply or self.tool_run) else 0.1)
-                self.wake.clear()
         if self.reply is not None:
             self._end_reply(interrupted=True)
 
@@ -82,6 +81,7 @@ class Conversation:
     # -- commands from other threads ------------------------------------------------------------
     def _commands(self) -> bool:
         busy = False
+        self.wake.clear()
         while True:
             try:
                 cmd = self.commands.get_nowait()
@@ -201,6 +201,8 @@ class Conversation:
                     self.emit(PhaseEvent("speaking", self.turn))
                 did = True
             busy |= did
+            if self.wake.is_set():  # a command (interrupt, typed turn): handled before the next frame
+                return True
             if not did or (deadline is not None and time.perf_counter() >= deadline):
                 return busy
         return busy

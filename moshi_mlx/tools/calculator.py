@@ -126,12 +126,12 @@ def _convert(value: _Value, unit_from: str, unit_to: str) -> str:
             raise ToolInputError(f"cannot convert {unit_from} to {unit_to}")
         kelvin = _to_kelvin(value.q, _TEMPERATURE[unit_from])
         q = _from_kelvin(kelvin, _TEMPERATURE[unit_to])
-        return f"{format_value(_Value(q, value.exact))} °{_TEMPERATURE[unit_to]}".replace("°K", "K")
+        return f"{format_value(_Value(q, value.exact), False)} °{_TEMPERATURE[unit_to]}".replace("°K", "K")
     dim_from, factor_from = _UNITS[unit_from]
     dim_to, factor_to = _UNITS[unit_to]
     if dim_from != dim_to:
         raise ToolInputError(f"cannot convert {unit_from} ({dim_from}) to {unit_to} ({dim_to})")
-    return f"{format_value(_Value(value.q * factor_from / factor_to, value.exact))} {unit_to}"
+    return f"{format_value(_Value(value.q * factor_from / factor_to, value.exact), False)} {unit_to}"
 
 
 def _to_kelvin(q: Fraction, scale: str) -> Fraction:
@@ -142,7 +142,7 @@ def _from_kelvin(q: Fraction, scale: str) -> Fraction:
     return {"K": q, "C": q - F("273.15"), "F": (q - F("273.15")) * F(9, 5) + 32}[scale]
 
 
-def format_value(value: _Value) -> str:
+def format_value(value: _Value, fraction: bool = True) -> str:
     q = value.q
     if not value.exact:
         return f"≈ {_decimal(q, 12)}"
@@ -154,7 +154,7 @@ def format_value(value: _Value) -> str:
             d //= p
     if d == 1:  # a finite decimal: exact
         return _exact_decimal(q)
-    return f"{q.numerator}/{q.denominator} ≈ {_decimal(q, 12)}"
+    return f"{q.numerator}/{q.denominator} ≈ {_decimal(q, 12)}" if fraction else f"≈ {_decimal(q, 12)}"
 
 
 def _exact_decimal(q: Fraction) -> str:

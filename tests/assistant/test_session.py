@@ -56,3 +56,120 @@ def test_typed_turn_spoken_into_a_wav(home, scripted, events, tmp_path):
     assert "User: Hi!" in transcript and "Assistant: Hello there, friend. How are you?" in transcript
     assert sf.info(rec["wav"]).channels == 2
     assert [e.state for e in events.of(StateEvent)][-2:] == ["stopping", "stopped"]
+
+
+def test_text_only_replies_without_tts(scripted, events):
+    scripted(["First reply here.", "Second one."])
+    a = Assistant(events)
+    a.start(typed(tts=None))
+    a.send_text("one")
+    assert events.wait_for(lambda ev: len(ev.of(TurnStats)) == 1)
+    a.send_text("two")
+    assert events.wait_for(lambda ev: len(ev.of(TurnStats)) == 2)
+    a.stop()
+    assert [r.heard for r in replies(events)] == ["First reply here.", "Second one."]
+    assert "".join(w.word for w in events.of(AssistantWord)) == " First reply here. Second one."
+    assert "tts_first_audio" not in events.of(TurnStats)[0].latency_ms
+
+
+def test_exact_multi_turn_history(home, scripted, events):
+    chat = scripted(["One two.", "Three four five."])
+    a = Assistant(events)
+    a.start(typed())
+    for i, text in enumerate(["a", "b"], 1):
+        a.send_text(text)
+        assert events.wait_for(lambda ev: len(ev.of(TurnStats)) == i)
+    a.stop()
+    assert [(r.turn, r.heard, r.interrupted) for r in replies(events)] == [
+        (1, "One two.", False), (2, "Three four five.", False)]
+    assert [m["role"] for m in chat.messages] == ["user", "assistant", "user", "assistant"]
+    assert [w.turn for w in events.of(AssistantWord)] == [1, 1, 2, 2, 2]
+
+
+def test_interrupt_keeps_the_words_heard(home, scripted, events):
+    text = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen."
+    chat = scripted([text, "Fine."])
+    a = Assistant(events)
+
+    def listener(event):
+        events(event)
+        if isinstance(event, AssistantWord) and len(events.of(AssistantWord)) == 3:
+            a.interrupt()  # from the worker thread: handled before the next frame
+
+    a._listener = listener
+    a.start(typed())
+    a.send_text("count")
+    assert events.wait_for(lambda ev: ev.of(TurnStats))
+    (reply,) = replies(events)
+    assert reply.interrupted and reply.text != text  # generation stopped too
+    assert reply.heard == "one two three"
+    assert chat.messages[-1] == {"role": "assistant", "content": "one two three", "interrupted": True}
+    a.send_text("again")  # the chat is consistent: a new turn works
+    assert events.wait_for(lambda ev: len(ev.of(TurnStats)) == 2)
+    a.stop()
+    assert replies(events)[-1].heard == "Fine."
+
+
+def test_send_text_during_a_reply_cuts_it(home, scripted, events):
+    scripted(["alpha beta gamma delta epsilon zeta eta theta iota kappa.", "Ok."])
+    a = Assistant(events)
+
+    def listener(event):
+        events(event)
+        if isinstance(event, AssistantWord) and event.turn == 1 and len(events.of(AssistantWord)) == 2:
+            a.send_text("stop that")
+
+    a._listener = listener
+    a.start(typed())
+    a.send_text("go")
+    assert events.wait_for(lambda ev: len(ev.of(TurnStats)) == 2)
+    a.stop()
+    first, second = replies(events)
+    assert first.interrupted and first.heard == "alpha beta"
+    assert not second.interrupted and second.heard == "Ok."
+    assert [u.text for u in events.of(UserTurn)] == ["go", "stop that"]
+
+
+def test_llm_failing_mid_reply_is_not_fatal(home, scripted, events):
+    scripted([["Hello there my ", RuntimeError("the model broke")], "Back again."])
+    a = Assistant(events)
+    a.start(typed())
+    a.send_text("hi")
+    assert events.wait_for(lambda ev: ev.of(TurnStats))
+    a.send_text("hi again")
+    assert events.wait_for(lambda ev: len(ev.of(TurnStats)) == 2)
+    a.stop()
+    (error,) = events.of(ErrorEvent)
+    assert not error.fatal and error.kind == "llm" and "the model broke" in error.message
+    assert "\n" not in error.message
+    first, second = replies(events)
+    assert first.interrupted and first.heard == "Hello there my"
+    assert second.heard == "Back again." and not second.interrupted
+
+
+def test_missing_voice_is_one_clear_error(home, scripted, events):
+    scripted(["x"])
+    a = Assistant(events)
+    a.start(typed(voice="no-such-voice"))
+    assert events.stopped.wait(120)
+    (error,) = events.of(ErrorEvent)
+    assert error.fatal and error.kind == "voice" and "no-such-voice" in error.message
+    assert "Traceback" not in error.message
+
+
+def test_spoken_turn_from_a_file(home, scripted, events, tmp_path):
+    rng = np.random.default_rng(0)
+    sf.write(tmp_path / "q.wav", (0.1 * rng.standard_normal(24000 * 2)).astype(np.float32), 24000)
+    scripted(["I heard you."])
+    a = Assistant(events)
+    a.start(AssistantOptions(stt="demo-stt", tts="demo-tts", input_device=None, output_device=None,
+                             input_wav=str(tmp_path / "q.wav"), output_wav=str(tmp_path / "r.wav"), seed=3))
+    assert events.stopped.wait(300)  # the session ends after the file's turn
+    assert not [e for e in events.of(ErrorEvent) if e.fatal], events.of(ErrorEvent)
+    (turn,) = events.of(UserTurn)
+    assert not turn.typed and turn.text  # demo-stt: random words, or "..." when it wrote none
+    (reply,) = replies(events)
+    assert reply.heard == "I heard you."
+    stats = events.of(TurnStats)[0].latency_ms
+    assert {"end_of_turn", "stt_flush", "llm_first_word", "tts_first_audio", "e2e"} <= set(stats)
+    assert sf.info(tmp_path / "r.wav").frames > 0
