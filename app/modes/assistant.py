@@ -74,6 +74,12 @@ class AssistantMode(LiveMode):
             box = self.tools.make(dict(tools, mcp_config=None))
         return self.backend.make_assistant_options(tools=box, **options)
 
+    def settings_pages(self, parent) -> list:
+        from ..controllers.tools_settings import ToolsSettings
+
+        self.tools_settings = ToolsSettings(self, parent)
+        return [("Tools", self.tools_settings.panel)]
+
     # -- the model trio ------------------------------------------------------------------------
     def trio(self) -> tuple[str, str, str]:
         """(STT, LLM, TTS) specs; "" where none is chosen (no STT: typed turns only; no TTS: text
