@@ -8,7 +8,7 @@ The model reads its whole context from its prompt cache (a real mlx-lm KVCache h
 ids, so trimming and reuse go through mlx-lm's own code) and puts all the probability on the next
 token of the current reply, then on the end-of-turn token; any temperature gives the same text.
 Reply n is written after the n-th reply start in the context (Qwen: `<|im_start|>assistant\\n`;
-Mistral: `[/INST]` or `[/TOOL_RESULTS]`), counting from 0 and counting the history's assistant turns;
+Mistral: `[/INST]` or the last `[/TOOL_RESULTS]` of a row), counting from 0 and counting the history's assistant turns;
 after the last scripted reply it ends every reply at once. If the context after the reply start
 is not a beginning of the script (a reply cut off and continued), it ends the reply.
 Texts are tokenized with demo-llm's tokenizer (qwen or mistral chat template, tool_format).
@@ -26,15 +26,19 @@ import mlx.nn as nn
 from ..errors import ConfigError
 from .llm import LoadedLLM
 
-REPLY_STARTS = {"qwen": ("<|im_start|>assistant\n",), "mistral": ("[/INST]", "[/TOOL_RESULTS]")}
+# where replies start, and what after a start means it was not one (the next tool result)
+REPLY_STARTS = {"qwen": (("<|im_start|>assistant\n",), ()),
+                "mistral": (("[/INST]", "[/TOOL_RESULTS]"), ("[TOOL_RESULTS]",))}
 
 
 class ScriptedModel(nn.Module):
     """Logits (1, L, vocab) all on the next scripted token; its cache (one KVCache) keeps the ids."""
 
-    def __init__(self, replies: list[list[int]], starts: list[list[int]], eos: int, vocab: int):
+    def __init__(self, replies: list[list[int]], starts: list[list[int]], eos: int, vocab: int,
+                 not_followed_by: list[list[int]] = ()):
         super().__init__()
         self._replies, self._starts, self._eos, self._vocab = replies, starts, eos, vocab
+        self._not_followed_by = list(not_followed_by)
         self.layers = [nn.Identity()]  # make_prompt_cache: one KVCache
         self.calls: list[int] = []  # tokens fed per call (prefill sizes, for tests)
 
@@ -54,7 +58,8 @@ class ScriptedModel(nn.Module):
         for start in self._starts:
             n = len(start)
             for i in range(len(context) - n + 1):
-                if context[i:i + n] == start:
+                if context[i:i + n] == start and not any(
+                        context[i + n:i + n + len(f)] == f for f in self._not_followed_by):
                     count += 1
                     last = max(last, i + n)
         if count == 0 or count > len(self._replies):
@@ -78,8 +83,9 @@ def scripted_llm(replies: list[str], tool_format: str = "qwen", cache_dir: str |
     tokenizer = load_tokenizer(folder, eos_token_ids=config["eos_token_id"])
     eos = config["eos_token_id"][0]
     encode = lambda text: tokenizer.encode(text, add_special_tokens=False)  # noqa: E731
-    model = ScriptedModel([encode(r) for r in replies], [encode(s) for s in REPLY_STARTS[tool_format]],
-                          eos, config["vocab_size"])
+    starts, not_followed_by = REPLY_STARTS[tool_format]
+    model = ScriptedModel([encode(r) for r in replies], [encode(s) for s in starts], eos, config["vocab_size"],
+                          [encode(s) for s in not_followed_by])
     return LoadedLLM(model, tokenizer, f"scripted LLM ({len(replies)} replies, {tool_format})", True, folder)
 
 

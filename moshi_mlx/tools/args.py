@@ -23,20 +23,21 @@ def add_tool_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _names(value: str, option: str) -> list[str]:
     names = [n.strip() for n in (value or "").split(",") if n.strip()]
-    if any(n in ("all", "none") for n in names) and option == "--allow":
-        raise ToolsError(f"{option}: name the tools one by one")
+    if any(n in ("all", "none") for n in names):
+        raise ToolsError(f"{option}: name the tools one by one" if option == "--allow"
+                         else f"{option}: give all, none, or a list of names")
     return names
 
 
 def toolbox_from_args(args: argparse.Namespace, clock=time.time, on_notice=None) -> ToolBox | None:
-    """The ToolBox the options ask for; None with `--tools none`. History: the recordings folder
-    (`args.record_dir` when the command has it, else ~/Music/Moshi)."""
+    """The ToolBox the options ask for (its MCP servers started); None with `--tools none`.
+    History: the recordings folder (`args.record_dir` when the command has it, else ~/Music/Moshi).
+    `on_notice`: one line for the user when a server fails (default: printed on stderr)."""
     tools = (getattr(args, "tools", "all") or "all").strip()
     if tools == "none":
         return None
     select = None if tools == "all" else _names(tools, "--tools")
-    if select is not None and ("all" in select or "none" in select):
-        raise ToolsError("--tools: give all, none, or a list of names")
+    allow = _names(getattr(args, "allow", "") or "", "--allow")
     history = getattr(args, "record_dir", None) or Path.home() / "Music" / "Moshi"
     notice = on_notice or (lambda line: print(f"tools: {line}", file=sys.stderr))
     box = ToolBox(mcp_config=getattr(args, "mcp_config", None), select=select,
@@ -44,8 +45,9 @@ def toolbox_from_args(args: argparse.Namespace, clock=time.time, on_notice=None)
                   notes_path=getattr(args, "notes", None), timeout_s=getattr(args, "timeout", None) or DEFAULT_TIMEOUT_S,
                   clock=clock, on_notice=notice)
     try:
-        for name in _names(getattr(args, "allow", ""), "--allow"):
-            if name not in {t.name for t in box.tools()}:
+        known = {t.name for t in box.tools()}
+        for name in allow:
+            if name not in known:
                 raise ToolsError(f"--allow: no tool named {name!r}")
             box.set_policy(name, "allow")
     except BaseException:

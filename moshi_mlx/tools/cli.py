@@ -43,7 +43,8 @@ def main(args: argparse.Namespace) -> int:
     args.tools, args.allow = "all", ""
     if args.action == "call":
         arguments = _arguments(args.arguments)
-    box = toolbox_from_args(args)
+    # `list` names the servers that failed itself; `call` tells of failures on stderr.
+    box = toolbox_from_args(args, on_notice=(lambda line: None) if args.action == "list" else None)
     try:
         return _list(box) if args.action == "list" else _call(box, args, arguments)
     finally:

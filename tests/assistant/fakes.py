@@ -67,3 +67,55 @@ class ScriptedChat:
         assert self.open
         self.open = False
         self.messages.append({"role": "assistant", "content": heard, "interrupted": interrupted})
+
+
+@dataclass(frozen=True)
+class Result:
+    text: str
+    is_error: bool = False
+
+
+@dataclass(frozen=True)
+class Reminder:
+    reminder_id: str
+    text: str
+    due_s: float
+
+
+class FakeToolBox:
+    """ToolBox's interface: `open_url` needs consent; `slow` takes `delay` s (or until cancelled)."""
+
+    def __init__(self, delay: float = 0.0, reminders=()):
+        import threading
+
+        self.delay = delay
+        self.calls: list[tuple] = []
+        self.allowed: set[str] = set()
+        self.cancelled = threading.Event()
+        self.reminders = list(reminders)
+
+    def schemas(self):
+        return [{"type": "function", "function": {"name": n, "parameters": {}}} for n in ("open_url", "slow")]
+
+    def needs_consent(self, name):
+        return name == "open_url" and name not in self.allowed
+
+    def question(self, name, arguments):
+        return f"May I open {arguments.get('url')}?"
+
+    def allow_always(self, name):
+        self.allowed.add(name)
+
+    def call(self, name, arguments, cancel):
+        self.calls.append((name, arguments))
+        if cancel.wait(self.delay):
+            self.cancelled.set()
+            return Result("cancelled", True)
+        return Result(f"{name} ok")
+
+    def due_reminders(self, now):
+        due, self.reminders = self.reminders, []
+        return due
+
+    def close(self):
+        pass

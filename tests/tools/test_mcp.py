@@ -4,6 +4,8 @@ environment isolation, text that tries to approve a call, bad config files."""
 
 import json
 import os
+import socket
+import subprocess
 import sys
 import threading
 import time
@@ -161,3 +163,35 @@ def test_missing_config_and_disabled_servers(tmp_path):
     config = write_config(tmp_path / "mcp.json", {"off": {"command": "x", "disabled": True}})
     with ToolBox(mcp_config=config) as b:
         assert b.servers() == [] and all(t.source == "built-in" for t in b.tools())
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_remote_server_with_headers(tmp_path):
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("server_http.py")), str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:  # until the server listens
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, "the HTTP server did not start"
+                time.sleep(0.1)
+        config = write_config(tmp_path / "mcp.json", {
+            "remote": {"url": f"http://127.0.0.1:{port}/mcp", "headers": {"Authorization": "Bearer t0ken"}},
+            "down": {"url": "http://127.0.0.1:9/mcp"}})
+        with ToolBox(mcp_config=config, data_dir=tmp_path, timeout_s=5) as b:
+            states = {s.name: s for s in b.servers()}
+            assert states["remote"].state == "started" and states["down"].state == "failed"
+            assert "ConnectError" in states["down"].error
+            assert call(b, "whoami").text == "Bearer t0ken"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
