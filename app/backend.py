@@ -148,15 +148,11 @@ class Backend:
         kwargs.setdefault("data_dir", default_data_dir())
         return ToolBox(**kwargs)
 
-    def character_presets(self) -> list[tuple[str, str]]:
-        """(preset name, what it is) of the assistant's characters (assistant/character.py)."""
-        try:
-            from moshi_mlx.assistant import character
-        except ImportError:  # an engine without characters yet: its default only
-            return [("assistant", "A helpful voice assistant")]
-        presets = getattr(character, "PRESETS", {})
-        return [(name, getattr(p, "description", "") or (p if isinstance(p, str) else ""))
-                for name, p in presets.items()] or [("assistant", "A helpful voice assistant")]
+    def character_presets(self) -> list[tuple[str, str, str]]:
+        """(preset name, label, system prompt) of the assistant's characters (assistant/character.py)."""
+        from moshi_mlx.assistant.character import PRESETS
+
+        return [(p.name, p.label, p.prompt) for p in PRESETS.values()]
 
     # -- personas (PersonaPlex) -------------------------------------------------------------
     def list_voices(self, spec: str, cache_dir: str | None = None):

@@ -6,7 +6,7 @@ modes' engines; start checks, states and errors are LiveMode's."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QInputDialog
 
 from ..engine_bridge import EngineBridge
@@ -165,9 +165,9 @@ class AssistantMode(LiveMode):
     def fill_characters(self) -> None:
         combo = self.page.character_combo
         combo.clear()
-        for name, about in self.backend.character_presets():
-            combo.addItem(name.replace("_", " ").capitalize(), name)
-            combo.setItemData(combo.count() - 1, about, 3)  # Qt.ToolTipRole
+        for name, text, prompt in self.backend.character_presets():
+            combo.addItem(text, name)
+            combo.setItemData(combo.count() - 1, prompt, Qt.ItemDataRole.ToolTipRole)
         combo.addItem("Your own…", CUSTOM)
         index = combo.findData(self.option("preset", "assistant"))
         combo.setCurrentIndex(max(index, 0))
@@ -332,7 +332,6 @@ class AssistantMode(LiveMode):
 
     def show_reminders(self) -> None:
         """The side panel: the timers and reminders the session's tools hold."""
-        from PySide6.QtCore import Qt
         from PySide6.QtWidgets import QListWidgetItem
 
         view = self.page.reminders
@@ -353,8 +352,6 @@ class AssistantMode(LiveMode):
             self.shell.tray.notify(f"Reminder: {text}")
 
     def cancel_chosen_reminder(self) -> None:
-        from PySide6.QtCore import Qt
-
         item = self.page.reminders.currentItem()
         if item is not None:
             self.tools.cancel(item.data(Qt.ItemDataRole.UserRole))
