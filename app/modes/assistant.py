@@ -281,7 +281,7 @@ class AssistantMode(LiveMode):
             if m.get("role") == "user":
                 self.page.chat.user_turn(str(m.get("content", "")), 0, False)
             elif m.get("role") == "assistant" and m.get("content"):
-                self.page.chat.reply_ended(0, str(m["content"]), str(m["content"]), False)
+                self.page.chat.reply_ended(0, str(m["content"]), str(m["content"]), bool(m.get("interrupted")))
 
     # -- engine events (UI thread) ----------------------------------------------------------------
     def on_event(self, event) -> None:
@@ -312,7 +312,8 @@ class AssistantMode(LiveMode):
             chat.reply_ended(event.turn, event.text, event.heard, event.interrupted)
             said = event.heard if (event.heard or event.interrupted) else event.text
             if said.strip():
-                self.history.append({"role": "assistant", "content": said.strip()})
+                self.history.append({"role": "assistant", "content": said.strip()}
+                                    | ({"interrupted": True} if event.interrupted else {}))
         elif isinstance(event, ev.ToolCallEvent):
             chat.tool_call(event)
             self._track_reminder(event)

@@ -110,7 +110,7 @@ def test_interruption_cuts_the_reply_and_marks_it(qtbot, make_app, how):
     assert ("interrupt", "") in backend.calls
     assert bubble.interrupted and bubble.text == "Once upon a" and bubble.highlighted() == ""
     assert "(cut off)" in bubble.body.text()
-    assert m.history[-1] == {"role": "assistant", "content": "Once upon a"}
+    assert m.history[-1] == {"role": "assistant", "content": "Once upon a", "interrupted": True}
     wait_for(qtbot, lambda: not p.interrupt_button.isEnabled())
 
 
@@ -243,3 +243,33 @@ def test_screenshot_assistant(qtbot, make_app):
     wait_for(qtbot, lambda: any(c.buttons.isVisible() for c in m.page.chat.cards.values()))
     qtbot.wait(100)
     assert shell.window.grab().save(str(SCREENSHOTS / "assistant-consent.png"))
+
+
+def test_continue_a_conversation_from_history(qtbot, make_app, tmp_path):
+    from moshi_mlx.assistant.record import AssistantRecorder
+
+    rec = AssistantRecorder(tmp_path / "rec", "demo", meta=dict(mode="assistant", kind="assistant",
+                                                                 model="demo-llm", model_name="demo-llm"))
+    rec.line("User", "What is the capital of France?")
+    rec.line("Assistant", "Paris.")
+    rec.line("User", "Tell me about it")
+    rec.line("Assistant", "Paris is a city on the—")
+    rec.close()
+    backend = AssistantBackend()
+    shell = make_app(backend, record_dir=str(tmp_path / "rec"))
+    m = shell.mode("assistant")
+    m.set_trio(*("demo-stt", "demo-llm", "demo-tts"))
+    shell.show_page("history")
+    h = shell.history
+    (s,) = [s for s in h.shown if s.mode == "assistant"]
+    h.select(s)
+    assert h.page.continue_button.isVisible()
+    h.page.continue_button.click()
+    assert shell.current_page() == "assistant"
+    assert m.page.chat.transcript() == ("You: What is the capital of France?\nAssistant: Paris.\n"
+                                        "You: Tell me about it\nAssistant: Paris is a city on the [cut off]")
+    started(qtbot, m)
+    assert backend.options[-1].history == [
+        {"role": "user", "content": "What is the capital of France?"}, {"role": "assistant", "content": "Paris."},
+        {"role": "user", "content": "Tell me about it"},
+        {"role": "assistant", "content": "Paris is a city on the", "interrupted": True}]

@@ -1,0 +1,78 @@
+"""The Assistant mode over the real engine (moshi_mlx.assistant.session.Assistant) with demo-tts and a
+scripted chat model, nothing played (a null output): typed turns answered word by word, a tool call
+with consent through the real ToolBox, the session recorded and listed in History."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from moshi_app.modes.base import IDLE, RUNNING
+
+from .conftest import FakeBackend, open_mode, wait_for
+
+pytestmark = pytest.mark.timeout(400)
+
+
+@pytest.fixture(scope="module")
+def demo_home(tmp_path_factory):
+    from moshi_mlx.demo import demo_model_dir
+
+    home = tmp_path_factory.mktemp("assistant-demo")
+    demo_model_dir(home, "demo-tts")
+    return home
+
+
+class NullAudio(FakeBackend):
+    """The real assistant engine; no microphone, its speech goes to no device."""
+
+    def make_assistant(self, listener):
+        from moshi_app.backend import Backend
+
+        return Backend.make_assistant(self, listener)
+
+    def make_assistant_options(self, **kwargs):
+        self.options.append(kwargs)
+        return super().make_assistant_options(**dict(kwargs, input_device=None, output_device=None))
+
+
+def scripted(tmp_path, replies) -> str:
+    path = tmp_path / "replies.json"
+    path.write_text(json.dumps({"replies": replies, "tool_format": "qwen"}))
+    return f"scripted:{path}"
+
+
+def test_typed_turns_and_a_consent_over_the_real_engine(qtbot, make_app, demo_home, tmp_path):
+    llm = scripted(tmp_path, [
+        "Hello there, friend.",
+        '<tool_call>{"name": "open_url", "arguments": {"url": "https://example.com"}}</tool_call>',
+        "I opened it."])
+    backend = NullAudio()
+    shell = make_app(backend, cache_dir=str(demo_home), record_dir=str(tmp_path / "rec"), seed=1)
+    m = open_mode(shell, "assistant")
+    assert m.set_trio("", llm, "demo-tts")
+    m.tools.save(policies={"open_url": "never"})  # offered to no model: the call is refused, nothing opens
+    m.page.record_check.setChecked(True)
+    p = m.page
+    words = []
+    m.bridge.event.connect(lambda e: words.append(p.chat.bubbles("assistant")[-1].highlighted())
+                           if type(e).__name__ == "AssistantWord" else None)
+    assert m.send_typed("Hi!")
+    wait_for(qtbot, lambda: m.state == RUNNING, 200_000)
+    wait_for(qtbot, lambda: p.chat.bubbles("assistant") and not p.chat.bubbles("assistant")[0].live, 200_000)
+    assert not shell.messages.history, shell.messages.history
+    assert p.chat.transcript() == "You: Hi!\nAssistant: Hello there, friend."
+    assert words == ["Hello", "there,", "friend."]  # each word highlighted as it is heard
+    m.send_typed("Open example.com")
+    wait_for(qtbot, lambda: len(p.chat.bubbles("assistant")) == 2 and not p.chat.bubbles("assistant")[1].live,
+             200_000)
+    card, = set(p.chat.cards.values())
+    assert card.name == "open_url" and card.state in ("error", "denied") and not card.buttons.isVisible()
+    assert p.chat.transcript().endswith("Assistant: I opened it.")
+    m.stop()
+    wait_for(qtbot, lambda: m.state == IDLE, 60_000)
+    assert m.last_recordings
+    shell.show_page("history")
+    sessions = [s for s in shell.history.shown if s.mode == "assistant"]
+    assert sessions, shell.history.shown
