@@ -110,3 +110,34 @@ def recommend(known: KnownModel, total_memory_bytes: int | None = None) -> tuple
                          "a smaller (4-bit) model is safer")
     return "too_big", (f"needs about {need / GB:.1f} GB, too much for {ram}; "
                        "choose a 4-bit model or a Mac with more memory")
+
+
+# ---- chat models for the assistant (mlx-lm; any mlx-lm repo or folder works, these are advice) ----
+
+@dataclass(frozen=True)
+class KnownLLM:
+    repo_id: str
+    label: str
+    size_bytes: int  # download, approximate
+    min_ram_gb: int  # the Mac to run it beside the STT 1B and the TTS 1.6B
+    tool_calling: bool
+    memory_note: str = ""
+
+
+DEFAULT_LLM = "mlx-community/Qwen3-4B-Instruct-2507-4bit"
+
+# Kept apart from KNOWN_MODELS: those are Kyutai-family releases (kinds in moshi_mlx.kinds, Mimi files).
+LLM_MODELS: tuple[KnownLLM, ...] = (
+    KnownLLM(DEFAULT_LLM, "Qwen3 4B Instruct (2507), 4-bit", 2_260_000_000, 16, True,
+             "the default: good answers and tool calls, ~3 GB in use with a short conversation"),
+    KnownLLM("mlx-community/Qwen3-1.7B-4bit", "Qwen3 1.7B, 4-bit", 980_000_000, 8, True,
+             "for 8 GB Macs: ~1.5 GB in use; thinking is turned off for speech"),
+    KnownLLM("mlx-community/Qwen3-8B-4bit", "Qwen3 8B, 4-bit", 4_620_000_000, 32, True,
+             "for 32 GB Macs and more: ~6 GB in use, better answers, slower first word"),
+    KnownLLM("mlx-community/gemma-3-1b-it-4bit", "Gemma 3 1B instruct, 4-bit (Unmute's default LLM)",
+             760_000_000, 8, False, "small and quick, no tool calling"),
+)
+
+
+def known_llm(repo_id: str) -> KnownLLM | None:
+    return next((m for m in LLM_MODELS if m.repo_id == repo_id), None)

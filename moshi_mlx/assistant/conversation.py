@@ -37,6 +37,8 @@ class Conversation:
         self.tool_run: ToolRun | None = None
         self.consent: tuple[str, object] | None = None  # (request id, call) awaiting the user's answer
         self.tool_rounds = 0
+        self.call_queue: list = []  # calls of the current round not started yet
+        self.results: list[tuple] = []  # (call, result text) of the current round
         self.turn_start = 0.0
         self.parts: dict = {}
         self.done = False
@@ -60,7 +62,9 @@ class Conversation:
                 self._on_heard(heard)
                 busy = True
             self._reminders()
-            busy |= self._work(tick + FRAME_BUDGET_S if self.live else None)
+            # listening to a file: one frame of speech per frame heard (both on the same clock)
+            paced = self._listening() and not self.live
+            busy |= self._work(tick + FRAME_BUDGET_S if self.live else None, 1 if paced else None)
             if self.reply is None and self.single_turn and self.turn and not self.announcements:
                 break
             if not busy and not self.live:
@@ -157,6 +161,7 @@ class Conversation:
                                     elapsed_s=self.tool_run.elapsed_s))
             self.tool_run = None
         self.consent = None
+        self.call_queue, self.results = [], []
         r.finish(interrupted)
         if r.chat is None:  # an announcement
             return
@@ -173,21 +178,21 @@ class Conversation:
         self.emit(PhaseEvent("listening", self.turn + 1))
 
     # -- the work of one frame ----------------------------------------------------------------------
-    def _work(self, deadline: float | None) -> bool:
-        busy = False
+    def _work(self, deadline: float | None, max_frames: int | None = None) -> bool:
+        busy, frames = False, 0
         while not self.stop.is_set():
             if self.reply is None and not self._next_announcement():
                 return busy
             r = self.reply
             did = self._tools(r)
             state = r.tts_state()
-            if state == "done" and not r.llm_active and r.tool_call is None and self.tool_run is None:
+            if state == "done" and not r.llm_active and r.tool_calls is None and self.tool_run is None:
                 self._end_reply(interrupted=False)
                 busy = True
                 continue
             starving = r.synth is not None and r.synth.queued_words <= self.lookahead
             time_left = deadline is None or time.perf_counter() < deadline
-            tts_ready = state == "step" and self.output.has_room()
+            tts_ready = state == "step" and self.output.has_room() and (max_frames is None or frames < max_frames)
             if r.llm_active and time_left and (starving or not tts_ready):
                 spoke = r.words_pushed
                 r.llm_step()
@@ -196,7 +201,7 @@ class Conversation:
                     self.emit(PhaseEvent("speaking", self.turn))
             elif tts_ready and time_left:
                 first = r.marks.first_audio is None
-                r.tts_step()
+                frames += r.tts_step()
                 if first and r.marks.first_audio is not None:
                     self.emit(PhaseEvent("speaking", self.turn))
                 did = True
@@ -216,10 +221,19 @@ class Conversation:
 
     # -- tools --------------------------------------------------------------------------------------
     def _tools(self, r: Reply) -> bool:
-        if r.chat is None:
+        """The calls of a finished LLM segment, one after the other; then the reply goes on."""
+        if r.chat is None or r.tool_calls is None:
             return False
-        if r.tool_call is not None and self.tool_run is None and self.consent is None:
-            self._start_tool(r, r.tool_call)
+        if self.tool_run is None and self.consent is None:
+            if not self.call_queue and not self.results:  # a new round
+                self.tool_rounds += 1
+                self.call_queue = list(r.tool_calls)
+                self.emit(PhaseEvent("tool", self.turn))
+            if self.call_queue:
+                self._start_tool(r, self.call_queue.pop(0))
+                return True
+            results, self.results = self.results, []
+            r.continue_after_tools(results)
             return True
         run = self.tool_run
         if run is None:
@@ -234,16 +248,14 @@ class Conversation:
         self.emit(ToolCallEvent(self.turn, call.call_id, call.name, call.arguments,
                                 "error" if result.is_error else "done", short(result.text), run.elapsed_s))
         r.marks.tool_s += run.elapsed_s
-        self._tool_result(r, call, result)
+        self._tool_result(call, result)
         return True
 
     def _start_tool(self, r: Reply, call) -> None:
-        self.tool_rounds += 1
-        self.emit(PhaseEvent("tool", self.turn))
         if self.tools is None or self.tool_rounds > MAX_ROUNDS:
             why = "no tools are available" if self.tools is None else "too many tool calls in one turn: answer now"
             self.emit(ToolCallEvent(self.turn, call.call_id, call.name, call.arguments, "error", why))
-            self._tool_result(r, call, Outcome(why, True))
+            self._tool_result(call, Outcome(why, True))
         elif self.tools.needs_consent(call.name):
             request = uuid.uuid4().hex[:12]
             question = self.tools.question(call.name, call.arguments)
@@ -265,15 +277,14 @@ class Conversation:
             return
         if decision == "deny":
             self.emit(ToolCallEvent(self.turn, call.call_id, call.name, call.arguments, "denied"))
-            self._tool_result(self.reply, call, Outcome("The user did not allow this tool call.", True))
+            self._tool_result(call, Outcome("The user did not allow this tool call.", True))
             return
         if decision == "always":
             self.tools.allow_always(call.name)
         self._run_tool(call)
 
-    def _tool_result(self, r: Reply, call, result: Outcome) -> None:
-        self.chat.add_tool_result(call, result)
-        r.continue_after_tool()
+    def _tool_result(self, call, result: Outcome) -> None:
+        self.results.append((call, ("Error: " if result.is_error else "") + result.text))
 
     # -- reminders ------------------------------------------------------------------------------------
     def _reminders(self) -> None:

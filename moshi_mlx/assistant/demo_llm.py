@@ -1,4 +1,4 @@
-"""`demo-llm`: a tiny random-weight mlx-lm chat model made locally (a few hundred KB).
+"""`demo-llm`: a tiny random-weight mlx-lm chat model made locally (~0.7 MB).
 
 Nothing is downloaded: a llama-type model (2 layers, width 64) with random weights, a real
 byte-level BPE tokenizer trained here with `tokenizers` on a small English corpus, and a chat

@@ -24,34 +24,31 @@ import time
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from ..errors import CheckpointError, ConfigError, ModelNotAvailableError
+from ..errors import ConfigError
+from .llm_loader import LoadedLLM, load_llm  # noqa: F401  (load_llm re-exported: the public API)
 from .toolcalls import StreamSplitter, ToolCall
 
-DEMO_SPECS = {"demo-llm": "qwen", "demo-llm-mistral": "mistral"}
-SCRIPTED_PREFIX = "scripted:"
-
-
-@dataclass
-class LoadedLLM:
-    """An mlx-lm model with its TokenizerWrapper; `name` for messages, `is_demo` for random weights."""
-
-    model: Any
-    tokenizer: Any  # mlx_lm.tokenizer_utils.TokenizerWrapper
-    name: str
-    is_demo: bool = False
-    path: Path | None = None
+__all__ = ["ChatLLM", "LlmSettings", "LoadedLLM", "Piece", "ReplyText", "ToolCall", "load_llm"]
 
 
 @dataclass
 class LlmSettings:
+    """Read at each begin_reply (change them between replies, e.g. Unmute's 0.7 then 0.3), except
+    the seed."""
+
     temperature: float = 0.7
     greedy: bool = False  # temperature 0 (argmax)
     max_tokens: int = 300  # per reply
     seed: int | None = None  # mx.random.seed, once, when the ChatLLM is made
     thinking: bool = False  # let models that think do so (their thoughts are never returned)
+
+    @classmethod
+    def from_options(cls, options) -> "LlmSettings":
+        """The LLM part of an AssistantOptions."""
+        return cls(temperature=options.temperature, greedy=options.greedy, max_tokens=options.max_tokens,
+                   seed=options.seed, thinking=options.thinking)
 
 
 @dataclass(frozen=True)
@@ -61,7 +58,8 @@ class Piece:
     text: str
     done: bool
     tool_call: ToolCall | None = None
-    finish_reason: str | None = None  # when done: "stop" (end of turn), "length" (max_tokens), "interrupted"
+    # when done: "stop" (end of turn), "length" (max_tokens), "interrupted", "ended" (end_reply early)
+    finish_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -75,71 +73,12 @@ class ReplyText:
     tool_calls: tuple[ToolCall, ...] = ()
     tokens: int = 0
     prefill_tokens: int = 0
-    prefill_s: float = 0.0
-    decode_s: float = 0.0
+    prefill_s: float = 0.0  # the first step: prefill of the new tokens + the first token
+    decode_s: float = 0.0  # the other steps
 
-
-def load_llm(spec: str, cache_dir: str | None = None,
-             progress: Callable[[int, int], None] | None = None) -> LoadedLLM:
-    """`demo-llm`, `scripted:FILE.json` (scripted.py), an mlx-lm model folder, or a HF repo id
-    (downloaded into the HF cache unless there; `progress(done_bytes, total_bytes)`)."""
-    if spec in DEMO_SPECS:
-        from .demo_llm import DEMO_NOTE, demo_llm_dir
-
-        loaded = _load_folder(demo_llm_dir(cache_dir, DEMO_SPECS[spec]), f"{spec} ({DEMO_NOTE})")
-        loaded.is_demo = True
-        return loaded
-    if spec.startswith(SCRIPTED_PREFIX):
-        from .scripted import load_script
-
-        return load_script(spec[len(SCRIPTED_PREFIX):], cache_dir)
-    path = Path(spec).expanduser()
-    if path.is_dir():
-        return _load_folder(path, str(path))
-    if path.exists():
-        raise CheckpointError(f"--llm {spec}: a file, not a model folder (give the folder that holds "
-                              "config.json and the .safetensors)")
-    if spec.count("/") != 1 or spec.startswith((".", "/", "~")):
-        raise ModelNotAvailableError(f"--llm {spec!r}: not a folder and not a Hugging Face repo id "
-                                     "(org/name); try demo-llm or mlx-community/Qwen3-4B-Instruct-2507-4bit")
-    from .. import hub
-
-    folder = hub.download(spec, cache_dir, progress)  # the cached copy when there: no network
-    return _load_folder(folder, spec)
-
-
-def _load_folder(folder: Path, name: str) -> LoadedLLM:
-    import json
-
-    import mlx_lm
-    from mlx_lm.utils import _get_classes
-
-    config_path = folder / "config.json"
-    if not config_path.is_file():
-        raise CheckpointError(f"{folder}: no config.json, not an mlx-lm model folder")
-    try:
-        config = json.loads(config_path.read_text())
-        _get_classes(config)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise CheckpointError(f"{config_path}: not valid JSON ({e})") from None
-    except KeyError:
-        raise ConfigError(f"{config_path}: no model_type, not an mlx-lm model") from None
-    except ValueError:
-        raise ConfigError(f"{config_path}: model_type {config.get('model_type')!r} is not one that "
-                          "mlx-lm can run (update mlx-lm, or choose another model)") from None
-    if not any(folder.glob("*.safetensors")):
-        raise CheckpointError(f"{folder}: no .safetensors weights (an mlx-lm model folder holds "
-                              "model*.safetensors)")
-    try:
-        model, tokenizer = mlx_lm.load(str(folder))
-    except Exception as e:
-        raise CheckpointError(f"{folder}: mlx-lm cannot load this model: {type(e).__name__}: {e}") from None
-    try:
-        tokenizer.apply_chat_template([{"role": "user", "content": "hi"}], add_generation_prompt=True)
-    except Exception as e:
-        raise ConfigError(f"{folder}: the tokenizer has no usable chat template (tokenizer_config.json "
-                          f"'chat_template' or chat_template.jinja): {e}") from None
-    return LoadedLLM(model, tokenizer, name, False, folder)
+    @property
+    def tokens_per_s(self) -> float:
+        return (self.tokens - 1) / self.decode_s if self.tokens > 1 and self.decode_s > 0 else 0.0
 
 
 @dataclass
@@ -149,6 +88,7 @@ class _Reply:
     prompt: list[int]
     new_tokens: list[int]
     detok: Any
+    sampler: Any
     gen: Any = None
     text: str = ""
     calls: list[ToolCall] = field(default_factory=list)
@@ -166,18 +106,17 @@ class ChatLLM:
     def __init__(self, llm: LoadedLLM, system: str | None, settings: LlmSettings,
                  tools: list[dict] | None = None, history: list[dict] = ()):
         import mlx.core as mx
-        from mlx_lm.sample_utils import make_sampler
 
         self.llm = llm
         self.settings = settings
         self.supports_tools = bool(llm.tokenizer.has_tool_calling)
         self.tools = list(tools) if tools and self.supports_tools else None
-        self.messages: list[dict] = ([{"role": "system", "content": system}] if system else [])
-        self.messages += [dict(m) for m in history]
+        history = [dict(m) for m in history]
+        if system and history and history[0].get("role") == "system":
+            history = history[1:]  # this session's system prompt replaces the saved one
+        self.messages: list[dict] = ([{"role": "system", "content": system}] if system else []) + history
         if settings.seed is not None:
             mx.random.seed(settings.seed)
-        greedy = settings.greedy or settings.temperature <= 0
-        self._sampler = make_sampler(temp=0.0 if greedy else settings.temperature)
         self._cache = None
         self._cached: list[int] = []  # the tokens the prompt cache holds
         self._reply: _Reply | None = None
@@ -189,13 +128,16 @@ class ChatLLM:
     # ---- the conversation ----
 
     def prompt_messages(self) -> list[dict]:
-        """The messages as the chat template gets them: our marks removed, consecutive user turns
-        merged (an assistant reply cut off before any word was heard leaves none)."""
+        """The messages as the chat template gets them: our marks removed, consecutive user (or
+        assistant) turns merged, as Unmute does (a reply cut off before any word was heard leaves
+        two user turns in a row)."""
         out: list[dict] = []
         for m in self.messages:
             m = {k: v for k, v in m.items() if k != "interrupted"}
-            if out and m["role"] == "user" and out[-1]["role"] == "user":
-                out[-1] = {**out[-1], "content": f"{out[-1]['content']} {m['content']}".strip()}
+            prev = out[-1] if out else None
+            if (prev is not None and m["role"] == prev["role"] and m["role"] in ("user", "assistant")
+                    and not prev.get("tool_calls") and not m.get("tool_calls")):
+                out[-1] = {**prev, "content": f"{prev.get('content') or ''} {m.get('content') or ''}".strip()}
             else:
                 out.append(m)
         return out
@@ -225,9 +167,10 @@ class ChatLLM:
         thinking = bool(tok.has_thinking and tok.think_start and
                         self._decode_tail(prompt).rstrip().endswith(tok.think_start))
         splitter = StreamSplitter(tok, self.tools, self._new_call_id, self.supports_tools, thinking)
-        self._reply = _Reply(splitter, self.settings.max_tokens, prompt, prompt[keep:], tok.detokenizer)
+        self._reply = _Reply(splitter, self.settings.max_tokens, prompt, prompt[keep:], tok.detokenizer,
+                             _sampler(self.settings))
         self.last_prefill_tokens = len(prompt) - keep
-        self.tokens_generated = 0
+        self.last_prefill_s, self.tokens_generated = 0.0, 0
 
     def step(self) -> Piece:
         """Generate one token (the first call prefills the new tokens) and return what it adds."""
@@ -275,9 +218,10 @@ class ChatLLM:
                               "content": result})
 
     def end_reply(self, heard: str | None = None, interrupted: bool = False) -> ReplyText:
-        """Close the reply. The history keeps `heard` (None: all the text) stripped; an interrupted
-        reply's message is marked {"interrupted": True} (not shown to the model, like Unmute, which
-        strips its em-dash) and dropped when no word was heard and no tool call made."""
+        """Close the reply. The history keeps `heard` (None: all the model's text, best when it was
+        all said: the cache then needs no re-prefill) stripped; an interrupted reply's message is
+        marked {"interrupted": True} (not shown to the model, as Unmute strips its em-dash) and
+        dropped when no word was heard and no tool call was made."""
         r = self._reply
         if r is None:
             raise RuntimeError("end_reply() without an open reply")
@@ -286,7 +230,7 @@ class ChatLLM:
                 r.splitter.discard()
                 self._finish(r, "interrupted")
             else:
-                self._finish(r, "stop")
+                self._finish(r, "ended")
         if interrupted:  # calls not yet taken by step() are not made
             waiting = [p.tool_call for p in r.queue if p.tool_call is not None]
             r.calls = [c for c in r.calls if c not in waiting]
@@ -319,7 +263,7 @@ class ChatLLM:
             self._cache = make_prompt_cache(self.llm.model)
         self._cached.extend(r.new_tokens)
         return generate_step(mx.array(r.new_tokens), self.llm.model, max_tokens=r.max_tokens,
-                             sampler=self._sampler, prompt_cache=self._cache)
+                             sampler=r.sampler, prompt_cache=self._cache)
 
     def _reuse(self, keep: int) -> int:
         """Make the cache hold only the first `keep` cached tokens (trimmed, or a fresh cache when
@@ -371,6 +315,13 @@ class ChatLLM:
 
     def _new_call_id(self) -> str:
         return f"call_{next(self._ids)}"
+
+
+def _sampler(settings: LlmSettings):
+    from mlx_lm.sample_utils import make_sampler
+
+    greedy = settings.greedy or settings.temperature <= 0
+    return make_sampler(temp=0.0 if greedy else settings.temperature)
 
 
 def _common_prefix(a: list[int], b: list[int]) -> int:

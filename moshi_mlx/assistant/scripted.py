@@ -8,9 +8,10 @@ The model reads its whole context from its prompt cache (a real mlx-lm KVCache h
 ids, so trimming and reuse go through mlx-lm's own code) and puts all the probability on the next
 token of the current reply, then on the end-of-turn token; any temperature gives the same text.
 Reply n is written after the n-th reply start in the context (Qwen: `<|im_start|>assistant\\n`;
-Mistral: `[/INST]` or the last `[/TOOL_RESULTS]` of a row), counting from 0 and counting the history's assistant turns;
-after the last scripted reply it ends every reply at once. If the context after the reply start
-is not a beginning of the script (a reply cut off and continued), it ends the reply.
+Mistral: `[/INST]` or the last `[/TOOL_RESULTS]` of a row), counting from 0 and counting the
+history's assistant turns; after the last scripted reply it ends every reply at once. If the
+context after the reply start is not a beginning of the script (a reply cut off and continued), it
+ends the reply.
 Texts are tokenized with demo-llm's tokenizer (qwen or mistral chat template, tool_format).
 Specs "scripted:FILE.json" load `{"replies": [...], "tool_format": "qwen"}` (or a plain list).
 """
@@ -24,7 +25,7 @@ import mlx.core as mx
 import mlx.nn as nn
 
 from ..errors import ConfigError
-from .llm import LoadedLLM
+from .llm_loader import LoadedLLM
 
 # where replies start, and what after a start means it was not one (the next tool result)
 REPLY_STARTS = {"qwen": (("<|im_start|>assistant\n",), ()),

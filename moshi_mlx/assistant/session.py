@@ -119,16 +119,25 @@ class Assistant(BackgroundSession):
         return Models(chat, transcriber, synth, ", ".join(m for m in (options.stt, options.llm, options.tts) if m))
 
     def _load_llm(self, options: AssistantOptions):
-        from .character import system_prompt
         from .llm import ChatLLM, LlmSettings, load_llm
 
+        try:
+            from .character import system_prompt
+        except ImportError:  # the character presets are not merged yet: the system prompt as given
+            def system_prompt(preset, system):
+                return system
+
         llm = load_llm(options.llm, cache_dir=options.cache_dir,
-                       progress=lambda *a: self._emit(ProgressEvent("load llm", *a[-2:])) if len(a) >= 2 else None)
+                       progress=lambda d, t: self._emit(ProgressEvent("download", d, t, "bytes")))
         settings = LlmSettings(temperature=options.temperature, greedy=options.greedy,
                                max_tokens=options.max_tokens, seed=options.seed, thinking=options.thinking)
-        tools = options.tools if options.tools is not None else None
-        return ChatLLM(llm, system_prompt(options.preset, options.system), settings, tools=tools,
-                       history=tuple(options.history or ()))
+        schemas = options.tools.schemas() if options.tools is not None else None
+        chat = ChatLLM(llm, system_prompt(options.preset, options.system), settings, tools=schemas,
+                       history=list(options.history or ()))
+        if schemas and not chat.supports_tools:
+            self._emit(ErrorEvent("tools", f"{llm.name} cannot call tools (its chat template has no tool "
+                                  "calling): tools are off", fatal=False))
+        return chat
 
     def _load_stt(self, options: AssistantOptions):
         from ..stt.loading import load_stt_model

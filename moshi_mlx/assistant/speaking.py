@@ -48,7 +48,8 @@ class Reply:
         self.heard: list[str] = []  # words heard, with their leading space
         self.marks = Marks(begin=time.perf_counter())
         self.llm_done = chat is None
-        self.tool_call = None  # a Piece.tool_call waiting for the loop to handle it
+        self.calls: list = []  # tool calls of the current LLM segment
+        self.tool_calls: list | None = None  # calls waiting for their results (the LLM is paused)
         self.finished = False
         self.interrupted = False
         self.failed: BaseException | None = None
@@ -64,7 +65,7 @@ class Reply:
     # -- the LLM side ---------------------------------------------------------------------------
     @property
     def llm_active(self) -> bool:
-        return not self.llm_done and self.tool_call is None and not self.finished
+        return not self.llm_done and self.tool_calls is None and not self.finished
 
     def llm_step(self) -> None:
         """One token (the first call prefills). An exception is kept in `failed`: the reply ends
@@ -88,18 +89,23 @@ class Reply:
             for word in self.chunker.push(piece.text):
                 self._say(word)
         if piece.tool_call is not None:
+            self.calls.append(piece.tool_call)
+        if piece.done:
             self._say_all(self.chunker.flush())
-            if self.synth is not None:
-                self.synth.flush()  # what was said before the call is spoken while it runs
-            self.tool_call = piece.tool_call
-        elif piece.done:
-            self.llm_done = True
-            self._say_all(self.chunker.flush())
-            self._end_text()
+            if self.calls:  # the calls run now; what was said before them is spoken meanwhile
+                self.tool_calls, self.calls = self.calls, []
+                if self.synth is not None:
+                    self.synth.flush()
+            else:
+                self.llm_done = True
+                self._end_text()
 
-    def continue_after_tool(self) -> None:
-        """The tool's result is in the chat: the model goes on with its reply."""
-        self.tool_call = None
+    def continue_after_tools(self, results: list[tuple]) -> None:
+        """Each call's result text goes into the chat (which closes the reply's first part), then
+        the model goes on with its reply."""
+        for call, text in results:
+            self.chat.add_tool_result(call, text)
+        self.tool_calls = None
         self.chat.begin_reply(None)
 
     def say_text(self, text: str, final: bool = False) -> None:
@@ -145,10 +151,11 @@ class Reply:
             return "done" if self.llm_done else "wait"
         return self.synth.poll()
 
-    def tts_step(self) -> None:
+    def tts_step(self) -> int:
+        """One TTS step; 1 when it gave an audio frame."""
         frame = self.synth.step()
         if frame is None:
-            return
+            return 0
         now = time.perf_counter()
         if self.marks.first_audio is None:
             self.marks.first_audio = now
@@ -156,6 +163,7 @@ class Reply:
         self.output.speak(frame.pcm)
         for w in frame.started:
             self._heard(" " + w.text)
+        return 1
 
     def underruns(self) -> int:
         """Frames made later than a speaker started at the first frame would have needed them
@@ -178,12 +186,14 @@ class Reply:
             self.synth.cancel()
         if interrupted:
             self.output.clear()
-        if self.chat is not None:
+        if self.chat is not None and self.chat.replying:
             heard = "".join(self.heard).strip()
             if self.interrupted:
                 self.chat.end_reply(heard=heard, interrupted=True)
             else:
                 self.chat.end_reply()
+        for call in self.tool_calls or ():  # calls the model made that will not run: closed
+            self.chat.add_tool_result(call, "Cancelled: the user interrupted.")
 
     @property
     def heard_text(self) -> str:

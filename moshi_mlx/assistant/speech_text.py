@@ -32,7 +32,7 @@ _QUOTES = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"', "«": '
 _EMOJI = re.compile("[\U0001F000-\U0001FAFF\U00002600-\U000027BF\U0001F1E6-\U0001F1FF"
                     "\U00002B00-\U00002BFF\uFE0F\u200D\u20E3]")
 _LONE = {":", "-", "–", "—", "•", "*", "|", "/", "=>", "->", "#"}
-_BULLET = re.compile(r"^(?:[-*•+]|\d+[.)]|#+)$")
+_BULLET = re.compile(r"^(?:[-*•+]|\d{1,2}[.)]|#+)$")
 _CURRENCY = {"$": "dollars", "€": "euros", "£": "pounds", "¥": "yen"}
 _SYMBOLS = [
     (re.compile(r"°\s*C\b"), " degrees Celsius"), (re.compile(r"°\s*F\b"), " degrees Fahrenheit"),

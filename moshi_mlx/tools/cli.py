@@ -14,7 +14,7 @@ import threading
 
 from .args import toolbox_from_args
 from .errors import ToolsError
-from .toolbox import DEFAULT_TIMEOUT_S, default_data_dir
+from .toolbox import DEFAULT_TIMEOUT_S
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -32,7 +32,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         p.add_argument("--mcp-config", metavar="FILE",
                        help='MCP servers, in the "mcpServers" JSON format of Claude Desktop and Cursor')
         p.add_argument("--data-dir", metavar="DIR",
-                       help=f"where reminders.json is kept (default {default_data_dir()})")
+                       help="where reminders.json is kept (default ~/Library/Application Support/Moshi on "
+                            "macOS, $XDG_DATA_HOME/moshi-mlx elsewhere)")
         p.add_argument("--record-dir", metavar="DIR",
                        help="the recordings folder search_history reads (default ~/Music/Moshi)")
         p.add_argument("--notes", metavar="FILE",

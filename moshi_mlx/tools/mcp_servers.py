@@ -122,6 +122,23 @@ class McpServers:
             if server.state == "failed":
                 self.on_notice(f"MCP server {server.config.name!r} failed to start: {server.error}")
 
+    def restart(self, name: str) -> ServerState:
+        """Start a server again (one that crashed or failed to start); waits for it."""
+        old = self._servers[name]
+        if self._loop is None:
+            raise RuntimeError("the servers are closed")
+        if old.stop is not None:
+            self._loop.call_soon_threadsafe(old.stop.set)
+        if old.future is not None:
+            concurrent.futures.wait([old.future], timeout=CLOSE_TIMEOUT_S)
+        server = self._servers[name] = _Server(old.config)
+        server.future = asyncio.run_coroutine_threadsafe(self._run(server), self._loop)
+        if not server.ready.wait(self.start_timeout_s + 5):
+            server.fail(f"did not start within {self.start_timeout_s:g} s")
+        if server.state == "failed":
+            self.on_notice(f"MCP server {name!r} failed to start: {server.error}")
+        return ServerState(name, server.state, server.error, len(server.tools))
+
     async def _run(self, server: _Server) -> None:
         cfg = server.config
         server.stop = asyncio.Event()
@@ -230,7 +247,7 @@ class McpServers:
             return f"The tool {tool!r} did not answer within {timeout_s:g} s.", True
         except Exception as e:  # noqa: BLE001 - the model gets an error result, the conversation goes on
             why = describe_error(e)
-            if _connection_lost(server, e):
+            if _connection_lost(e):
                 server.fail(f"the server stopped ({why})")
                 self.on_notice(f"MCP server {server.config.name!r} stopped: {server.error}")
             else:
@@ -255,6 +272,6 @@ class McpServers:
             loop.close()
 
 
-def _connection_lost(server: _Server, e: BaseException) -> bool:
+def _connection_lost(e: BaseException) -> bool:
     text = str(e).lower()
-    return "connection closed" in text or "closed" in text and "stream" in text or isinstance(e, (EOFError, BrokenPipeError))
+    return "connection closed" in text or ("closed" in text and "stream" in text) or isinstance(e, (EOFError, BrokenPipeError))

@@ -35,6 +35,7 @@ from .system import System, default_notes_path
 POLICIES = ("ask", "allow", "never")
 DEFAULT_TIMEOUT_S = 20.0
 MAX_RESULT_CHARS = 6000
+MAX_DESCRIPTION_CHARS = 1000  # of an MCP tool, in the prompt
 _BAD_NAME = re.compile(r"[^A-Za-z0-9_-]")
 
 
@@ -107,11 +108,15 @@ class ToolBox:
         configs = read_config(mcp_config) if mcp_config is not None else []
         self._servers = McpServers(configs, start_timeout_s, self._notice)
         self._servers.start()
-        self._entries = self._collect()
-        self._select = self._check_select(select)
         self._policies: dict[str, str] = {}
-        for name, policy in (policies or {}).items():
-            self.set_policy(name, policy, strict=False)
+        try:
+            self._entries = self._collect()
+            self._select = self._check_select(select)
+            for name, policy in (policies or {}).items():
+                self.set_policy(name, policy, strict=False)
+        except BaseException:
+            self._servers.close()
+            raise
 
     # ---- the tools ------------------------------------------------------------------------
     def _collect(self) -> dict[str, _Entry]:
@@ -129,7 +134,8 @@ class ToolBox:
                 self._notice(f"MCP tool {t.name!r} of {t.server!r} left out: its name clashes with another")
                 continue
             schema = t.input_schema if t.input_schema.get("type") == "object" else {"type": "object", "properties": {}}
-            entries[name] = _Entry(name, f"mcp:{t.server}", t.description or f"{t.name} ({t.server})", schema,
+            description = (t.description or f"{t.name} ({t.server})")[:MAX_DESCRIPTION_CHARS]
+            entries[name] = _Entry(name, f"mcp:{t.server}", description, schema,
                                    t.read_only, "allow" if t.read_only else "ask", mcp=t)
         return entries
 
@@ -165,6 +171,15 @@ class ToolBox:
 
     def servers(self) -> list[ServerState]:
         return self._servers.states()
+
+    def restart_server(self, name: str) -> ServerState:
+        """Start an MCP server again (after a crash, or a failed start); its tools come back with
+        the policies and selection they had."""
+        if name not in {s.name for s in self._servers.states()}:
+            raise ToolsError(f"no MCP server named {name!r}")
+        state = self._servers.restart(name)
+        self._entries = self._collect()
+        return state
 
     def set_policy(self, name: str, policy: str, strict: bool = True) -> None:
         """Set a tool's policy ("ask", "allow", "never"); ToolsError for an unknown tool or policy

@@ -40,6 +40,7 @@ class ScriptedChat:
             assert not self.open, "begin_reply(user) while a reply is open"
             self.messages.append({"role": "user", "content": user_text})
         self.open = True
+        self.calls = []
         script = self.replies.pop(0) if self.replies else "Okay."
         items = script if isinstance(script, list) else [script]
         self._queue = []
@@ -55,18 +56,28 @@ class ScriptedChat:
         if isinstance(item, Exception):
             raise item
         if isinstance(item, Call):
-            self.messages.append({"role": "assistant", "tool_call": item.name})
-            return Piece(done=True, tool_call=item, finish_reason="tool_call")
-        done = not self._queue
-        return Piece(item or "", done, None, "stop" if done else None)
+            self.calls.append(item)
+            return Piece(tool_call=item)
+        if item is None:
+            return Piece("", True, None, "stop")
+        return Piece(item)
 
-    def add_tool_result(self, call, result):
-        self.messages.append({"role": "tool", "name": call.name, "content": result.text})
+    @property
+    def replying(self):
+        return self.open
+
+    def add_tool_result(self, call, result: str):
+        if self.open:
+            self.end_reply()
+        self.messages.append({"role": "tool", "name": call.name, "content": result})
 
     def end_reply(self, heard=None, interrupted=False):
         assert self.open
         self.open = False
-        self.messages.append({"role": "assistant", "content": heard, "interrupted": interrupted})
+        message = {"role": "assistant", "content": heard, "interrupted": interrupted}
+        if self.calls:
+            message["tool_calls"] = [c.name for c in self.calls]
+        self.messages.append(message)
 
 
 @dataclass(frozen=True)

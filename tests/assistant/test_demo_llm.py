@@ -29,9 +29,10 @@ def test_same_seed_same_files_and_small(llm_home, tmp_path):
 
 
 def test_mlx_lm_loads_it_with_tool_calling_and_thinking(llm_home):
+    load_llm("demo-llm", llm_home)  # the first load in a process also imports transformers (~3 s)
     t0 = time.perf_counter()
     llm = load_llm("demo-llm", llm_home)
-    assert time.perf_counter() - t0 < 3.0  # under a second on an idle machine
+    assert time.perf_counter() - t0 < 1.0  # ~15 ms
     tok = llm.tokenizer
     assert type(tok._tokenizer).__name__ in ("TokenizersBackend", "PreTrainedTokenizerFast")
     assert tok.has_tool_calling and tok.tool_call_start == "<tool_call>" and tok.tool_call_end == "</tool_call>"
@@ -39,7 +40,7 @@ def test_mlx_lm_loads_it_with_tool_calling_and_thinking(llm_home):
     assert tok.tool_parser('\n{"name": "get_time", "arguments": {"tz": "UTC"}}\n') == {
         "name": "get_time", "arguments": {"tz": "UTC"}}
     assert tok.has_thinking and tok.think_start == "<think>"
-    assert tok.eos_token_ids == {tok.convert_tokens_to_ids("<|im_end|>"), tok.convert_tokens_to_ids("<|endoftext|>")}
+    assert tok.eos_token_ids == {tok.convert_tokens_to_ids(t) for t in ("<|im_end|>", "<|endoftext|>")}
     # the tokenizer is real: text round-trips, special tokens are single tokens
     text = "Hello! How are you today? It is 21 degrees."
     assert tok.decode(tok.encode(text, add_special_tokens=False)) == text

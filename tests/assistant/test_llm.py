@@ -84,7 +84,7 @@ def test_each_turn_prefills_only_its_new_tokens(llm_home):
     llm = scripted_llm(replies, cache_dir=llm_home)
     chat = ChatLLM(llm, "Be brief.", LlmSettings())
     encode = lambda t: llm.tokenizer.encode(t, add_special_tokens=False)  # noqa: E731
-    previous = None
+    previous = previous_reply = None
     for user, reply_text in zip(["Hi!", "What time is it?", "Thanks."], replies):
         chat.begin_reply(user)
         full = chat.render()
@@ -133,6 +133,14 @@ def test_sampling_is_seeded(demo):
     assert len({reply(1), reply(2), reply(3)}) > 1
 
 
+def test_settings_from_assistant_options():
+    from moshi_mlx.assistant.options import AssistantOptions
+
+    options = AssistantOptions(temperature=0.3, greedy=True, max_tokens=42, seed=7, thinking=True)
+    assert LlmSettings.from_options(options) == LlmSettings(0.3, True, 42, 7, True)
+    assert LlmSettings.from_options(AssistantOptions()) == LlmSettings()
+
+
 def test_step_and_end_need_an_open_reply(demo):
     chat = ChatLLM(demo, None, LlmSettings(max_tokens=3))
     with pytest.raises(RuntimeError):
@@ -142,14 +150,16 @@ def test_step_and_end_need_an_open_reply(demo):
     chat.begin_reply("Hi")
     with pytest.raises(RuntimeError):
         chat.begin_reply("Again")
-    chat.end_reply()  # closed before any step: nothing generated, nothing lost
+    assert chat.end_reply().finish_reason == "ended"  # closed before any step: nothing generated
     assert chat.messages[-1] == {"role": "assistant", "content": ""}
 
 
 def test_history_continues_a_conversation(demo):
     history = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello."}]
-    chat = ChatLLM(demo, "Be brief.", LlmSettings(greedy=True, max_tokens=4), history=history)
-    assert chat.messages[0]["role"] == "system" and chat.messages[1:] == history
+    saved = [{"role": "system", "content": "An old prompt."}] + history
+    chat = ChatLLM(demo, "Be brief.", LlmSettings(greedy=True, max_tokens=4), history=saved)
+    assert chat.messages == [{"role": "system", "content": "Be brief."}] + history
+    assert ChatLLM(demo, None, LlmSettings(), history=saved).messages == saved
     chat.begin_reply("Again")
     assert "Hello.<|im_end|>" in demo.tokenizer.decode(chat.render())
     chat.end_reply()
@@ -198,7 +208,8 @@ def test_load_a_folder_and_its_errors(llm_home, tmp_path, monkeypatch):
         load_llm("no such thing")
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(ModelNotAvailableError, match="offline"):
+    offline = "--llm mlx-community/not-downloaded-model-4bit: not downloaded and the network is off"
+    with pytest.raises(ModelNotAvailableError, match=offline):
         load_llm("mlx-community/not-downloaded-model-4bit", cache_dir=str(tmp_path / "hf"))
 
 
@@ -222,3 +233,47 @@ def test_scripted_model_uses_mlx_lm_caches(llm_home):
     chat = ChatLLM(llm, None, LlmSettings())
     run_reply(chat, "Hi")
     assert isinstance(chat._cache[0], KVCache)
+
+
+def test_a_repo_id_is_downloaded_through_the_projects_hub(llm_home, tmp_path, monkeypatch):
+    from tests.engine.fake_hub import FakeHub, point_hub_at
+
+    folder = load_llm("demo-llm", llm_home).path
+    files = {f.name: f.read_bytes() for f in folder.iterdir()}
+    # recent conversions keep the chat template in chat_template.jinja; code files are never fetched
+    config = json.loads(files["tokenizer_config.json"])
+    files["chat_template.jinja"] = config.pop("chat_template").encode()
+    files["tokenizer_config.json"] = json.dumps(config).encode()
+    files["modeling_evil.py"] = b"raise SystemExit"
+    with FakeHub({"mlx-community/tiny-chat-4bit": files}) as server:
+        point_hub_at(monkeypatch, server)
+        seen = []
+        llm = load_llm("mlx-community/tiny-chat-4bit", str(tmp_path / "hf"),
+                       progress=lambda done, total: seen.append((done, total)))
+    assert llm.name == "mlx-community/tiny-chat-4bit" and not llm.is_demo
+    assert seen[-1][0] == seen[-1][1] >= len(files["model.safetensors"])
+    assert llm.tokenizer.has_tool_calling and (llm.path / "chat_template.jinja").is_file()
+    assert not (llm.path / "modeling_evil.py").exists()
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # now cached: loads with the network off
+    assert load_llm("mlx-community/tiny-chat-4bit", str(tmp_path / "hf")).path == llm.path
+
+
+def test_runs_on_the_mlx_worker_thread_and_reads_settings_each_reply(llm_home):
+    from moshi_mlx.engine.mlx_worker import MlxWorker
+
+    worker = MlxWorker("test-llm-worker")
+
+    def job():
+        llm = load_llm("demo-llm", llm_home)
+        chat = ChatLLM(llm, None, LlmSettings(temperature=1.0, max_tokens=6))
+        run_reply(chat, "Hi")
+        chat.end_reply()
+        chat.settings.greedy, chat.settings.max_tokens = True, 4  # from the next reply on
+        chat.begin_reply("Again")
+        prompt = chat.render()
+        while not chat.step().done:
+            pass
+        return chat.end_reply(), _reference(llm, prompt, 4)
+
+    reply, expected = worker.submit(job).result(timeout=120)
+    assert reply.text == expected and reply.tokens == 4 and reply.prefill_s > 0

@@ -173,3 +173,82 @@ def test_spoken_turn_from_a_file(home, scripted, events, tmp_path):
     stats = events.of(TurnStats)[0].latency_ms
     assert {"end_of_turn", "stt_flush", "llm_first_word", "tts_first_audio", "e2e"} <= set(stats)
     assert sf.info(tmp_path / "r.wav").frames > 0
+
+
+def real_chat(monkeypatch):
+    """The ChatLLM the next Assistant makes (the real one), kept for the test to inspect."""
+    made = []
+    original = Assistant._load_llm
+
+    def load(self, options):
+        made.append(original(self, options))
+        return made[-1]
+
+    monkeypatch.setattr(Assistant, "_load_llm", load)
+    return made
+
+
+def script(tmp_path, replies, name="script.json"):
+    import json
+
+    path = tmp_path / name
+    path.write_text(json.dumps({"replies": replies, "tool_format": "qwen"}))
+    return f"scripted:{path}"
+
+
+def test_scripted_llm_multi_turn_and_barge_in_keep_the_cache_consistent(home, events, tmp_path, monkeypatch):
+    made = real_chat(monkeypatch)
+    spec = script(tmp_path, ["Hello there, nice to meet you today my friend.", "Sure thing.", "Goodbye now."])
+    a = Assistant(events)
+
+    def listener(event):
+        events(event)
+        if isinstance(event, AssistantWord) and event.turn == 1 and event.word == " there,":
+            a.interrupt()
+
+    a._listener = listener
+    a.start(typed(llm=spec, greedy=True))
+    for i, text in enumerate(["hi", "again", "bye"], 1):
+        a.send_text(text)
+        assert events.wait_for(lambda ev: len(ev.of(TurnStats)) == i)
+    a.stop()
+    assert not events.of(ErrorEvent), events.of(ErrorEvent)
+    first, second, third = replies(events)
+    assert first.interrupted and first.heard == "Hello there,"
+    assert (second.text, second.heard) == ("Sure thing.", "Sure thing.")
+    assert (third.text, third.heard) == ("Goodbye now.", "Goodbye now.")
+    (chat,) = made
+    assert [(m["role"], m["content"], m.get("interrupted", False)) for m in chat.messages] == [
+        ("user", "hi", False), ("assistant", "Hello there,", True), ("user", "again", False),
+        ("assistant", "Sure thing.", False), ("user", "bye", False), ("assistant", "Goodbye now.", False)]
+
+
+def test_scripted_llm_tool_call_runs_and_the_reply_continues(home, events, tmp_path, monkeypatch):
+    from .fakes import FakeToolBox
+
+    made = real_chat(monkeypatch)
+    call = '<tool_call>\n{"name": "slow", "arguments": {"n": 1}}\n</tool_call>'
+    spec = script(tmp_path, ["One moment. " + call, "Done it is."])
+    tools = FakeToolBox()
+    a = Assistant(events)
+    a.start(typed(llm=spec, tts=None, tools=tools))
+    a.send_text("do it")
+    assert events.wait_for(lambda ev: ev.of(TurnStats))
+    a.stop()
+    assert not events.of(ErrorEvent), events.of(ErrorEvent)
+    assert tools.calls == [("slow", {"n": 1})]
+    assert [(e.name, e.state) for e in events.of(ToolCallEvent)] == [("slow", "running"), ("slow", "done")]
+    (reply,) = replies(events)
+    assert reply.text == "One moment. Done it is." and not reply.interrupted
+    roles = [m["role"] for m in made[0].messages]
+    assert roles == ["user", "assistant", "tool", "assistant"]
+    assert made[0].messages[2]["content"] == "slow ok"
+
+
+def test_a_folder_that_is_not_an_mlx_lm_model(events, tmp_path):
+    (tmp_path / "notes.txt").write_text("hello")
+    a = Assistant(events)
+    a.start(typed(llm=str(tmp_path), tts=None))
+    assert events.stopped.wait(60)
+    (error,) = events.of(ErrorEvent)
+    assert error.fatal and "config.json" in error.message and "\n" not in error.message

@@ -11,6 +11,7 @@ CASES = [
     ("# Title\nSome text.", "Title Some text."),
     ("## Steps\n- first item\n- second item\n1. one\n2) two", "Steps first item second item one two"),
     ("* starred bullet", "starred bullet"),
+    ("In\n2024. That year", "In 2024. That year"),  # a year at a line start is no list number
     ("Before.\n```python\nprint('x')\nx = 1\n```\nAfter.", "Before. code omitted. After."),
     ("See [the docs](https://example.com/docs) now.", "See the docs now."),
     ("snake_case_name", "snake case name"),
@@ -25,7 +26,8 @@ CASES = [
     ("50% off", "50 percent off"),
     ("salt & pepper", "salt and pepper"),
     ("Tom&Jerry", "Tom and Jerry"),
-    ("It is 21°C, or 70°F. Water boils at 100°.", "It is 21 degrees Celsius, or 70 degrees Fahrenheit. Water boils at 100 degrees."),
+    ("It is 21°C, or 70°F. Water boils at 100°.",
+     "It is 21 degrees Celsius, or 70 degrees Fahrenheit. Water boils at 100 degrees."),
     ("3 + 4 = 7", "3 plus 4 equals 7"),
     ("It costs $5, or €4.50.", "It costs 5 dollars, or 4.50 euros."),
     ("about ~3 km", "about about 3 km"),

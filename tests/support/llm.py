@@ -5,10 +5,12 @@ import pytest
 from moshi_mlx.assistant.demo_llm import demo_llm_dir
 
 TOOLS = [
-    {"type": "function", "function": {"name": "get_time", "description": "The time now.",
-                                      "parameters": {"type": "object", "properties": {"tz": {"type": "string"}}}}},
-    {"type": "function", "function": {"name": "set_timer", "description": "Start a timer.",
-                                      "parameters": {"type": "object", "properties": {"minutes": {"type": "integer"}}}}},
+    {"type": "function", "function": {
+        "name": "get_time", "description": "The time now.",
+        "parameters": {"type": "object", "properties": {"tz": {"type": "string"}}}}},
+    {"type": "function", "function": {
+        "name": "set_timer", "description": "Start a timer.",
+        "parameters": {"type": "object", "properties": {"minutes": {"type": "integer"}}}}},
 ]
 
 

@@ -131,6 +131,8 @@ def test_crash_gives_an_error_result_and_one_line(tmp_path):
         r = call(b, "add", a=1, b=2)
         assert r.is_error and "unavailable" in r.text and time.monotonic() - t0 < 0.5
         assert call(b, "get_time").text  # the built-ins go on
+        assert b.restart_server("demo").state == "started"
+        assert call(b, "add", a=1, b=2).text == "3" and "add" in {s["function"]["name"] for s in b.schemas()}
 
 
 @pytest.mark.parametrize("content,message", [
@@ -195,3 +197,13 @@ def test_remote_server_with_headers(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_server_that_never_answers_fails_to_start(tmp_path):
+    config = write_config(tmp_path / "mcp.json", {
+        "mute": {"command": sys.executable, "args": ["-c", "import sys, time; print('starting', file=sys.stderr); time.sleep(60)"]}})
+    t0 = time.monotonic()
+    with ToolBox(mcp_config=config, data_dir=tmp_path, start_timeout_s=1.0) as b:
+        (state,) = b.servers()
+        assert state.state == "failed" and "no answer in time" in state.error and "starting" in state.error
+        assert time.monotonic() - t0 < 10
