@@ -91,7 +91,8 @@ class Reply:
         if piece.tool_call is not None:
             self.calls.append(piece.tool_call)
         if piece.done:
-            self._say_all(self.chunker.flush())
+            for word in self.chunker.flush():  # speech_text.WordChunker.flush: the last words
+                self._say(word)
             if self.calls:  # the calls run now; what was said before them is spoken meanwhile
                 self.tool_calls, self.calls = self.calls, []
                 if self.synth is not None:
