@@ -233,6 +233,12 @@ class AssistantMode(LiveMode):
         stt, _llm, _tts = self.trio()
         return "Listening" if stt and self.input_devices() else "Type a message"
 
+    def listen(self) -> bool:
+        """Start the assistant listening (the menu-bar item, from any app): its page becomes the
+        active one (the global shortcut then ends it); the window is not brought forward."""
+        self.shell.show_page(self.id)
+        return self.running or self.start()
+
     # -- turns ---------------------------------------------------------------------------------
     def send_typed(self, text: str | None = None) -> bool:
         """Send a typed turn (the box's text when `text` is None); starts the assistant first when

@@ -273,3 +273,16 @@ def test_continue_a_conversation_from_history(qtbot, make_app, tmp_path):
         {"role": "user", "content": "What is the capital of France?"}, {"role": "assistant", "content": "Paris."},
         {"role": "user", "content": "Tell me about it"},
         {"role": "assistant", "content": "Paris is a city on the", "interrupted": True}]
+
+
+def test_menu_bar_item_starts_the_assistant_from_any_mode(qtbot, make_app):
+    shell, m, backend = assistant(make_app)
+    shell.show_page("talk")
+    shell.window.hide()
+    action = shell.tray.assistant_action
+    assert action.isVisible() and action.isEnabled()
+    action.trigger()
+    wait_for(qtbot, lambda: m.state == RUNNING)
+    assert shell.active_mode is m and not shell.window.isVisible() and not action.isEnabled()
+    shell.toggle_active()  # the global shortcut ends it
+    wait_for(qtbot, lambda: m.state == IDLE)
