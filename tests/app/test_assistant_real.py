@@ -21,6 +21,7 @@ def demo_home(tmp_path_factory):
 
     home = tmp_path_factory.mktemp("assistant-demo")
     demo_model_dir(home, "demo-tts")
+    demo_model_dir(home, "demo-stt")
     return home
 
 
@@ -32,9 +33,12 @@ class NullAudio(FakeBackend):
 
         return Backend.make_assistant(self, listener)
 
+    input_wav: str | None = None  # a spoken turn from this file instead of the microphone
+
     def make_assistant_options(self, **kwargs):
         self.options.append(kwargs)
-        return super().make_assistant_options(**dict(kwargs, input_device=None, output_device=None))
+        return super().make_assistant_options(**dict(kwargs, input_device=None, output_device=None,
+                                                     input_wav=self.input_wav))
 
 
 def scripted(tmp_path, replies) -> str:
@@ -76,3 +80,23 @@ def test_typed_turns_and_a_consent_over_the_real_engine(qtbot, make_app, demo_ho
     shell.show_page("history")
     sessions = [s for s in shell.history.shown if s.mode == "assistant"]
     assert sessions, shell.history.shown
+
+
+def test_spoken_turn_over_the_real_engine(qtbot, make_app, demo_home, tmp_path):
+    import numpy as np
+    import soundfile as sf
+
+    wav = tmp_path / "question.wav"
+    sf.write(wav, (0.1 * np.random.default_rng(0).standard_normal(24000 * 2)).astype(np.float32), 24000)
+    backend = NullAudio()
+    backend.input_wav = str(wav)
+    shell = make_app(backend, cache_dir=str(demo_home), seed=3)
+    m = open_mode(shell, "assistant")
+    assert m.set_trio("demo-stt", scripted(tmp_path, ["I heard you."]), "demo-tts")
+    assert m.start()
+    wait_for(qtbot, lambda: m.state == IDLE, 300_000)  # the session ends after the file's turn
+    assert not shell.messages.history, shell.messages.history
+    you, = m.page.chat.bubbles("user")
+    assert you.text.strip() and not you.live and "typed" not in you.accessibleDescription()
+    assert m.page.chat.transcript().endswith("Assistant: I heard you.")
+    assert m.page.latency_label.text().startswith("latency ")
