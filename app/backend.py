@@ -148,6 +148,16 @@ class Backend:
         kwargs.setdefault("data_dir", default_data_dir())
         return ToolBox(**kwargs)
 
+    def chat_known_models(self) -> list:
+        """The curated chat models as KnownModel (kind "llm"), for the model manager's sizes,
+        memory advice and downloads (hub.download fetches any repo's model files)."""
+        from moshi_mlx.known_models import KnownModel
+
+        from .modes.assistant_models import LLM_RUNTIME_BYTES
+
+        return [KnownModel(repo, label, "-", 4, size, (), "llm", LLM_RUNTIME_BYTES)
+                for repo, label, size in self.chat_models()]
+
     def character_presets(self) -> list[tuple[str, str, str]]:
         """(preset name, label, system prompt) of the assistant's characters (assistant/character.py)."""
         from moshi_mlx.assistant.character import PRESETS

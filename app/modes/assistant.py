@@ -23,7 +23,7 @@ CUSTOM = "custom"  # the character "your own system prompt"
 class AssistantMode(LiveMode):
     id = "assistant"
     label = "Assistant"
-    kinds = ("stt", "tts")
+    kinds = ("stt", "tts", "llm")  # "llm": an mlx-lm chat model (not a moshi_mlx kind)
     verbs = ("Start Assistant", "End Assistant")
     tools_notice = Signal(str)  # the tools could not be set up as asked (control thread -> UI)
     what_for = ("Pick its three models (speech to text, a chat model, text to speech) in Models…, or "

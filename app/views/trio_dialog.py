@@ -113,6 +113,6 @@ class TrioDialog(QDialog):
         self.fit_label.setTextFormat(Qt.TextFormat.RichText)
         missing = [c.label for c in picked if c.spec and not c.installed]
         self.download_label.setText(
-            ("Not downloaded yet: " + ", ".join(missing) + ". Kyutai's models download in Downloads…; "
-             "a chat model downloads when the assistant first starts.") if missing else "")
+            ("Not downloaded yet: " + ", ".join(missing) + ". Download them in Downloads… (a chat model "
+             "that is not listed there downloads when the assistant first starts).") if missing else "")
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(bool(self.trio()[1]))

@@ -85,3 +85,25 @@ def test_screenshot_trio_dialog(qtbot, mode):
     qtbot.wait(50)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     assert d.grab().save(str(SCREENSHOTS / "assistant-models.png"))
+
+
+def test_model_manager_lists_chat_models_for_the_assistant_only(qtbot, mode):
+    m = mode(installed={"mlx-community/Llama-3.2-1B-Instruct-4bit"})
+    shell = m.shell
+    d = shell.models.open(m)
+    rows = {r.spec: r for r in shell.models.rows()}
+    qwen = rows["mlx-community/Qwen2.5-0.5B-Instruct-4bit"]
+    assert qwen.kind == "llm" and not qwen.installed and qwen.downloadable and qwen.size.endswith("MB")
+    headings = [d.table.item(i, 0).text() for i in range(d.table.rowCount()) if d._table_rows[i] is None]
+    assert any(h.startswith("Assistant · chat model (mlx-lm") for h in headings)
+    d.select_spec("mlx-community/Qwen2.5-0.5B-Instruct-4bit")
+    assert d.download_button.isEnabled() and not d.use_button.isEnabled()
+    assert shell.models.known_model("mlx-community/Qwen2.5-0.5B-Instruct-4bit").size_bytes == 278_000_000
+    d.select_spec("mlx-community/Llama-3.2-1B-Instruct-4bit")
+    assert d.use_button.isEnabled()
+    d.use_button.click()
+    assert m.trio()[1] == "mlx-community/Llama-3.2-1B-Instruct-4bit"
+    d.select_spec("kyutai/stt-1b-en_fr")  # Kyutai's STT: usable here too (not downloaded)
+    assert not d.use_button.isEnabled() and d.download_button.isEnabled()
+    shell.models.open(shell.mode("talk"))
+    assert not [r for r in shell.models.rows() if r.kind == "llm"]
