@@ -49,7 +49,6 @@ class AssistantMode(LiveMode):
         p.new_button.clicked.connect(self.new_conversation)
         p.chat.consent_answered.connect(self.answer_consent)
         p.cancel_reminder_button.clicked.connect(self.cancel_chosen_reminder)
-        p.voice_combo.setEditText(self.option("voice", ""))
         p.voice_combo.currentTextChanged.connect(lambda text: self.set_option("voice", text.strip()))
         self.fill_characters()
         p.character_combo.activated.connect(self._character_chosen)
@@ -93,6 +92,8 @@ class AssistantMode(LiveMode):
                 self.messages.show(for_error("model_kind", problem))
                 return False
         self.set_option("stt", stt)
+        if tts != self.option("tts", ""):
+            self.set_option("voice", "")  # another model's voices
         self.set_option("tts", tts)
         changed = llm != self.prefs.model
         self.update_prefs(model=llm)
@@ -154,8 +155,28 @@ class AssistantMode(LiveMode):
             return "Demo chat model (random weights)"
         return demo_label(spec) or model_display_name(self.backend, spec)
 
+    def fill_voices(self) -> None:
+        """The TTS model's voices (its default first); the voice chosen is kept."""
+        from moshi_mlx.errors import MoshiError
+
+        tts = self.trio()[2]
+        names: list[str] = []
+        if tts and not self.kind_problem(tts, "tts"):
+            try:
+                names = self.backend.tts_voices(tts, self.shell.settings.cache_dir or None)[1]
+            except (MoshiError, OSError):
+                names = []  # an unreadable folder: the engine says so at Start
+        combo = self.page.voice_combo
+        combo.blockSignals(True)
+        combo.clear()
+        combo.addItems(names)
+        combo.setEditText(self.option("voice", "") or (names[0] if names else ""))
+        combo.blockSignals(False)
+
     def show_model(self) -> None:
         stt, llm, tts = self.trio()
+        if hasattr(self, "page"):
+            self.fill_voices()
         parts = [self.model_name(llm) if llm else "no chat model",
                  ("hears with " + self.model_name(stt)) if stt else "typed turns only",
                  ("speaks with " + self.model_name(tts)) if tts else "text replies only"]

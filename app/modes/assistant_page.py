@@ -53,6 +53,8 @@ class AssistantPage(SessionPage):
         side_layout.addWidget(label("Timers and reminders", secondary=True))
         self.reminders = QListWidget()
         self.reminders.setAccessibleName("Timers and reminders")
+        self.reminders.setWordWrap(True)
+        self.reminders.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.reminders.setToolTip("Set by asking the assistant (\"remind me in ten minutes…\")")
         self.cancel_reminder_button = QPushButton("Cancel")
         self.cancel_reminder_button.setAccessibleName("Cancel the chosen timer or reminder")

@@ -76,7 +76,7 @@ class AssistantTools:
 
     # -- timers and reminders -------------------------------------------------------------------------
     def reminders(self) -> list[tuple[str, str]]:
-        """(id, "tea at 14:05 (in 9 min)") of the timers and reminders set, soonest first."""
+        """(id, "Timer: tea\n14:05 (in 9 min)") of the timers and reminders set, soonest first."""
         import time
 
         from moshi_mlx.tools.reminders import describe
@@ -86,7 +86,7 @@ class AssistantTools:
         if box is None:
             return []
         now = time.time()
-        return [(r.reminder_id, describe(r, now).split(": ", 1)[-1])
+        return [(r.reminder_id, f"{r.text}\n{describe(r, now).rsplit(' at ', 1)[-1]}")
                 for r in sorted(box.pending_reminders(), key=lambda r: r.due_s)]
 
     def cancel(self, reminder_id: str) -> bool:

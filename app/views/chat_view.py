@@ -8,7 +8,7 @@ from __future__ import annotations
 import html
 import time
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QSizePolicy, QVBoxLayout, QWidget
 
@@ -107,7 +107,7 @@ class ChatView(QScrollArea):
         self.items.append(w)
 
     def _follow(self, _low: int, high: int) -> None:
-        QTimer.singleShot(0, lambda: self.verticalScrollBar().setValue(self.verticalScrollBar().maximum()))
+        self.verticalScrollBar().setValue(high)  # the newest turn stays in sight
 
     def clear(self) -> None:
         for w in self.items:

@@ -74,6 +74,7 @@ class FakeAssistant:
 
     def stop(self) -> None:
         self.commands.put(("stop", None))
+        self.consent.put(("", "stop"))  # a consent still awaited ends unanswered
         self.interrupted.set()
         if self._thread is not None:
             self._thread.join(10)
@@ -135,6 +136,9 @@ class FakeAssistant:
                 _rid, decision = self.consent.get(timeout=20)
             except queue.Empty:
                 decision = "deny"
+            if decision == "stop":
+                emit(ToolCallEvent(turn, call_id, plan.tool, plan.arguments, "cancelled"))
+                return False
             if decision == "deny":
                 emit(ToolCallEvent(turn, call_id, plan.tool, plan.arguments, "denied", "denied by the user"))
                 plan = Plan("All right, I won't.")
