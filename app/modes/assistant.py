@@ -53,6 +53,7 @@ class AssistantMode(LiveMode):
         self.fill_characters()
         p.character_combo.activated.connect(self._character_chosen)
         p.character_button.clicked.connect(lambda: self.edit_system_prompt())
+        self.show_reminders()
 
     def build_page(self) -> AssistantPage:
         return AssistantPage(self.model_picker, self.device_picker)
@@ -370,6 +371,7 @@ class AssistantMode(LiveMode):
             item.setToolTip(text)
             view.addItem(item)
         self.page.cancel_reminder_button.setEnabled(view.currentRow() >= 0)
+        self.page.reminders_empty.setVisible(view.count() == 0)
 
     def reminder_due(self, reminder_id: str, text: str) -> None:
         """A timer or reminder is due (the engine speaks it): in the conversation, off the panel,

@@ -36,6 +36,11 @@ def test_page_is_cmd5_with_an_empty_state(qtbot, make_app):
     shell.show_page("assistant")
     p = m.page
     assert p.chat.empty.isVisible() and not p.chat.items
+    assert p.reminders_empty.isVisible() and p.reminders.count() == 0
+    shell.window.resize(800, 600)
+    qtbot.wait(50)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    assert shell.window.grab().save(str(SCREENSHOTS / "assistant-empty.png"))
     assert m.model_picker.guide.isVisible()  # no chat model yet
     m.model_picker.guide_demo_button.click()
     assert m.trio() == ("demo-stt", "demo-llm", "demo-tts")
@@ -154,6 +159,7 @@ def test_tool_without_consent_and_a_reminder(qtbot, make_app):
     assert card.state == "done" and not card.buttons.isVisible() and "(0.2 s)" in card.status.text()
     assert "Timer set:" in card.status.text()
     assert m.page.reminders.count() == 1 and "Timer: tea" in m.page.reminders.item(0).text()
+    assert not m.page.reminders_empty.isVisible()
     assert "(in 10 min)" in m.page.reminders.item(0).text()
     (rid, _), = m.tools.reminders()
     m.tools.cancel(rid)  # due now, as the engine would find it
