@@ -39,7 +39,10 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--voice", default=None, metavar="V", help="TTS voice (default: the model's)")
     p.add_argument("--system", default=None, metavar="TEXT|@FILE",
                    help="the system prompt, or @FILE to read it from a file (default: the preset's)")
-    p.add_argument("--preset", default="assistant", metavar="P", help="character preset (default assistant)")
+    from .character import DEFAULT_PRESET, PRESETS
+
+    p.add_argument("--preset", default=DEFAULT_PRESET, choices=sorted(PRESETS), metavar="P",
+                   help=f"character preset: {', '.join(sorted(PRESETS))} (default {DEFAULT_PRESET})")
     p.add_argument("--temperature", type=number(0.0), default=0.7, metavar="T", help="LLM sampling (default 0.7)")
     p.add_argument("--greedy", action="store_true", help="LLM argmax sampling")
     p.add_argument("--max-tokens", type=number(1, integer=True), default=300, metavar="N",

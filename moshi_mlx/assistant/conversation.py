@@ -193,7 +193,10 @@ class Conversation:
             starving = r.synth is not None and r.synth.queued_words <= self.lookahead
             time_left = deadline is None or time.perf_counter() < deadline
             tts_ready = state == "step" and self.output.has_room() and (max_frames is None or frames < max_frames)
-            if r.llm_active and time_left and (starving or not tts_ready):
+            # before the first audio the TTS goes first whenever it can (its silent delay frames
+            # need only the words it has); then the LLM first whenever the TTS is low on words
+            speaking = r.marks.first_audio is not None
+            if r.llm_active and time_left and (not tts_ready or (starving and speaking)):
                 spoke = r.words_pushed
                 r.llm_step()
                 did = True

@@ -119,13 +119,8 @@ class Assistant(BackgroundSession):
         return Models(chat, transcriber, synth, ", ".join(m for m in (options.stt, options.llm, options.tts) if m))
 
     def _load_llm(self, options: AssistantOptions):
+        from .character import system_prompt
         from .llm import ChatLLM, LlmSettings, load_llm
-
-        try:
-            from .character import system_prompt
-        except ImportError:  # the character presets are not merged yet: the system prompt as given
-            def system_prompt(preset, system):
-                return system
 
         llm = load_llm(options.llm, cache_dir=options.cache_dir,
                        progress=lambda d, t: self._emit(ProgressEvent("download", d, t, "bytes")))

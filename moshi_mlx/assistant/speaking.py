@@ -42,7 +42,7 @@ class Reply:
         from .speech_text import WordChunker
 
         self.turn, self.chat, self.synth, self.output, self.emit = turn, chat, synth, output, emit
-        self.chunker = WordChunker()
+        self.chunker = WordChunker()  # whole words, cleaned for speech (speech_text.py)
         self.text = ""  # as the model wrote it
         self.spoken = ""  # as given to the TTS
         self.heard: list[str] = []  # words heard, with their leading space
@@ -91,7 +91,7 @@ class Reply:
         if piece.tool_call is not None:
             self.calls.append(piece.tool_call)
         if piece.done:
-            for word in self.chunker.flush():  # speech_text.WordChunker.flush: the last words
+            for word in self.chunker.flush():
                 self._say(word)
             if self.calls:  # the calls run now; what was said before them is spoken meanwhile
                 self.tool_calls, self.calls = self.calls, []
@@ -110,26 +110,21 @@ class Reply:
         self.chat.begin_reply(None)
 
     def say_text(self, text: str, final: bool = False) -> None:
-        """Fixed text (a filler, a question, an announcement), spoken now."""
-        self._say_all(text if text.startswith(" ") else " " + text)
+        """Fixed text (a filler, a question, an announcement), cleaned for speech, spoken now."""
+        from .speech_text import speakable
+
+        for word in speakable(text).split():
+            self._say(word)
         if final:
             self._end_text()
         elif self.synth is not None:
             self.synth.flush()
 
-    def _say_all(self, text: str) -> None:
-        for word in text.split(" "):
-            if word:
-                self._say(" " + word)
-
     def _say(self, word: str) -> None:
-        from .speech_text import speakable
-
-        clean = speakable(word)
+        """A whole word, cleaned (WordChunker), to the TTS."""
+        clean = " " + word.strip()
         if not clean.strip():
             return
-        if not clean.startswith(" "):
-            clean = " " + clean.lstrip()
         self.spoken += clean
         self.words_pushed += 1
         if self.marks.first_word is None:

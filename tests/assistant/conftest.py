@@ -1,41 +1,6 @@
-import sys
 import threading
-import types
 
 import pytest
-
-
-def _speech_text_stand_in():
-    """Until the LLM side (assistant/speech_text.py) is merged: its two functions, minimal."""
-    try:
-        import moshi_mlx.assistant.speech_text  # noqa: F401
-        return
-    except ImportError:
-        pass
-    mod = types.ModuleType("moshi_mlx.assistant.speech_text")
-
-    class WordChunker:
-        def __init__(self):
-            self.buf = ""
-
-        def push(self, delta):
-            self.buf += delta
-            cut = self.buf.rfind(" ")
-            if cut <= 0:
-                return []
-            done, self.buf = self.buf[:cut], self.buf[cut:]
-            return [" " + w for w in done.split(" ") if w]
-
-        def flush(self):
-            rest, self.buf = self.buf, ""
-            return rest
-
-    mod.WordChunker = WordChunker
-    mod.speakable = lambda text: text.replace("*", "").replace("`", "").replace("_", "")
-    sys.modules[mod.__name__] = mod
-
-
-_speech_text_stand_in()
 
 
 class Events(list):

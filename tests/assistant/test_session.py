@@ -218,7 +218,8 @@ def test_scripted_llm_multi_turn_and_barge_in_keep_the_cache_consistent(home, ev
     assert (second.text, second.heard) == ("Sure thing.", "Sure thing.")
     assert (third.text, third.heard) == ("Goodbye now.", "Goodbye now.")
     (chat,) = made
-    assert [(m["role"], m["content"], m.get("interrupted", False)) for m in chat.messages] == [
+    assert chat.messages[0]["role"] == "system"  # the preset's
+    assert [(m["role"], m["content"], m.get("interrupted", False)) for m in chat.messages[1:]] == [
         ("user", "hi", False), ("assistant", "Hello there,", True), ("user", "again", False),
         ("assistant", "Sure thing.", False), ("user", "bye", False), ("assistant", "Goodbye now.", False)]
 
@@ -241,8 +242,8 @@ def test_scripted_llm_tool_call_runs_and_the_reply_continues(home, events, tmp_p
     (reply,) = replies(events)
     assert reply.text == "One moment. Done it is." and not reply.interrupted
     roles = [m["role"] for m in made[0].messages]
-    assert roles == ["user", "assistant", "tool", "assistant"]
-    assert made[0].messages[2]["content"] == "slow ok"
+    assert roles == ["system", "user", "assistant", "tool", "assistant"]
+    assert made[0].messages[3]["content"] == "slow ok"
 
 
 def test_a_folder_that_is_not_an_mlx_lm_model(events, tmp_path):
