@@ -129,15 +129,11 @@ class Backend:
         return AssistantOptions(**kwargs)
 
     def chat_models(self) -> list[tuple[str, str, int]]:
-        """(repo id, label, size in bytes) of the curated mlx-lm chat models (assistant/llm.py's
-        list where the engine has one)."""
-        try:
-            from moshi_mlx.assistant.llm import KNOWN_LLMS
-        except ImportError:
-            from .modes.assistant_models import FALLBACK_CHAT_MODELS
+        """(repo id, label, download size in bytes) of the curated mlx-lm chat models
+        (moshi_mlx.known_models.LLM_MODELS: advice; any mlx-lm repo or folder works)."""
+        from moshi_mlx.known_models import LLM_MODELS
 
-            return list(FALLBACK_CHAT_MODELS)
-        return [(m.repo_id, m.label, m.size_bytes) for m in KNOWN_LLMS]
+        return [(m.repo_id, m.label, m.size_bytes) for m in LLM_MODELS]
 
     def make_toolbox(self, **kwargs):
         """The assistant's tools (moshi_mlx.tools.ToolBox(**kwargs)); reminders kept in the app's

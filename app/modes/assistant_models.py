@@ -9,14 +9,6 @@ from dataclasses import dataclass
 
 from ..sysinfo import format_bytes
 
-# Chat models offered when the engine lists none (mlx-community 4-bit builds; sizes of their weights).
-FALLBACK_CHAT_MODELS = (
-    ("mlx-community/Qwen2.5-0.5B-Instruct-4bit", "Qwen2.5 0.5B Instruct, 4-bit", 278_000_000),
-    ("mlx-community/Llama-3.2-1B-Instruct-4bit", "Llama 3.2 1B Instruct, 4-bit", 695_000_000),
-    ("mlx-community/Qwen2.5-3B-Instruct-4bit", "Qwen2.5 3B Instruct, 4-bit", 1_740_000_000),
-    ("mlx-community/Llama-3.2-3B-Instruct-4bit", "Llama 3.2 3B Instruct, 4-bit", 1_810_000_000),
-    ("mlx-community/Qwen2.5-7B-Instruct-4bit", "Qwen2.5 7B Instruct, 4-bit", 4_280_000_000),
-)
 LLM_RUNTIME_BYTES = 800_000_000  # KV cache and activations of a chat of a few thousand tokens
 TINY = 50_000_000
 

@@ -40,7 +40,7 @@ def test_slots_list_sizes_and_downloads(qtbot, mode):
     assert any(t.startswith("Kyutai STT 2.6B, English (") and "GB, not downloaded" in t for t in stt)
     assert any(t.startswith("Kyutai TTS 1.6B") for t in items(d.tts_combo))
     llm = items(d.llm_combo)
-    assert llm[0].startswith("Demo chat model") and any("Qwen2.5 0.5B Instruct" in t and "MB" in t for t in llm)
+    assert llm[0].startswith("Demo chat model") and any("Gemma 3 1B instruct" in t and "MB" in t for t in llm)
     assert d.llm_combo.isEditable()
 
 
@@ -57,11 +57,11 @@ def test_demo_trio_fits_and_ok_chooses_it(qtbot, mode):
 def test_a_trio_too_big_for_this_mac_is_said_clearly(qtbot, mode):
     m = mode(memory=8 * 2**30)
     d = m.open_models()
-    d.set_trio("kyutai/stt-2.6b-en", "mlx-community/Qwen2.5-7B-Instruct-4bit", "kyutai/tts-1.6b-en_fr")
+    d.set_trio("kyutai/stt-2.6b-en", "mlx-community/Qwen3-8B-4bit", "kyutai/tts-1.6b-en_fr")
     assert d.fit_level == "too_big"
     assert "Too big for this Mac" in d.fit_label.text() and "8 GB" in d.fit_label.text()
     assert "Not downloaded yet: Kyutai STT 2.6B" in d.download_label.text()
-    d.set_trio("", "mlx-community/Qwen2.5-0.5B-Instruct-4bit", "")  # typed in, text out: small
+    d.set_trio("", "mlx-community/gemma-3-1b-it-4bit", "")  # typed in, text out: small
     assert d.fit_level == "ok"
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
@@ -81,28 +81,28 @@ def test_any_mlx_lm_repo_or_folder(qtbot, mode, tmp_path):
 def test_screenshot_trio_dialog(qtbot, mode):
     m = mode(memory=8 * 2**30)
     d = m.open_models()
-    d.set_trio("kyutai/stt-1b-en_fr-candle", "mlx-community/Qwen2.5-7B-Instruct-4bit", "kyutai/tts-1.6b-en_fr")
+    d.set_trio("kyutai/stt-1b-en_fr-candle", "mlx-community/Qwen3-8B-4bit", "kyutai/tts-1.6b-en_fr")
     qtbot.wait(50)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     assert d.grab().save(str(SCREENSHOTS / "assistant-models.png"))
 
 
 def test_model_manager_lists_chat_models_for_the_assistant_only(qtbot, mode):
-    m = mode(installed={"mlx-community/Llama-3.2-1B-Instruct-4bit"})
+    m = mode(installed={"mlx-community/Qwen3-1.7B-4bit"})
     shell = m.shell
     d = shell.models.open(m)
     rows = {r.spec: r for r in shell.models.rows()}
-    qwen = rows["mlx-community/Qwen2.5-0.5B-Instruct-4bit"]
-    assert qwen.kind == "llm" and not qwen.installed and qwen.downloadable and qwen.size.endswith("MB")
+    gemma = rows["mlx-community/gemma-3-1b-it-4bit"]
+    assert gemma.kind == "llm" and not gemma.installed and gemma.downloadable and gemma.size.endswith("MB")
     headings = [d.table.item(i, 0).text() for i in range(d.table.rowCount()) if d._table_rows[i] is None]
     assert any(h.startswith("Assistant · chat model (mlx-lm") for h in headings)
-    d.select_spec("mlx-community/Qwen2.5-0.5B-Instruct-4bit")
+    d.select_spec("mlx-community/gemma-3-1b-it-4bit")
     assert d.download_button.isEnabled() and not d.use_button.isEnabled()
-    assert shell.models.known_model("mlx-community/Qwen2.5-0.5B-Instruct-4bit").size_bytes == 278_000_000
-    d.select_spec("mlx-community/Llama-3.2-1B-Instruct-4bit")
+    assert shell.models.known_model("mlx-community/gemma-3-1b-it-4bit").size_bytes == 760_000_000
+    d.select_spec("mlx-community/Qwen3-1.7B-4bit")
     assert d.use_button.isEnabled()
     d.use_button.click()
-    assert m.trio()[1] == "mlx-community/Llama-3.2-1B-Instruct-4bit"
+    assert m.trio()[1] == "mlx-community/Qwen3-1.7B-4bit"
     d.select_spec("kyutai/stt-1b-en_fr")  # Kyutai's STT: usable here too (not downloaded)
     assert not d.use_button.isEnabled() and d.download_button.isEnabled()
     shell.models.open(shell.mode("talk"))
