@@ -100,3 +100,36 @@ def test_spoken_turn_over_the_real_engine(qtbot, make_app, demo_home, tmp_path):
     assert you.text.strip() and not you.live and "typed" not in you.accessibleDescription()
     assert m.page.chat.transcript().endswith("Assistant: I heard you.")
     assert m.page.latency_label.text().startswith("latency ")
+
+
+@pytest.mark.audio
+@pytest.mark.slow
+def test_live_session_through_the_virtual_sound_card(qtbot, make_app, demo_home, tmp_path, virtual_audio_device):
+    """Microphone and speaker open (the loopback device): a typed turn answered aloud, the meters
+    move, the STT hears (demo-stt: random words, maybe turns of its own), the session recorded."""
+    shell = make_app(None, cache_dir=str(demo_home), record_dir=str(tmp_path / "rec"), seed=1)
+    m = open_mode(shell, "assistant")
+    m.refresh_devices(refresh=True)
+    assert m.input_devices(), "the virtual sound card has no input"
+    assert m.set_trio("demo-stt", scripted(tmp_path, ["Hello from the speaker."] * 20), "demo-tts")
+    m.tools.save(builtins=False)
+    m.page.record_check.setChecked(True)
+    assert m.start()
+    wait_for(qtbot, lambda: bool(shell.messages.history) or m.state == "running", 200_000)
+    assert not shell.messages.history, shell.messages.history
+    assert "microphone" in m.last_running_detail and "speaker" in m.last_running_detail
+    m.send_typed("hi")
+    replies = []
+    m.bridge.event.connect(lambda e: replies.append(e) if type(e).__name__ == "AssistantReply" else None)
+    try:  # the reply may be cut by what the STT hears (the speaker loops back into the microphone)
+        wait_for(qtbot, lambda: bool(replies) and m.phase == "listening", 150_000)
+    finally:
+        print(m.page.chat.transcript())
+    you_typed = [b for b in m.page.chat.bubbles("user") if b.text == "hi"]
+    assert you_typed and "typed" in you_typed[0].accessibleDescription()
+    assert "Hello from the speaker.".startswith(replies[0].heard.strip()) or replies[0].interrupted
+    assert any(not b.live for b in m.page.chat.bubbles("assistant"))
+    m.stop()
+    wait_for(qtbot, lambda: m.state == IDLE, 60_000)
+    assert not [msg for msg in shell.messages.history], shell.messages.history
+    assert m.last_recordings
