@@ -313,8 +313,11 @@ class AssistantMode(LiveMode):
 
     # -- engine events (UI thread) ----------------------------------------------------------------
     def on_event(self, event) -> None:
-        from moshi_mlx.engine.events import StateEvent
+        from moshi_mlx.engine.events import ErrorEvent, StateEvent
 
+        if isinstance(event, ErrorEvent) and not event.fatal:  # e.g. the LLM failed mid-reply: it listens again
+            self.page.chat.note(f"Something went wrong: {event.message.splitlines()[0] if event.message else event.kind}")
+            return
         super().on_event(event)
         if isinstance(event, StateEvent) and event.state == "running":
             texts, self.pending_text = self.pending_text, []

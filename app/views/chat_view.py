@@ -178,6 +178,16 @@ class ChatView(QScrollArea):
         card.set_state("done", None, 0.0)
         self._add(card)
 
+    def note(self, text: str) -> QLabel:
+        """A line from the app in the conversation (a reply that failed, ...)."""
+        line = QLabel(text)
+        line.setWordWrap(True)
+        line.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        line.setAccessibleName("Note")
+        line.setAccessibleDescription(text)
+        self._add(line)
+        return line
+
     def _pending_card(self, name: str, turn: int) -> ToolCard | None:
         for card in reversed(list(self.cards.values())):
             if card.name == name and card.turn == turn and card.state in ("", "asking", "running"):
@@ -200,4 +210,6 @@ class ChatView(QScrollArea):
                 lines.append(f"{who}: {w.text.strip()}" + (" [cut off]" if w.interrupted else ""))
             elif isinstance(w, ToolCard):
                 lines.append(w.summary())
+            elif isinstance(w, QLabel):
+                lines.append(f"({w.text()})")
         return "\n".join(lines)

@@ -292,3 +292,14 @@ def test_menu_bar_item_starts_the_assistant_from_any_mode(qtbot, make_app):
     assert shell.active_mode is m and not shell.window.isVisible() and not action.isEnabled()
     shell.toggle_active()  # the global shortcut ends it
     wait_for(qtbot, lambda: m.state == IDLE)
+
+
+def test_a_non_fatal_error_is_a_note_in_the_conversation(qtbot, make_app):
+    from moshi_mlx.engine.events import ErrorEvent
+
+    shell, m, backend = assistant(make_app)
+    engine = started(qtbot, m)
+    engine.emit(ErrorEvent("internal", "the chat model failed\nTraceback...", fatal=False))
+    wait_for(qtbot, lambda: bool(m.page.chat.items))
+    assert m.page.chat.transcript() == "(Something went wrong: the chat model failed)"
+    assert not shell.messages.history and m.state == RUNNING
