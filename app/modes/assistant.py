@@ -7,17 +7,16 @@ modes' engines; start checks, states and errors are LiveMode's."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QInputDialog
 
 from ..engine_bridge import EngineBridge
 from ..messages import for_error
+from .assistant_character import CUSTOM, CharacterPicker
 from .assistant_page import AssistantPage
 from .assistant_tools import AssistantTools
 from .base import RUNNING, demo_label, model_display_name
 from .live_mode import LiveMode
 
 DEMO_TRIO = ("demo-stt", "demo-llm", "demo-tts")
-CUSTOM = "custom"  # the character "your own system prompt"
 
 
 class AssistantMode(LiveMode):
@@ -50,8 +49,7 @@ class AssistantMode(LiveMode):
         p.chat.consent_answered.connect(self.answer_consent)
         p.cancel_reminder_button.clicked.connect(self.cancel_chosen_reminder)
         p.voice_combo.currentTextChanged.connect(lambda text: self.set_option("voice", text.strip()))
-        self.fill_characters()
-        p.character_combo.activated.connect(self._character_chosen)
+        self.character = CharacterPicker(self, p.character_combo)
         p.character_button.clicked.connect(lambda: self.edit_system_prompt())
         self.show_reminders()
 
@@ -183,37 +181,9 @@ class AssistantMode(LiveMode):
                  ("speaks with " + self.model_name(tts)) if tts else "text replies only"]
         self.model_picker.show_model(" · ".join(parts), bool(llm))
 
-    # -- characters ----------------------------------------------------------------------------
-    def fill_characters(self) -> None:
-        combo = self.page.character_combo
-        combo.clear()
-        for name, text, prompt in self.backend.character_presets():
-            combo.addItem(text, name)
-            combo.setItemData(combo.count() - 1, prompt, Qt.ItemDataRole.ToolTipRole)
-        combo.addItem("Your own…", CUSTOM)
-        index = combo.findData(self.option("preset", "assistant"))
-        combo.setCurrentIndex(max(index, 0))
-
-    def _character_chosen(self, _index: int) -> None:
-        preset = self.page.character_combo.currentData()
-        if preset == CUSTOM and not self.option("system", ""):
-            if not self.edit_system_prompt():
-                self.fill_characters()
-                return
-        self.set_option("preset", preset)
-
     def edit_system_prompt(self, text: str | None = None) -> bool:
         """Your own system prompt (asked when `text` is None), saved and chosen."""
-        if text is None:
-            text, ok = QInputDialog.getMultiLineText(self.page, "Your own character",
-                                                     "The system prompt the chat model follows:",
-                                                     self.option("system", ""))
-            if not ok:
-                return False
-        self.set_option("system", text.strip())
-        self.set_option("preset", CUSTOM if text.strip() else "assistant")
-        self.fill_characters()
-        return bool(text.strip())
+        return self.character.edit(text)
 
     # -- start ---------------------------------------------------------------------------------
     def startable_model(self, confirmed: bool = False, retry=None, microphone: bool = True) -> str:
