@@ -89,6 +89,7 @@ def options_from_args(args: argparse.Namespace):
     tools = None
     module = _tools_module()
     if module is not None:
+        args.record_dir = args.record  # History search looks in the recordings folder
         tools = module.toolbox_from_args(args)
     return AssistantOptions(
         stt=None if args.text else args.stt, llm=args.llm, tts=None if args.no_speak else args.tts,
@@ -213,6 +214,8 @@ def main(args: argparse.Namespace) -> int:
         pass
     finally:
         assistant.stop()
+        if options.tools is not None:
+            options.tools.close()
         while not printer.events.empty():
             printer.show(printer.events.get())
         if assistant.recording_paths:

@@ -191,11 +191,14 @@ class Conversation:
                 busy = True
                 continue
             starving = r.synth is not None and r.synth.queued_words <= self.lookahead
-            time_left = deadline is None or time.perf_counter() < deadline
+            time_left = deadline is None or not busy or time.perf_counter() < deadline  # one step at least
             tts_ready = state == "step" and self.output.has_room() and (max_frames is None or frames < max_frames)
             # before the first audio the TTS goes first whenever it can (its silent delay frames
             # need only the words it has); then the LLM first whenever the TTS is low on words
             speaking = r.marks.first_audio is not None
+            if state == "wait" and speaking and r.llm_active and not r.waiting:
+                r.marks.llm_waits += 1  # the LLM fell behind the speech
+            r.waiting = state == "wait"
             if r.llm_active and time_left and (not tts_ready or (starving and speaking)):
                 spoke = r.words_pushed
                 r.llm_step()

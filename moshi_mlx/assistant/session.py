@@ -124,8 +124,7 @@ class Assistant(BackgroundSession):
 
         llm = load_llm(options.llm, cache_dir=options.cache_dir,
                        progress=lambda d, t: self._emit(ProgressEvent("download", d, t, "bytes")))
-        settings = LlmSettings(temperature=options.temperature, greedy=options.greedy,
-                               max_tokens=options.max_tokens, seed=options.seed, thinking=options.thinking)
+        settings = LlmSettings.from_options(options)
         schemas = options.tools.schemas() if options.tools is not None else None
         chat = ChatLLM(llm, system_prompt(options.preset, options.system), settings, tools=schemas,
                        history=list(options.history or ()))

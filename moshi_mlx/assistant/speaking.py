@@ -31,6 +31,7 @@ class Marks:
     llm_s_speaking: float = 0.0  # the same, while audio was coming out
     llm_tokens_speaking: int = 0
     tool_s: float = 0.0  # time waiting on tools (left out of the first-word latency)
+    llm_waits: int = 0  # times the speech, once started, had to wait for the LLM's next word
     extra: dict = field(default_factory=dict)
 
 
@@ -55,6 +56,7 @@ class Reply:
         self.failed: BaseException | None = None
         self.words_pushed = 0
         self.frame_times: list[float] = []  # when each audio frame came out
+        self.waiting = False  # the TTS waited for words at the last look
         if synth is not None:
             synth.reset()
         if chat is not None:

@@ -11,7 +11,8 @@ user's speech to the first sample of the reply's audio, through the engine's own
 Each part is also measured alone (same models, nothing else running); the ratio e2e / sum of the
 parts alone says what running them in one loop costs (goal <= 1.15). Also: the LLM's tokens/s
 alone and while the TTS speaks, underruns (audio frames made later than a speaker started at the
-first one would need them), peak memory. Models: demo-stt, demo-llm (or --llm) and demo-tts, or
+first one would need them), `llm_waits` (times the speech, once started, waited for the LLM's next
+word: the LLM falling behind), peak memory. Models: demo-stt, demo-llm (or --llm) and demo-tts, or
 with --dim a random TTS of the 1.6B's layout at that width (tiny Mimi). Frames are not paced in
 real time: the times are compute times."""
 
@@ -156,7 +157,7 @@ def _turn(chat, transcriber, synth, audio, user: str) -> dict:
                          "stt_flush": (marks["flushed"] - marks["eot"]) * 1e3,
                          "llm_first_word": lat.get("llm_first_word"), "tts_first_audio": lat.get("tts_first_audio")},
             "tokens_speaking": m.llm_tokens_speaking, "llm_s_speaking": m.llm_s_speaking,
-            "underruns": s.underruns, "text": r.text}
+            "underruns": s.underruns, "llm_waits": m.llm_waits, "text": r.text}
 
 
 def _alone(chat, transcriber, synth, audio, user: str, reply_text: str) -> dict:
@@ -236,7 +237,8 @@ def run(args) -> dict:
             "llm_tokens_per_s": {"alone": sum(a["tokens"] for a in alone) / sum(a["llm_s"] for a in alone),
                                  "while_speaking": (sum(t["tokens_speaking"] for t in turns) / speaking_s
                                                     if speaking_s else None)},
-            "underruns": sum(t["underruns"] for t in turns), "peak_memory_gb": peak_rss_bytes() / 1e9}
+            "underruns": sum(t["underruns"] for t in turns), "llm_waits": sum(t["llm_waits"] for t in turns),
+            "peak_memory_gb": peak_rss_bytes() / 1e9}
 
 
 def main(args: argparse.Namespace) -> int:
@@ -257,6 +259,7 @@ def main(args: argparse.Namespace) -> int:
           + f"; sum {ms(r['sum_of_parts_ms'])}; e2e / sum {r['ratio']:.2f} (goal <= 1.15)" if r["ratio"] else "")
     ws = tps["while_speaking"]
     print(f"  LLM tokens/s: alone {tps['alone']:.0f}, while the TTS speaks "
-          f"{'-' if ws is None else f'{ws:.0f}'}; underruns {r['underruns']}; "
+          f"{'-' if ws is None else f'{ws:.0f}'}; underruns {r['underruns']} (speech waiting for the LLM: "
+          f"{r['llm_waits']}); "
           f"peak memory {r['peak_memory_gb']:.2f} GB")
     return 0

@@ -88,3 +88,53 @@ def test_a_word_from_the_user_stops_the_reply_within_the_frame(home, events):
     assert not second.interrupted and second.heard == "Going on."
     assert [t.text for t in events.of(UserTurn)] == ["hello", "wait go on"]
     assert chat.messages[1] == {"role": "assistant", "content": "one two three", "interrupted": True}
+
+
+class ConsentEars(ScriptedEars):
+    """The user asks, then answers the spoken consent question with `answer`; ends after one reply."""
+
+    def __init__(self, log, answer):
+        super().__init__(log)
+        self.answer, self.answered = answer, None
+
+    def frame(self, speaking=False):
+        self.frames += 1
+        if self.frames == 2:
+            self.text, self.last_word_at = " open it", time.perf_counter()
+            return Heard(" open it", 2, None)
+        if self.frames == 4:
+            return Heard("", 0, "end_of_turn")
+        asked = any(getattr(e, "question", None) for e in self.log)
+        if asked and self.answered is None:
+            self.answered = self.frames
+            self.text += " " + self.answer
+            return Heard(" " + self.answer, 1, None)
+        if self.answered and self.frames == self.answered + 1:
+            return Heard("", 0, "end_of_turn")
+        if any(isinstance(e, TurnStats) for e in self.log):
+            return None
+        return Heard("", 0, None)
+
+
+def test_consent_answered_by_voice(home, events):
+    from moshi_mlx.assistant.events import ToolCallEvent
+
+    from .fakes import Call, FakeToolBox
+
+    results = {}
+    for answer, expected in (("yes please", "done"), ("no", "denied")):
+        events.clear()
+        tools = FakeToolBox()
+        chat = ScriptedChat([[Call("c1", "open_url", {"url": "https://a.example"})], "Fine."])
+
+        def body():
+            Conversation(chat=chat, synth=None, ears=ConsentEars(events, answer), output=VoiceOutput(), tools=tools,
+                         recorder=None, emit=events, stop=threading.Event(), commands=queue.SimpleQueue(),
+                         wake=threading.Event()).run()
+
+        mlx_worker.submit(body).result(timeout=60)
+        results[answer] = [e.state for e in events.of(ToolCallEvent)]
+        assert results[answer][-1] == expected, results
+        assert len(tools.calls) == (1 if expected == "done" else 0)
+        assert [t.text for t in events.of(UserTurn)] == ["open it"]  # the answer is not a new turn
+        assert events.of(AssistantReply)[0].text == "Fine."

@@ -16,3 +16,4 @@ def test_bench_assistant_json(home, capsys):
     assert r["e2e_ms"] >= 0.9 * sum(r["parts_ms"].values())  # e2e is made of its parts
     assert 0.5 < r["ratio"] < 3.0
     assert r["llm_tokens_per_s"]["alone"] > 0 and r["peak_memory_gb"] > 0
+    assert r["llm_waits"] >= 0 and r["underruns"] >= 0

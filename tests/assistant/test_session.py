@@ -2,19 +2,14 @@
 spoken into a WAV, a spoken turn from a file, barge-in (history = words heard, cut-off mark), exact
 multi-turn, the tools hook (consent, a slow tool, cancel), bad input."""
 
-import threading
-import time
-
 import numpy as np
 import soundfile as sf
 
-from moshi_mlx.assistant.events import (AssistantReply, AssistantWord, ConsentRequest, PhaseEvent,
-                                        ToolCallEvent, TurnStats, UserTurn)
+from moshi_mlx.assistant.events import (AssistantReply, AssistantWord, PhaseEvent, ToolCallEvent, TurnStats,
+                                        UserTurn)
 from moshi_mlx.assistant.options import AssistantOptions
 from moshi_mlx.assistant.session import Assistant
 from moshi_mlx.engine.events import ErrorEvent, StateEvent
-
-from .fakes import Call
 
 
 def typed(**kw):
