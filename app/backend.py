@@ -115,6 +115,51 @@ class Backend:
             names = names[:1] + [v for v in demo.VOICES if v not in names] + names[1:]
         return default, names
 
+    # -- the voice assistant (STT -> LLM -> TTS, with tools) --------------------------------------
+    def make_assistant(self, listener: Callable):
+        """The assistant engine (moshi_mlx.assistant.session.Assistant): start(options) returns at
+        once, send_text, interrupt, answer_consent, stop; its work runs on the MLX worker."""
+        from moshi_mlx.assistant.session import Assistant
+
+        return Assistant(listener)
+
+    def make_assistant_options(self, **kwargs):
+        from moshi_mlx.assistant.options import AssistantOptions
+
+        return AssistantOptions(**kwargs)
+
+    def chat_models(self) -> list[tuple[str, str, int]]:
+        """(repo id, label, download size in bytes) of the curated mlx-lm chat models
+        (moshi_mlx.known_models.LLM_MODELS: advice; any mlx-lm repo or folder works)."""
+        from moshi_mlx.known_models import LLM_MODELS
+
+        return [(m.repo_id, m.label, m.size_bytes) for m in LLM_MODELS]
+
+    def make_toolbox(self, **kwargs):
+        """The assistant's tools (moshi_mlx.tools.ToolBox(**kwargs)); reminders kept in the app's
+        data folder. Blocking while MCP servers start: never on the UI thread."""
+        from moshi_mlx.tools import ToolBox
+        from moshi_mlx.tools.toolbox import default_data_dir
+
+        kwargs.setdefault("data_dir", default_data_dir())
+        return ToolBox(**kwargs)
+
+    def chat_known_models(self) -> list:
+        """The curated chat models as KnownModel (kind "llm"), for the model manager's sizes,
+        memory advice and downloads (hub.download fetches any repo's model files)."""
+        from moshi_mlx.known_models import KnownModel
+
+        from .modes.assistant_models import LLM_RUNTIME_BYTES
+
+        return [KnownModel(repo, label, "-", 4, size, (), "llm", LLM_RUNTIME_BYTES)
+                for repo, label, size in self.chat_models()]
+
+    def character_presets(self) -> list[tuple[str, str, str]]:
+        """(preset name, label, system prompt) of the assistant's characters (assistant/character.py)."""
+        from moshi_mlx.assistant.character import PRESETS
+
+        return [(p.name, p.label, p.prompt) for p in PRESETS.values()]
+
     # -- personas (PersonaPlex) -------------------------------------------------------------
     def list_voices(self, spec: str, cache_dir: str | None = None):
         """A Future of the voices `spec` can use (moshi_mlx.personas.voices.VoiceInfo): the model's

@@ -71,6 +71,9 @@ _ERRORS: dict[str, tuple[str, str, str]] = {
               "Pick one of the listed voices, type another name of kyutai/tts-voices (downloaded when "
               "first used), or the path of a voice file."),
     "open_text": ("The text file cannot be opened", "", "Pick a UTF-8 text file (.txt, .md…)."),
+    "tools": ("The assistant's tools cannot be set up", "",
+              "Check the MCP servers' config file in Settings… > Tools."),
+    "assistant": ("The assistant stopped", "", "Check its models in Models…, then start it again."),
     "playback": ("The recording cannot be played", "",
                  "Check the output device (Settings of this Mac's sound) and that the file is a WAV."),
 }

@@ -58,6 +58,7 @@ class HistoryController(QObject):
         p.export_button.clicked.connect(lambda: self.export())
         p.reveal_button.clicked.connect(self.reveal)
         p.delete_button.clicked.connect(self.delete)
+        p.continue_button.clicked.connect(lambda: self.continue_session())
 
     # -- listing ----------------------------------------------------------------------------------
     def folder(self) -> Path:
@@ -118,6 +119,7 @@ class HistoryController(QObject):
         p = self.page
         if session is None:
             p.show_session(None)
+            p.continue_button.hide()
             return
         self.lines = history.parse_transcript(session.transcript)
         info = " · ".join([session.started.strftime("%A %d %B %Y, %H:%M"), self.mode_label(session),
@@ -132,9 +134,22 @@ class HistoryController(QObject):
             p.transcript.addItem(QListWidgetItem("(no words in this recording)"))
         p.play_button.setEnabled(session.wav is not None)
         p.position_slider.setEnabled(session.wav is not None)
+        p.continue_button.setVisible(session.mode == "assistant" and "assistant" in self.shell.modes)
         self._position = 0.0
         p.set_position(0.0, session.duration_s or 0.0)
         p.set_playing(False)
+
+    def continue_session(self) -> bool:
+        """The opened assistant session goes on in the Assistant: its turns are read into the chat
+        model at the next start."""
+        if self.current is None or self.current.mode != "assistant" or "assistant" not in self.shell.modes:
+            return False
+        from ..modes.assistant_history import messages_from_lines
+
+        mode = self.shell.mode("assistant")
+        mode.continue_conversation(messages_from_lines([line.text for line in self.lines]))
+        self.shell.show_page("assistant")
+        return True
 
     def select(self, session: history.Session) -> None:
         """Open `session` and select its row (what a click in the list does)."""

@@ -67,6 +67,13 @@ class ModelsController(QObject):
                                  "Installed" if installed else "Not downloaded", installed, fit,
                                  sentence + ("; licence to accept on Hugging Face" if known.gated else ""),
                                  not installed, known.kind))
+        if "llm" in self.mode.kinds:  # the Assistant: its curated chat models
+            for known in self.backend.chat_known_models():
+                installed = self.backend.is_installed(known.repo_id, cache_dir=cache)
+                fit, sentence = self.backend.recommend(known, mem)
+                rows.append(ModelRow(known.repo_id, known.label, "–", format_bytes(known.size_bytes),
+                                     "Installed" if installed else "Not downloaded", installed, fit, sentence,
+                                     not installed, "llm"))
         for folder in self.main.settings.local_models:
             present = Path(folder).is_dir()
             rows.append(ModelRow(folder, Path(folder).name, "–", "–",
@@ -96,7 +103,10 @@ class ModelsController(QObject):
             self._selection_changed()
 
     def known_model(self, spec: str):
-        return next((k for k in self.backend.known_models() if k.repo_id == spec), None)
+        found = next((k for k in self.backend.known_models() if k.repo_id == spec), None)
+        if found is None and self.mode is not None and "llm" in self.mode.kinds:
+            found = next((k for k in self.backend.chat_known_models() if k.repo_id == spec), None)
+        return found
 
     def _selection_changed(self) -> None:
         d = self.dialog

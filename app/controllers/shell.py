@@ -115,8 +115,11 @@ class Shell(QObject):
         self.store.save(self.settings)
 
     def open_settings(self) -> SettingsDialog:
+        holder = QObject(self)  # owns the modes' settings pages' controllers while the dialog lives
+        pages = [page for mode in self.modes.values() for page in mode.settings_pages(holder)]
         dialog = SettingsDialog(self.settings, self.window, shortcut_text=SHORTCUT_TEXT,
-                                shortcut_error=self.hotkey.error, sharing=self.sharing)
+                                shortcut_error=self.hotkey.error, sharing=self.sharing, extra_pages=pages)
+        dialog.destroyed.connect(holder.deleteLater)
 
         def accepted() -> None:
             new = dialog.result_settings()

@@ -27,6 +27,10 @@ class Tray(QObject):
         self.menu.addAction(self.state_action)
         self.menu.addSeparator()
         self.menu.addAction(self.toggle_action)
+        self.assistant_action = QAction("Ask the Assistant", self)  # from any app, whatever mode is shown
+        self.assistant_action.setVisible("assistant" in shell.modes)
+        self.assistant_action.triggered.connect(lambda: shell.modes["assistant"].listen())
+        self.menu.addAction(self.assistant_action)
         self.menu.addAction(self.show_action)
         self.menu.addSeparator()
         self.menu.addAction(self.quit_action)
@@ -50,6 +54,9 @@ class Tray(QObject):
         self.toggle_action.setText(mode.verbs[1] if mode.running else mode.verbs[0])
         self.toggle_action.setEnabled(mode.state != BUSY)
         self.icon.setToolTip(f"Moshi · {mode.label}: {mode.status}")
+        assistant = self.shell.modes.get("assistant")
+        if assistant is not None:
+            self.assistant_action.setEnabled(not assistant.running)
 
     def notify(self, text: str) -> None:
         if self.available() and QSystemTrayIcon.supportsMessages():

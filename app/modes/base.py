@@ -107,6 +107,11 @@ class Mode(QObject):
     def settings_changed(self) -> None:
         """The app's settings (shell.settings) were edited in the Settings dialog."""
 
+    def settings_pages(self, parent) -> list:
+        """(title, widget) pages this mode adds to the Settings dialog (made for each opening; they
+        act at once); `parent` owns their controllers."""
+        return []
+
     # -- state ----------------------------------------------------------------------------------
     @property
     def state(self) -> str:

@@ -96,7 +96,11 @@ class HistoryPage(QWidget):
         self.export_button.setToolTip("Save the recording (.wav) and its transcript (.txt and .srt subtitles)")
         self.reveal_button = QPushButton(REVEAL_LABEL)
         self.delete_button = QPushButton("Move to Trash")
-        for b in (self.rename_button, self.export_button, self.reveal_button):
+        self.continue_button = QPushButton("Continue")
+        self.continue_button.setToolTip("Continue this conversation with the assistant (it reads it again)")
+        self.continue_button.setAccessibleName("Continue this conversation in the Assistant")
+        self.continue_button.hide()  # assistant sessions only
+        for b in (self.rename_button, self.export_button, self.reveal_button, self.continue_button):
             actions.addWidget(b)
         actions.addStretch(1)
         actions.addWidget(self.delete_button)

@@ -12,6 +12,10 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QDialogBut
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
 
+# Groups beyond the model kinds: the Assistant's chat models (mlx-lm), listed for that mode only.
+EXTRA_GROUPS = {"llm": "Assistant · chat model (mlx-lm; any repo or folder in Assistant > Models…)"}
+
+
 @dataclass(frozen=True)
 class ModelRow:
     spec: str  # what EngineOptions.model gets: repo id, folder, or "demo"
@@ -106,17 +110,16 @@ class ModelManagerDialog(QDialog):
 
         selected = self.selected_spec()
         self._rows = list(rows)
-        order = list(KINDS) + [""]
-        groups = sorted({row.kind if row.kind in KINDS else "" for row in rows}, key=order.index)
+        headings = {k.name: f"{kind_mode_label(k.name)} · {k.label}" for k in KINDS.values()} | EXTRA_GROUPS
+        order = list(headings) + [""]
+        groups = sorted({row.kind if row.kind in headings else "" for row in rows}, key=order.index)
         self._table_rows = []
         self.table.clearSpans()
         self.table.setRowCount(len(rows) + len(groups))
         for kind in groups:
-            heading = (f"{kind_mode_label(kind)} · {KINDS[kind].label}" if kind
-                       else "Other (kind unknown: its config.json could not be read)")
-            self._add_heading(heading)
+            self._add_heading(headings[kind] if kind else "Other (kind unknown: its config.json could not be read)")
             for row in rows:
-                if (row.kind if row.kind in KINDS else "") == kind:
+                if (row.kind if row.kind in headings else "") == kind:
                     self._add_row(row, current)
         for c in range(len(COLUMNS) - 1):
             self.table.resizeColumnToContents(c)

@@ -13,8 +13,9 @@ from ..settings import AppSettings
 
 class SettingsDialog(QDialog):
     def __init__(self, settings: AppSettings, parent: QWidget | None = None, shortcut_text: str = "",
-                 shortcut_error: str = "", sharing=None) -> None:
-        """`sharing`: app/sharing.py's Sharing, for the "Other devices" page (none without it)."""
+                 shortcut_error: str = "", sharing=None, extra_pages: list | None = None) -> None:
+        """`sharing`: app/sharing.py's Sharing, for the "Other devices" page (none without it);
+        `extra_pages`: (title, widget) pages of the modes (Tools), which act at once."""
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self._base = settings
@@ -33,6 +34,8 @@ class SettingsDialog(QDialog):
 
             self.sharing_panel = SharingPanel(sharing)
             self.tabs.addTab(self.sharing_panel, "Other devices")
+        for title, page in extra_pages or ():
+            self.tabs.addTab(page, title)
 
         sampling = QGroupBox("Talk: sampling")
         form = QFormLayout(sampling)
