@@ -4,7 +4,8 @@ moshi_mlx/kinds): also for recordings of modes this build does not have. Labels 
 from __future__ import annotations
 
 MODE_LABELS: dict[str, str] = {
-    "talk": "Talk", "transcribe": "Transcribe", "translate": "Translate", "read": "Read aloud"}
+    "talk": "Talk", "transcribe": "Transcribe", "translate": "Translate", "read": "Read aloud",
+    "assistant": "Assistant"}
 
 
 def mode_label(mode_id: str) -> str:

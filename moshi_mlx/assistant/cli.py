@@ -113,6 +113,7 @@ class Printer:
         self.events: queue.Queue = queue.Queue()
         self.status = TerminalView(show_stats=False)
         self.fatal: str | None = None
+        self.fatal_kind = ""
         self._user: dict[int, str] = {}
         self._line = False
         self._caption = False  # live captions on stderr, line not ended
@@ -120,13 +121,19 @@ class Printer:
     def __call__(self, event) -> None:
         self.events.put(event)
 
+    def exit_code(self) -> int:
+        """0 when no fatal error; 2 for one the user can fix (a file, a model, a device: exit 2 as
+        every command's MoshiError), 1 for an internal error."""
+        return 0 if self.fatal is None else 1 if self.fatal_kind == "internal" else 2
+
     def show(self, event) -> None:
         from ..engine.events import ErrorEvent, ProgressEvent, StateEvent
         from .events import AssistantReply, AssistantWord, ConsentRequest, ReminderEvent, TurnStats, UserCaption, UserTurn
 
         out = sys.stdout
         if isinstance(event, ErrorEvent):
-            self.fatal = event.message if event.fatal else self.fatal
+            if event.fatal:
+                self.fatal, self.fatal_kind = event.message, event.kind
             print(f"{'error' if event.fatal else 'note'}: {event.message.splitlines()[0]}", file=sys.stderr)
         elif isinstance(event, (ProgressEvent, StateEvent)):
             if not (isinstance(event, StateEvent) and event.state in ("running", "stopped")):
@@ -203,7 +210,7 @@ def main(args: argparse.Namespace) -> int:
     try:
         assistant.start(options)
         if printer.wait_for("running", "stopped").state == "stopped":
-            return 1 if printer.fatal else 0
+            return printer.exit_code()
         if args.text:
             for line in sys.stdin:
                 if not line.strip():
@@ -226,7 +233,7 @@ def main(args: argparse.Namespace) -> int:
         if assistant.recording_paths:
             print("recorded: " + ", ".join(str(p) for p in assistant.recording_paths.values()), file=sys.stderr)
     if printer.fatal:
-        return 1
+        return printer.exit_code()
     if args.output and assistant.output_wav:
         print(f"reply written to {assistant.output_wav}", file=sys.stderr)
     return 0

@@ -70,10 +70,11 @@ class Assistant(BackgroundSession):
         self._wake.set()
 
     def _prepare(self, options: AssistantOptions) -> None:
-        from ..tts.outputs import check_output_path
+        if options.output_wav:  # checked now, fully, by the shared output layer (never an input)
+            from .. import outputs
 
-        if options.output_wav:
-            check_output_path(options.output_wav, "reply WAV file")
+            with outputs.OutputSet(inputs=[options.input_wav]) as probe:
+                probe.add(options.output_wav, "reply WAV file")
         if options.input_wav and options.stt is None:
             raise AssistantError("a spoken turn from a file needs an STT model (stt is None)")
         if options.record_dir:
@@ -88,8 +89,6 @@ class Assistant(BackgroundSession):
 
     # -- worker ---------------------------------------------------------------------------------
     def _run(self, options: AssistantOptions) -> None:
-        from .conversation import Conversation
-
         self._emit(StateEvent("loading", self._model_name(options)))
         models = self._load(options)
         if self._stop.is_set():
@@ -97,16 +96,26 @@ class Assistant(BackgroundSession):
         self._emit(StateEvent("ready", models.names))
         io = _Io(options, models, self._emit, self._stop)
         try:
-            self._emit(StateEvent("running", io.describe()))
-            Conversation(chat=models.chat, synth=models.synth, ears=io.ears, output=io.output,
-                         tools=options.tools, recorder=io.recorder, emit=self._emit, stop=self._stop,
-                         commands=self._commands, wake=self._wake,
-                         single_turn=bool(options.input_wav)).run()
-            self._emit(StateEvent("stopping"))
-            self.output_wav = io.commit()
+            self._converse(options, models, io)
+        except Exception as e:  # a full disk under the reply's WAV: one line naming it
+            failure = io.files.write_failure(e) if io.files is not None else None
+            if failure is None:
+                raise
+            raise failure from None
         finally:
             io.close()
             self.recording_paths = io.recording_paths
+
+    def _converse(self, options: AssistantOptions, models: Models, io: "_Io") -> None:
+        from .conversation import Conversation
+
+        self._emit(StateEvent("running", io.describe()))
+        Conversation(chat=models.chat, synth=models.synth, ears=io.ears, output=io.output,
+                     tools=options.tools, recorder=io.recorder, emit=self._emit, stop=self._stop,
+                     commands=self._commands, wake=self._wake,
+                     single_turn=bool(options.input_wav)).run()
+        self._emit(StateEvent("stopping"))
+        self.output_wav = io.commit()
 
     def _progress(self, job: str, done, total) -> None:
         self._emit(ProgressEvent(job, done, total))
@@ -205,8 +214,15 @@ class _Io:
             if options.output_wav:
                 from ..tts.outputs import OutputSet, WavStream, check_output_path
 
-                self.files = OutputSet({"wav": check_output_path(options.output_wav, "reply WAV file")})
-                self.wav = WavStream(self.files.temps["wav"])
+                self.files = OutputSet({"wav": check_output_path(options.output_wav, "reply WAV file")},
+                                       inputs=[options.input_wav], options={"wav": "reply WAV file"})
+                try:
+                    self.wav = WavStream(self.files.temps["wav"])
+                except Exception as e:  # a full disk or device: one line naming the file
+                    failure = self.files.write_failure(e)
+                    if failure is None:
+                        raise
+                    raise failure from None
             self.output = VoiceOutput(self.device, self.wav, self.recorder)
             if isinstance(source, MicSource):
                 self.output.on_frame = lambda pcm: setattr(source, "far", pcm)

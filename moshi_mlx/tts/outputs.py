@@ -52,6 +52,11 @@ class OutputSet:
         self._set.discard()
         self.temps = {}
 
+    def write_failure(self, exc: BaseException):
+        """The one-line OutputError for a write into these files that failed for lack of space
+        (None for any other failure): see moshi_mlx.outputs.OutputSet.write_failure."""
+        return self._set.write_failure(exc)
+
     def __enter__(self) -> "OutputSet":
         return self
 

@@ -85,7 +85,7 @@ def test_option_errors_are_one_line(argv, message, monkeypatch, capsys, tmp_path
 
 def test_bad_llm_is_one_clear_error(home, tmp_path, monkeypatch, capsys):
     code, out, err = run(["--text", "--no-speak", "--llm", str(tmp_path)], monkeypatch, capsys, "hi\n")
-    assert code == 1 and "not an mlx-lm model folder" in err
+    assert code == 2 and "not an mlx-lm model folder" in err
 
 
 def test_text_with_a_real_tool(home, tmp_path, monkeypatch, capsys):

@@ -11,16 +11,6 @@ import pytest
 
 from .markdown import REPO, anchors, links, pages, rel
 
-# Pages being written on other branches, merged after this one. A link to one of them is accepted
-# while the file does not exist (once it does, it is checked like any other page). To be emptied
-# once those branches are merged: a link to a page that never comes must fail.
-PENDING_PAGES = {
-    "docs/assistant.md",
-    "docs/local-api.md",
-    "docs/command-promises.md",
-    "docs/architecture.md",
-}
-
 EXTERNAL = re.compile(r"^[a-z][a-z0-9+.-]*:", re.I)  # https:, mailto:, ...
 
 ALL_LINKS = [(page, line, target, image) for page in pages() for line, target, image in links(page)]
@@ -35,7 +25,7 @@ def check(page, target):
     except ValueError:
         return f"{target} leaves the repository"
     if not dest.exists():
-        return None if name in PENDING_PAGES else f"{target}: no file {name}"
+        return f"{target}: no file {name}"
     if anchor and dest.suffix == ".md" and anchor not in anchors(dest):
         return f"{target}: no heading #{anchor} in {name}"
     return None

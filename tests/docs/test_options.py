@@ -29,6 +29,8 @@ COMMAND_PAGES = {
     "serve": "docs/serve.md",
     "models": "docs/models.md",
     "moshi-quantize": "docs/models.md",
+    "assistant": "docs/assistant.md",
+    "bench assistant": "docs/assistant.md",
     "tools": "docs/tools.md",
     "tools list": "docs/tools.md",
     "tools call": "docs/tools.md",

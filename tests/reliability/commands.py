@@ -51,6 +51,9 @@ COMMANDS = [
     Command("translate--transcript", "wav", lambda i, o, m: [
         "translate", "--model", m, i["wav"], "-o", _other(o, "a.wav"), "--transcript", o, "--quiet",
         "--max-tail", "0.5"], "demo-hibiki"),
+    Command("assistant", "wav", lambda i, o, m: [
+        "assistant", "--stt", "demo-stt", "--llm", "demo-llm", "--tts", m, "--input", i["wav"], "-o", o,
+        "--seed", 1, "--max-tokens", 8], "demo-tts"),
 ]
 
 # sub-commands that write no file a user names, and what they write instead
