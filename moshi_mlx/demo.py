@@ -12,11 +12,10 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 from .kinds import KINDS, DemoSpec, import_object  # noqa: F401  (DemoSpec: its old home)
-from .paths import default_home  # noqa: F401  (its old home)
+from .paths import build_folder_once, default_home  # noqa: F401  (default_home: its old home)
 
 DEMO_VERSION = 1
 DEMO_NOTE = "demo model: random weights, it produces noise and random words, not speech"
@@ -58,26 +57,7 @@ def demo_model_dir(cache_dir: str | os.PathLike | None = None, name: str = "demo
         print(f"note: the cached demo model {final} is damaged ({problem}): building it again",
               file=sys.stderr)
         shutil.rmtree(final, ignore_errors=True)
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".moshi-demo-", dir=root))
-    except OSError as e:
-        from .errors import MoshiError
-
-        why = "is a file, not a folder" if root.exists() and not root.is_dir() else \
-            f"cannot write there ({e.strerror or e})"
-        raise MoshiError(f"the demo models' folder {root} {why}: set MOSHI_MLX_HOME to a writable "
-                         "folder") from None
-    try:
-        _build(tmp, spec)
-        try:
-            os.rename(tmp, final)
-        except OSError:  # another process finished first: keep theirs
-            if not (final / "config.json").is_file():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return final
+    return build_folder_once(final, lambda tmp: _build(tmp, spec))
 
 
 def train_tokenizer(path: Path, vocab_size: int, extra_corpus: tuple[str, ...] = ()) -> int:

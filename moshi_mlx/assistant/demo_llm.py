@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 VERSION = 1
@@ -161,7 +159,7 @@ def _build(folder: Path, variant: str) -> None:
 
 def demo_llm_dir(cache_dir: str | os.PathLike | None = None, variant: str = "qwen") -> Path:
     """The demo LLM's folder (an mlx-lm model folder), built on first use in the demo home."""
-    from ..demo import default_home
+    from ..paths import build_folder_once, default_home
 
     if variant not in VARIANTS:
         raise ValueError(f"demo-llm variant {variant!r}: expected one of {VARIANTS}")
@@ -169,15 +167,4 @@ def demo_llm_dir(cache_dir: str | os.PathLike | None = None, variant: str = "qwe
     final = root / f"moshi-demo-llm-{variant}-v{VERSION}"
     if (final / "config.json").is_file():
         return final
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".moshi-demo-llm-", dir=root))
-    try:
-        _build(tmp, variant)
-        try:
-            os.rename(tmp, final)
-        except OSError:  # another process finished first: keep theirs
-            if not (final / "config.json").is_file():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return final
+    return build_folder_once(final, lambda tmp: _build(tmp, variant), prefix=".moshi-demo-llm-")
