@@ -16,6 +16,7 @@ BENCHMARKS = {
     "stt": ("moshi_mlx.stt.bench", "transcription speed (x real time) of a file, as `transcribe` runs it"),
     "persona": ("moshi_mlx.bench.persona", "PersonaPlex prompt: batched vs frame-by-frame prefill, conversation start"),
     "tts": ("moshi_mlx.bench.tts", "text to speech: time to first audio, LM step and decode, vs Kyutai's"),
+    "assistant": ("moshi_mlx.bench.assistant", "voice assistant: end of speech -> first audio, split into its parts"),
 }
 
 

@@ -196,6 +196,10 @@ class LiveAudio:
     def write_frame(self, pcm: np.ndarray) -> None:
         self.output_overflow_samples += self._out_ring.write(self._from_24k(pcm))
 
+    def clear_output(self) -> None:
+        """Drop the speech queued for the speaker (a barge-in: silence from the next block)."""
+        self._out_ring.clear()
+
     def close(self) -> None:
         for s in self._streams:
             try:

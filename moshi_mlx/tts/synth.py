@@ -226,6 +226,21 @@ class Synthesizer:
             if frame is not None:
                 yield frame
 
+    def poll(self) -> str:
+        """Without blocking, for a caller that runs its own frame clock (the assistant): "step"
+        (call `step()`), "wait" (no text to go on) or "done" (ended or cancelled)."""
+        with self._cond:
+            return "done" if self._cancelled else self._next_action()
+
+    def step(self) -> SpeechFrame | None:
+        """One LM step after `poll()` said "step": the frame, or None while no audio comes yet."""
+        if self._frames_started == 0.0:
+            self._frames_started = time.monotonic()
+        t = time.perf_counter()
+        frame = self._step()
+        self.compute_s += time.perf_counter() - t
+        return frame
+
     def _wait_timeout(self) -> float | None:
         """How long to wait for text; with auto_flush_s, flushes once that long has passed."""
         limit = self.settings.auto_flush_s

@@ -1,0 +1,265 @@
+"""`moshi-mlx bench assistant`: the voice assistant's latency per turn, from the last sample of the
+user's speech to the first sample of the reply's audio, through the engine's own frame loop
+(assistant/conversation.py: STT, LLM and TTS on one thread), split into its parts:
+
+    end_of_turn      the STT frames from the end of the speech to the end of turn (forced at a set
+                     frame: with random weights the pause head means nothing)
+    stt_flush        the STT's delay of silence pushed at compute speed (the last words)
+    llm_first_word   the LLM's prefill and tokens up to the first whole word
+    tts_first_audio  from that word to the TTS's first audio frame
+
+Each part is also measured alone (same models, nothing else running); the ratio e2e / sum of the
+parts alone says what running them in one loop costs (goal <= 1.15). Also: the LLM's tokens/s
+alone and while the TTS speaks, underruns (audio frames made later than a speaker started at the
+first one would need them), `llm_waits` (times the speech, once started, waited for the LLM's next
+word: the LLM falling behind), peak memory. Models: demo-stt, demo-llm (or --llm) and demo-tts, or
+with --dim a random TTS of the 1.6B's layout at that width (tiny Mimi). Frames are not paced in
+real time: the times are compute times."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import queue
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .stats import peak_rss_bytes
+
+EOT_FRAMES = 3  # the end of turn is forced this many frames after the speech (240 ms of audio)
+SPEECH_S = 1.2
+
+
+def configure_parser(p: argparse.ArgumentParser) -> None:
+    from ..engine.options_cli import number
+
+    p.add_argument("--turns", type=number(1, integer=True), default=3, help="turns to time (default 3)")
+    p.add_argument("--dim", type=number(32, integer=True), default=None,
+                   help="a random TTS of the 1.6B's layout at this width (tiny Mimi) instead of demo-tts")
+    p.add_argument("--llm", default="demo-llm", help="the chat model (default demo-llm)")
+    p.add_argument("--stt", default="demo-stt", help="the STT model (default demo-stt)")
+    p.add_argument("--max-tokens", type=number(1, integer=True), default=40, help="per reply (default 40)")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+
+
+def _models(args, tmp: Path):
+    from ..assistant.options import AssistantOptions
+    from ..assistant.session import Assistant
+
+    options = AssistantOptions(stt=args.stt, llm=args.llm, tts="demo-tts", seed=0, greedy=True,
+                               max_tokens=args.max_tokens, system="Answer in one sentence.")
+    loader = Assistant(lambda event: None)
+    chat = loader._load_llm(options)
+    transcriber = loader._load_stt(options)
+    if args.dim:
+        from ..tts.synth import Synthesizer, TtsSettings
+        from .tts import _random_model, _voices
+        from ..tts.info import TtsInfo
+
+        model, _ = _random_model(argparse.Namespace(config="tts-1.6b", dim=args.dim, bits=16, group_size=None,
+                                                    mimi="tiny"), tmp)
+        synth = Synthesizer(model, _voices(model, TtsInfo.from_model(model)), TtsSettings(seed=0, final_padding=2))
+        synth.gen.warmup()
+    else:
+        synth = loader._load_tts(options)
+    return options, chat, transcriber, synth
+
+
+class _Speech:
+    """FileSource with a clock: `end` = when the first frame after the speech was read."""
+
+    live = False
+
+    def __init__(self, pcm):
+        from ..assistant.listening import FileSource
+
+        self.inner, self.speech_frames, self.read_frames, self.end = FileSource(pcm), len(pcm) // 1920, 0, None
+        self.pcm = self.inner.pcm
+
+    exhausted = property(lambda self: False)
+
+    def read(self):
+        if self.read_frames == self.speech_frames:
+            self.end = time.perf_counter()
+        self.read_frames += 1
+        return self.inner.read()
+
+    def close(self):
+        pass
+
+
+def _turn(chat, transcriber, synth, audio, user: str) -> dict:
+    """One turn through the engine's loop; its times."""
+    from ..assistant.conversation import Conversation
+    from ..assistant.events import TurnStats
+    from ..assistant.listening import Ears
+    from ..assistant.speaking import VoiceOutput
+    from ..assistant.turn import TurnDetector
+
+    transcriber.reset()
+    source = _Speech(audio)
+    detector = TurnDetector()
+    ears = Ears(transcriber, detector, source)
+    forced = source.speech_frames + EOT_FRAMES
+    frame, flush = ears.frame, ears.flush
+    marks: dict = {}
+
+    def frame_forced(speaking=False):
+        heard = frame(speaking)
+        if heard is not None and ears.frames == forced:
+            heard.signal = "end_of_turn"
+        elif heard is not None and heard.signal == "end_of_turn":
+            heard.signal = None
+        return heard
+
+    def timed_flush():
+        marks["eot"] = time.perf_counter()
+        out = flush()
+        marks["flushed"] = time.perf_counter()
+        return out
+
+    ears.frame, ears.flush = frame_forced, timed_flush
+    ears.take_turn = lambda: (ears.__dict__.__setitem__("text", ""), detector.reset_turn(), user)[-1]
+    output = VoiceOutput()
+    speak = output.speak
+
+    def first_audio(pcm):
+        marks.setdefault("audio", time.perf_counter())
+        speak(pcm)
+
+    output.speak = first_audio
+    stats, replies = [], []
+
+    def emit(event):
+        if isinstance(event, TurnStats):
+            stats.append(event)
+
+    conv = Conversation(chat=chat, synth=synth, ears=ears, output=output, tools=None, recorder=None, emit=emit,
+                        stop=threading.Event(), commands=queue.SimpleQueue(), wake=threading.Event(),
+                        single_turn=True)
+    original_end = conv._end_reply
+
+    def end_reply(interrupted):
+        replies.append(conv.reply)
+        original_end(interrupted)
+
+    conv._end_reply = end_reply
+    conv.run()
+    s, r = stats[0], replies[0]
+    m = r.marks
+    lat = s.latency_ms
+    return {"e2e_ms": (marks["audio"] - source.end) * 1e3 if "audio" in marks else None,
+            "parts_ms": {"end_of_turn": (marks["eot"] - source.end) * 1e3,
+                         "stt_flush": (marks["flushed"] - marks["eot"]) * 1e3,
+                         "llm_first_word": lat.get("llm_first_word"), "tts_first_audio": lat.get("tts_first_audio")},
+            "tokens_speaking": m.llm_tokens_speaking, "llm_s_speaking": m.llm_s_speaking,
+            "underruns": s.underruns, "llm_waits": m.llm_waits, "text": r.text}
+
+
+def _alone(chat, transcriber, synth, audio, user: str, reply_text: str) -> dict:
+    """Each part alone."""
+    from ..assistant.speech_text import WordChunker
+
+    transcriber.reset()
+    transcriber.push(audio)
+    t = time.perf_counter()
+    for _ in range(EOT_FRAMES):
+        transcriber.push(np.zeros(1920, np.float32))
+    eot = time.perf_counter() - t
+    from ..assistant.listening import Ears
+    from ..assistant.turn import TurnDetector
+
+    ears = Ears(transcriber, TurnDetector(), None)
+    t = time.perf_counter()
+    ears.flush()
+    flush = time.perf_counter() - t
+    chunker = WordChunker()
+    t = time.perf_counter()
+    chat.begin_reply(user)
+    first_word, tokens = None, 0
+    while True:
+        piece = chat.step()
+        tokens += 1
+        if first_word is None and (chunker.push(piece.text) or piece.done):
+            first_word = time.perf_counter() - t
+        if piece.done:
+            break
+    llm_s = time.perf_counter() - t
+    chat.end_reply()
+    synth.reset()
+    t = time.perf_counter()
+    synth.push_text(reply_text or "Hello there.")
+    synth.end_of_text()
+    audio_s = None
+    while synth.poll() == "step":
+        if synth.step() is not None:
+            audio_s = time.perf_counter() - t
+            break
+    synth.cancel()
+    return {"end_of_turn": eot * 1e3, "stt_flush": flush * 1e3, "llm_first_word": first_word * 1e3,
+            "tts_first_audio": audio_s * 1e3 if audio_s else None, "tokens": tokens, "llm_s": llm_s}
+
+
+def run(args) -> dict:
+    import mlx.core as mx
+
+    rng = np.random.default_rng(0)
+    n = int(SPEECH_S * 24000) // 1920 * 1920
+    t = np.arange(n) / 24000
+    audio = (0.1 * rng.standard_normal(n) + 0.2 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+    users = ["What is the weather like?", "Tell me a story.", "And then?", "Thanks!"]
+    with tempfile.TemporaryDirectory() as tmp:
+        options, chat, transcriber, synth = _models(args, Path(tmp))
+        turns, alone = [], []
+        for i in range(args.turns):
+            user = users[i % len(users)]
+            turns.append(_turn(chat, transcriber, synth, audio, user))
+            alone.append(_alone(chat, transcriber, synth, audio, user, turns[-1]["text"]))
+
+    def med(values):
+        values = [v for v in values if v is not None]
+        return float(np.median(values)) if values else None
+
+    parts = {k: med([t["parts_ms"][k] for t in turns]) for k in ("end_of_turn", "stt_flush", "llm_first_word",
+                                                                 "tts_first_audio")}
+    parts_alone = {k: med([a[k] for a in alone]) for k in parts}
+    e2e = med([t["e2e_ms"] for t in turns])
+    total = sum(v for v in parts_alone.values() if v is not None)
+    speaking_s = sum(t["llm_s_speaking"] for t in turns)
+    return {"models": {"stt": args.stt, "llm": args.llm, "tts": f"random tts-1.6b dim {args.dim}" if args.dim
+                       else "demo-tts"}, "device": str(mx.default_device()), "turns": args.turns,
+            "e2e_ms": e2e, "parts_ms": parts, "parts_alone_ms": parts_alone, "sum_of_parts_ms": total,
+            "ratio": e2e / total if e2e and total else None,
+            "llm_tokens_per_s": {"alone": sum(a["tokens"] for a in alone) / sum(a["llm_s"] for a in alone),
+                                 "while_speaking": (sum(t["tokens_speaking"] for t in turns) / speaking_s
+                                                    if speaking_s else None)},
+            "underruns": sum(t["underruns"] for t in turns), "llm_waits": sum(t["llm_waits"] for t in turns),
+            "peak_memory_gb": peak_rss_bytes() / 1e9}
+
+
+def main(args: argparse.Namespace) -> int:
+    r = run(args)
+    if args.json:
+        print(json.dumps(r, indent=2))
+        return 0
+
+    def ms(x):
+        return "-" if x is None else f"{x:.0f} ms"
+
+    tps = r["llm_tokens_per_s"]
+    print(f"assistant bench: STT {r['models']['stt']}, LLM {r['models']['llm']}, TTS {r['models']['tts']}, "
+          f"{r['device']}, {r['turns']} turns (medians; compute times, not paced in real time)")
+    print(f"  end of speech -> first audio: {ms(r['e2e_ms'])}; parts in the loop: "
+          + ", ".join(f"{k} {ms(v)}" for k, v in r["parts_ms"].items()))
+    print("  parts alone: " + ", ".join(f"{k} {ms(v)}" for k, v in r["parts_alone_ms"].items())
+          + f"; sum {ms(r['sum_of_parts_ms'])}; e2e / sum {r['ratio']:.2f} (goal <= 1.15)" if r["ratio"] else "")
+    ws = tps["while_speaking"]
+    print(f"  LLM tokens/s: alone {tps['alone']:.0f}, while the TTS speaks "
+          f"{'-' if ws is None else f'{ws:.0f}'}; underruns {r['underruns']} (speech waiting for the LLM: "
+          f"{r['llm_waits']}); "
+          f"peak memory {r['peak_memory_gb']:.2f} GB")
+    return 0

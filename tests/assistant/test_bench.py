@@ -1,0 +1,19 @@
+"""`bench assistant` on the demo models: the JSON keys, parts that add up, a ratio near 1."""
+
+import json
+
+from moshi_mlx.cli import main
+
+
+def test_bench_assistant_json(home, capsys):
+    assert main(["bench", "assistant", "--json", "--turns", "2", "--max-tokens", "16"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    for key in ("e2e_ms", "parts_ms", "sum_of_parts_ms", "ratio", "llm_tokens_per_s", "underruns", "peak_memory_gb"):
+        assert key in r
+    assert set(r["parts_ms"]) == {"end_of_turn", "stt_flush", "llm_first_word", "tts_first_audio"}
+    assert set(r["llm_tokens_per_s"]) == {"alone", "while_speaking"}
+    assert all(v > 0 for v in r["parts_ms"].values())
+    assert r["e2e_ms"] >= 0.9 * sum(r["parts_ms"].values())  # e2e is made of its parts
+    assert 0.5 < r["ratio"] < 3.0
+    assert r["llm_tokens_per_s"]["alone"] > 0 and r["peak_memory_gb"] > 0
+    assert r["llm_waits"] >= 0 and r["underruns"] >= 0
