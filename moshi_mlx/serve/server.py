@@ -84,7 +84,12 @@ class ChatServer(HttpPages):
         if not options.model_names:
             raise security.ServeConfigError(
                 "serve needs a model: --model for conversations (/api/chat), --stt for "
-                "/v1/audio/transcriptions, --tts for /v1/audio/speech")
+                "/v1/audio/transcriptions, --tts for /v1/audio/speech, --llm for the assistant "
+                "(/v1/realtime)")
+        if options.llm and options.model:
+            raise security.ServeConfigError(
+                "--llm (the assistant) and --model (a speech-to-speech model) both want the MLX worker "
+                "for whole conversations: serve one of them")
         if options.max_lag_frames < 1:
             raise security.ServeConfigError(f"--max-lag-frames {options.max_lag_frames}: at least 1")
         self.warnings = security.exposure_warnings(options.host, options.token,
