@@ -149,10 +149,11 @@ def main(args: argparse.Namespace) -> int:
                 print(f"  web UI (with --static): {server.browser_url(url)}", file=sys.stderr)
                 print(f"  websocket: {scheme}{url[url.index(':'):]}/api/chat", file=sys.stderr)
         if args.stt or args.tts or args.llm:
-            print("OpenAI-compatible API (base_url; the assistant at /v1/realtime with --llm):",
-                  file=sys.stderr)
+            print("OpenAI-compatible API (base_url):", file=sys.stderr)
             for url in server.urls:
                 print(f"  {url}/v1", file=sys.stderr)
+            if args.llm:
+                print(f"  the assistant: {scheme}://.../v1/realtime (OpenAI's Realtime API)", file=sys.stderr)
         if token:
             print(f"  token: {token}", file=sys.stderr)
         if options.persona:
