@@ -130,18 +130,29 @@ class StreamSource:
 
 
 class StreamSink:
-    """VoiceOutput's device: each frame to `on_frame(pcm)` (worker thread), `on_clear()` on a cut."""
+    """VoiceOutput's device: each frame to `on_frame(pcm)` (worker thread), `on_clear()` on a cut.
+    Not `paced`: the client buffers, the TTS makes audio as fast as it can. `paced`: a virtual
+    speaker playing in real time, so that speech is made at most VoiceOutput.AHEAD_S ahead (for
+    clients that play what arrives, such as Kyutai's)."""
 
-    queued_s = 0.0  # the client buffers: the TTS makes audio as fast as it can
     underruns = 0
 
-    def __init__(self, on_frame, on_clear=None):
-        self.on_frame, self.on_clear = on_frame, on_clear
+    def __init__(self, on_frame, on_clear=None, paced: bool = False):
+        self.on_frame, self.on_clear, self.paced = on_frame, on_clear, paced
+        self._play_end = 0.0  # perf_counter when what was written has been played
+
+    @property
+    def queued_s(self) -> float:
+        if not self.paced:
+            return 0.0
+        return max(0.0, self._play_end - time.perf_counter())
 
     def write(self, pcm: np.ndarray) -> None:
+        self._play_end = max(self._play_end, time.perf_counter()) + FRAME_S
         self.on_frame(pcm)
 
     def clear(self) -> None:
+        self._play_end = 0.0
         if self.on_clear is not None:
             self.on_clear()
 

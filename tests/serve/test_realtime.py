@@ -167,3 +167,37 @@ def test_llm_with_model_refused():
     with pytest.raises(ServeConfigError, match="--llm"):
         ChatServer().start(ServeOptions(model="demo", llm="demo-llm", port=0))
 
+
+
+def test_kyutai_protocol_with_the_assistant(rt):
+    """/api/chat on a server with --llm and no --model: Kyutai's protocol, the assistant behind it
+    (a typed turn as a text message, the extension; Opus audio in is accepted and decoded)."""
+    import asyncio
+
+    import aiohttp
+    import sphn
+
+    async def scenario():
+        async with aiohttp.ClientSession() as http:
+            async with http.ws_connect(f"ws://127.0.0.1:{rt.port}/api/chat") as ws:
+                assert (await ws.receive_bytes(timeout=60)) == b"\x00"
+                writer = sphn.OpusStreamWriter(24000)
+                tone = (0.2 * np.sin(2 * np.pi * 220 * np.arange(1920) / 24000)).astype(np.float32)
+                for _ in range(5):
+                    ogg = writer.append_pcm(tone)
+                    if ogg:
+                        await ws.send_bytes(b"\x01" + ogg)
+                await ws.send_bytes(b"\x02Hi!")
+                text, audio = "", 0
+                while REPLIES[0] not in text:
+                    msg = await ws.receive_bytes(timeout=60)
+                    if msg[0] == 2:
+                        text += msg[1:].decode()
+                    elif msg[0] == 1:
+                        audio += 1
+                    else:
+                        raise AssertionError(msg)
+                return text, audio
+
+    text, audio = asyncio.run(scenario())
+    assert audio > 0 and text.strip().endswith(REPLIES[0])
