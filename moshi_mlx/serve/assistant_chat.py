@@ -3,7 +3,8 @@ local STT -> LLM -> TTS assistant in Kyutai's protocol.
 
 In: the client's Opus pages (decoded here, on the event loop, as serve/session.py does) pushed into
 the assistant's StreamSource; the end of a turn is the STT's (server VAD), and the user cuts in by
-speaking. As an extension, a binary message of kind 2 (text) from the client is a typed turn.
+speaking. Extensions: a binary message of kind 2 (text) from the client is a typed turn;
+`?turn_detection=none` turns the STT's end of turn and barge-in off (typed turns only).
 Out: the assistant's speech, paced in real time (a virtual speaker: at most 0.32 s ahead, as a
 local speaker), encoded to Opus here; its words as text messages as they are spoken. The MLX
 worker is the session's while it runs (the /v1/audio endpoints answer 503), and it shares the one
@@ -29,9 +30,10 @@ log = logging.getLogger("moshi_mlx.serve")
 
 
 class AssistantChat:
-    def __init__(self, ws, transport, api, peer: str, emit):
+    def __init__(self, ws, transport, api, peer: str, emit, server_vad: bool = True):
         import sphn
 
+        self.server_vad = server_vad
         self.ws, self.api, self.peer, self.emit = ws, api, peer, emit
         self.loop = asyncio.get_running_loop()
         self.outbox = Outbox(ws, transport)
@@ -50,7 +52,8 @@ class AssistantChat:
         o = self.api.options
         self.source = StreamSource()
         sink = StreamSink(self._frame_from_worker, paced=True)
-        self.assistant = StreamAssistant(self._event_from_worker, self.api.assistant, self.source, sink)
+        self.assistant = StreamAssistant(self._event_from_worker, self.api.assistant, self.source, sink,
+                                         server_vad=self.server_vad)
         self.api.block_slots("a conversation with the assistant (/api/chat) is using the models: try again "
                              "when it ends")
         self.assistant.start(AssistantOptions(stt=o.stt, llm=o.llm, tts=o.tts, input_device=None,
@@ -144,7 +147,8 @@ async def serve_assistant_chat(server, request, ws, peer: str):
     if api.realtime_session is not None:
         return await server._refuse(ws, peer, "busy", "This server's assistant is already in a "
                                     "conversation; try again when it has finished.")
-    chat = api.realtime_session = AssistantChat(ws, request.transport, api, peer, server._emit)
+    vad = request.query.get("turn_detection", "server_vad") != "none"
+    chat = api.realtime_session = AssistantChat(ws, request.transport, api, peer, server._emit, vad)
     server._sockets.add(ws)
     server._emit(ClientEvent("connected", peer))
     try:

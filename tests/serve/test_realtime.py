@@ -171,7 +171,8 @@ def test_llm_with_model_refused():
 
 def test_kyutai_protocol_with_the_assistant(rt):
     """/api/chat on a server with --llm and no --model: Kyutai's protocol, the assistant behind it
-    (a typed turn as a text message, the extension; Opus audio in is accepted and decoded)."""
+    (a typed turn as a text message, the extension; Opus audio in is accepted and decoded). The
+    demo STT's random words would end turns and barge in at random: turn detection is off."""
     import asyncio
 
     import aiohttp
@@ -179,7 +180,7 @@ def test_kyutai_protocol_with_the_assistant(rt):
 
     async def scenario():
         async with aiohttp.ClientSession() as http:
-            async with http.ws_connect(f"ws://127.0.0.1:{rt.port}/api/chat") as ws:
+            async with http.ws_connect(f"ws://127.0.0.1:{rt.port}/api/chat?turn_detection=none") as ws:
                 assert (await ws.receive_bytes(timeout=60)) == b"\x00"
                 writer = sphn.OpusStreamWriter(24000)
                 tone = (0.2 * np.sin(2 * np.pi * 220 * np.arange(1920) / 24000)).astype(np.float32)
@@ -190,7 +191,10 @@ def test_kyutai_protocol_with_the_assistant(rt):
                 await ws.send_bytes(b"\x02Hi!")
                 text, audio = "", 0
                 while REPLIES[0] not in text:
-                    msg = await ws.receive_bytes(timeout=60)
+                    try:
+                        msg = await ws.receive_bytes(timeout=30)
+                    except Exception as e:
+                        raise AssertionError(f"{type(e).__name__} {e}: {text!r} {audio}") from None
                     if msg[0] == 2:
                         text += msg[1:].decode()
                     elif msg[0] == 1:
