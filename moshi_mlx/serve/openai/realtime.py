@@ -41,6 +41,7 @@ class RealtimeSettings:
     voice: str | None = None
     server_vad: bool = True
     max_tokens: int = 300
+    default_voice: str | None = None
 
 
 class RealtimeSession:
@@ -49,7 +50,8 @@ class RealtimeSession:
         self.loop = asyncio.get_running_loop()
         models = api.assistant
         self.settings = RealtimeSettings(ev.new_id("sess"), model, api.options.stt,
-                                         audio_out=models.tts_model is not None)
+                                         audio_out=models.tts_model is not None,
+                                         default_voice=models.default_voice)
         self.outbox: collections.deque = collections.deque()
         self.audio_queued = 0
         self.dropped_audio = 0
@@ -185,7 +187,8 @@ class RealtimeSession:
 
     def on_response_create(self, event) -> None:
         params = event.get("response") or {}
-        unknown = sorted(set(params) - {"output_modalities", "conversation", "metadata"}) if isinstance(params, dict) else []
+        allowed = {"output_modalities", "conversation", "metadata"}
+        unknown = sorted(set(params) - allowed) if isinstance(params, dict) else ["response"]
         if unknown:
             self.error(f"response parameters not supported here (ignored): {', '.join(unknown)}",
                        "unsupported_value", "response", event_id=event.get("event_id"))
@@ -251,11 +254,11 @@ class RealtimeSession:
 
     def _on_event(self, e) -> None:
         if isinstance(e, UserCaption):
-            self._speech_started()
+            self._speech_started(e.time_s)
             self.send(ev.event("conversation.item.input_audio_transcription.delta", item_id=self.speech_item,
                                content_index=0, delta=e.text))
         elif isinstance(e, UserTurn) and not e.typed:
-            self._speech_started()
+            self._speech_started(e.time_s)
             item_id, self.speech_item = self.speech_item, None
             self.commits = max(0, self.commits - 1)
             ms = int(e.time_s * 1000)
@@ -280,14 +283,11 @@ class RealtimeSession:
             self.error("the assistant session ended", "session_ended", kind="server_error")
             asyncio.ensure_future(self.ws.close(code=1011, message=b"assistant stopped"))
 
-    def _speech_started(self) -> None:
+    def _speech_started(self, time_s: float) -> None:
         if self.speech_item is None:
             self.speech_item = ev.new_id("item")
-            ms = int(self.assistant_time_ms())
-            self.send(ev.event("input_audio_buffer.speech_started", audio_start_ms=ms, item_id=self.speech_item))
-
-    def assistant_time_ms(self) -> float:
-        return 0.0
+            self.send(ev.event("input_audio_buffer.speech_started", audio_start_ms=int(time_s * 1000),
+                               item_id=self.speech_item))
 
     def _response_created(self) -> None:
         self.response = r = {"id": ev.new_id("resp"), "item_id": ev.new_id("item"), "text": "", "reason": None}

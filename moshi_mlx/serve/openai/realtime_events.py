@@ -64,7 +64,7 @@ def session_object(s) -> dict:
                                 "turn_detection": dict(TURN_DETECTION) if s.server_vad else None,
                                 "transcription": {"model": s.stt} if s.stt else None,
                                 "noise_reduction": None},
-                      "output": {"format": PCM_FORMAT, "voice": s.voice or "default", "speed": 1.0}},
+                      "output": {"format": PCM_FORMAT, "voice": s.voice or s.default_voice or "", "speed": 1.0}},
             "tools": [], "tool_choice": "auto", "max_output_tokens": s.max_tokens}
 
 
