@@ -79,8 +79,12 @@ def test_spoken_turn_and_unknown_event(rt):
     with client(rt).realtime.connect(model="local") as conn:
         seen = []
         until(conn, "session.created", seen)
-        conn.session.update(session=NO_VAD)
+        conn.session.update(session={**NO_VAD, "tools": [{"type": "function", "name": "f"}],
+                                     "audio": {"input": {"turn_detection": None,
+                                                         "format": {"type": "audio/pcmu"}}}})
         until(conn, "session.updated", seen)
+        named = {until(conn, "error", seen).error.param for _ in range(2)}
+        assert named == {"session.tools", "session.audio.input.format"}
         conn.send({"type": "conversation.item.truncate", "item_id": "x", "content_index": 0,
                    "audio_end_ms": 0})
         err = until(conn, "error", seen)
