@@ -27,8 +27,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "voices": ("moshi_mlx.personas.cli", "PersonaPlex voices: list them, or make one from a recording"),
     "bench": ("moshi_mlx.bench.cli", "benchmarks: codec, lm, end-to-end"),
     "say": ("moshi_mlx.tts.cli", "read text aloud (Kyutai TTS) to the speaker or into a WAV file"),
-    "tools": ("moshi_mlx.tools.cli", "the assistant's tools (built-in and MCP servers): list them, or call one"),
     "assistant": ("moshi_mlx.assistant.cli", "talk with a local voice assistant: Kyutai STT -> mlx-lm chat model -> Kyutai TTS"),
+    "tools": ("moshi_mlx.tools.cli", "the assistant's tools (built-in and MCP servers): list them, or call one"),
 }
 
 

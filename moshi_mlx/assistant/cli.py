@@ -115,6 +115,7 @@ class Printer:
         self.fatal: str | None = None
         self._user: dict[int, str] = {}
         self._line = False
+        self._caption = False  # live captions on stderr, line not ended
 
     def __call__(self, event) -> None:
         self.events.put(event)
@@ -134,12 +135,16 @@ class Printer:
                 print(f"\nassistant ready: {event.detail}", file=sys.stderr)
         elif isinstance(event, UserTurn):
             self._user[event.turn] = event.text
+            if self._caption:
+                sys.stderr.write("\n")
+                self._caption = False
             if not self.jsonl and not event.typed:
                 self._end_line()
                 print(f"you: {event.text}", file=out, flush=True)
         elif isinstance(event, UserCaption) and not self.jsonl:
-            sys.stderr.write(event.text)
+            sys.stderr.write(("(hearing) " if not self._caption else "") + event.text)
             sys.stderr.flush()
+            self._caption = True
         elif isinstance(event, AssistantWord) and not self.jsonl:
             if not self._line:
                 out.write("assistant:")

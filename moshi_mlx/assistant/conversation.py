@@ -184,6 +184,8 @@ class Conversation:
             if self.reply is None and not self._next_announcement():
                 return busy
             r = self.reply
+            if r.pending:
+                r.release()  # words reaching the speaker
             did = self._tools(r)
             state = r.tts_state()
             if state == "done" and not r.llm_active and r.tool_calls is None and self.tool_run is None:

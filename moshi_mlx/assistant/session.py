@@ -96,7 +96,6 @@ class Assistant(BackgroundSession):
             return
         self._emit(StateEvent("ready", models.names))
         io = _Io(options, models, self._emit, self._stop)
-        self._io = io
         try:
             self._emit(StateEvent("running", io.describe()))
             Conversation(chat=models.chat, synth=models.synth, ears=io.ears, output=io.output,

@@ -57,6 +57,7 @@ class Reply:
         self.words_pushed = 0
         self.frame_times: list[float] = []  # when each audio frame came out
         self.waiting = False  # the TTS waited for words at the last look
+        self.pending: list[tuple[int, str]] = []  # (output frame, word) made, not played yet
         if synth is not None:
             synth.reset()
         if chat is not None:
@@ -160,8 +161,15 @@ class Reply:
         self.frame_times.append(now)
         self.output.speak(frame.pcm)
         for w in frame.started:
-            self._heard(" " + w.text)
+            self.pending.append((self.output.frames - 1, " " + w.text))
+        self.release()
         return 1
+
+    def release(self, everything: bool = False) -> None:
+        """Words whose audio the speaker has started playing are heard (AssistantWord)."""
+        played = self.output.played_frames()
+        while self.pending and (everything or self.pending[0][0] < played):
+            self._heard(self.pending.pop(0)[1])
 
     def underruns(self) -> int:
         """Frames made later than a speaker started at the first frame would have needed them
@@ -182,6 +190,7 @@ class Reply:
         self.interrupted = interrupted or self.failed is not None
         if self.synth is not None:
             self.synth.cancel()
+        self.release(everything=not interrupted)  # cut off: the words not played yet were not heard
         if interrupted:
             self.output.clear()
         if self.chat is not None and self.chat.replying:
@@ -226,13 +235,18 @@ class VoiceOutput:
     def time_s(self) -> float:
         return self.frames / FRAME_RATE
 
-    def has_room(self) -> bool:
+    def played_frames(self) -> float:
+        """Frames of speech the speaker has played (all those written, without one)."""
         if self.device is None:
-            return True
+            return float(self.frames)
+        return self.frames - self._queued_s() * FRAME_RATE
+
+    def _queued_s(self) -> float:
         queued = getattr(self.device, "queued_s", None)
-        if queued is None:
-            queued = self.device.queued_output_s
-        return queued < self.AHEAD_S
+        return self.device.queued_output_s if queued is None else queued
+
+    def has_room(self) -> bool:
+        return self.device is None or self._queued_s() < self.AHEAD_S
 
     def speak(self, pcm: np.ndarray) -> None:
         self.frames += 1

@@ -11,9 +11,9 @@ import soundfile as sf
 from moshi_mlx.cli import main
 
 
-def run(argv, monkeypatch, capsys, stdin=""):
+def run(argv, monkeypatch, capsys, stdin="", tools="none"):
     monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
-    code = main(["assistant", *argv])
+    code = main(["assistant", *argv, "--tools", tools])
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -86,3 +86,13 @@ def test_option_errors_are_one_line(argv, message, monkeypatch, capsys, tmp_path
 def test_bad_llm_is_one_clear_error(home, tmp_path, monkeypatch, capsys):
     code, out, err = run(["--text", "--no-speak", "--llm", str(tmp_path)], monkeypatch, capsys, "hi\n")
     assert code == 1 and "not an mlx-lm model folder" in err
+
+
+def test_text_with_a_real_tool(home, tmp_path, monkeypatch, capsys):
+    call = '<tool_call>\n{"name": "calculator", "arguments": {"expression": "6*7"}}\n</tool_call>'
+    spec = script(tmp_path, ["One moment. " + call, "Forty-two."])
+    code, out, err = run(["--text", "--jsonl", "--no-speak", "--llm", spec], monkeypatch, capsys, "6 times 7?\n",
+                         tools="calculator")
+    assert code == 0, err
+    (line,) = [json.loads(x) for x in out.splitlines()]
+    assert line["assistant"] == "One moment. Forty-two."
