@@ -153,7 +153,9 @@ def main(args: argparse.Namespace) -> int:
             for url in server.urls:
                 print(f"  {url}/v1", file=sys.stderr)
             if args.llm:
-                print(f"  the assistant: {scheme}://.../v1/realtime (OpenAI's Realtime API)", file=sys.stderr)
+                print("the assistant (OpenAI's Realtime API; Kyutai's clients at /api/chat):", file=sys.stderr)
+                for url in server.urls:
+                    print(f"  {scheme}{url[url.index(':'):]}/v1/realtime", file=sys.stderr)
         if token:
             print(f"  token: {token}", file=sys.stderr)
         if options.persona:
