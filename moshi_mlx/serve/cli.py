@@ -28,6 +28,9 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     g.add_argument("--tts", metavar="MODEL", default=None,
                    help="serve POST /v1/audio/speech with this text to speech model (folder, repo id, "
                         "or demo-tts); --voice is then its default voice")
+    g.add_argument("--llm", metavar="MODEL", default=None,
+                   help="the voice assistant's language model (mlx-lm folder, HF repo id, demo-llm or "
+                        "scripted:FILE.json), served at /v1/realtime with --stt and --tts")
     g.add_argument("--api-queue", type=number(0, integer=True, high=64), default=4,
                    help="requests that may wait for a busy model; more get 429 (default: 4)")
     g.add_argument("--max-upload-mb", type=number(0.001, high=2000), default=25.0,
@@ -114,21 +117,21 @@ def main(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="serve: %(message)s", stream=sys.stderr)
-    if any(m and m.startswith(DEMO) for m in (args.model, args.stt, args.tts)):
+    if any(m and m.startswith(DEMO) for m in (args.model, args.stt, args.tts, args.llm)):
         print("note: the demo model has random weights: clients will hear noise and see random words",
               file=sys.stderr)
     from ..personas.cli import persona_options
 
     token = _token(args)
     persona = persona_options(args) or {}
-    model = args.model or (None if args.stt or args.tts else DEFAULT_MODEL)  # as before: Moshi
+    model = args.model or (None if args.stt or args.tts or args.llm else DEFAULT_MODEL)  # as before: Moshi
     tts_voice = persona.pop("voice", None) if args.tts else None  # --voice: the speech's voice
     options = ServeOptions(model=model, host=args.host, port=args.port, token=token,
                            ssl_dir=args.ssl, static_dir=args.static, cache_dir=args.cache_dir,
                            codec_backend=args.codec_backend, sampling=sampling_from_args(args),
                            max_lag_frames=args.max_lag_frames, voice=persona.get("voice"),
                            role=persona.get("role"), stt=args.stt, tts=args.tts,
-                           tts_voice=tts_voice, api_queue=args.api_queue,
+                           tts_voice=tts_voice, api_queue=args.api_queue, llm=args.llm,
                            max_upload_mb=args.max_upload_mb)
     view = ServeView()
     server = ChatServer(view)
@@ -145,10 +148,14 @@ def main(args: argparse.Namespace) -> int:
             for url in server.urls:
                 print(f"  web UI (with --static): {server.browser_url(url)}", file=sys.stderr)
                 print(f"  websocket: {scheme}{url[url.index(':'):]}/api/chat", file=sys.stderr)
-        if args.stt or args.tts:
+        if args.stt or args.tts or args.llm:
             print("OpenAI-compatible API (base_url):", file=sys.stderr)
             for url in server.urls:
                 print(f"  {url}/v1", file=sys.stderr)
+            if args.llm:
+                print("the assistant (OpenAI's Realtime API; Kyutai's clients at /api/chat):", file=sys.stderr)
+                for url in server.urls:
+                    print(f"  {scheme}{url[url.index(':'):]}/v1/realtime", file=sys.stderr)
         if token:
             print(f"  token: {token}", file=sys.stderr)
         if options.persona:

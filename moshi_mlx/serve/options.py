@@ -27,6 +27,7 @@ class ServeOptions:
     stt: str | None = None  # /v1/audio/transcriptions: a speech to text model (e.g. "demo-stt")
     tts: str | None = None  # /v1/audio/speech: a text to speech model (e.g. "demo-tts")
     tts_voice: str | None = None  # the speech endpoint's default voice (None: the model's)
+    llm: str | None = None  # the assistant (/v1/realtime, and /api/chat without --model): mlx-lm model
     api_queue: int = 4  # requests that may wait for a model's turn; more get 429
     max_upload_mb: float = 25.0  # an audio file sent for transcription (OpenAI's limit too)
     max_speech_chars: int = 4096  # the text of one speech request (OpenAI's limit too)
@@ -38,4 +39,4 @@ class ServeOptions:
 
     @property
     def model_names(self) -> list[str]:
-        return [m for m in (self.model, self.stt, self.tts) if m]
+        return [m for m in (self.model, self.stt, self.tts, self.llm) if m]

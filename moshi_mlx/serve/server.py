@@ -84,7 +84,12 @@ class ChatServer(HttpPages):
         if not options.model_names:
             raise security.ServeConfigError(
                 "serve needs a model: --model for conversations (/api/chat), --stt for "
-                "/v1/audio/transcriptions, --tts for /v1/audio/speech")
+                "/v1/audio/transcriptions, --tts for /v1/audio/speech, --llm for the assistant "
+                "(/v1/realtime)")
+        if options.llm and options.model:
+            raise security.ServeConfigError(
+                "--llm (the assistant) and --model (a speech-to-speech model) both want the MLX worker "
+                "for whole conversations: serve one of them")
         if options.max_lag_frames < 1:
             raise security.ServeConfigError(f"--max-lag-frames {options.max_lag_frames}: at least 1")
         self.warnings = security.exposure_warnings(options.host, options.token,
@@ -305,13 +310,21 @@ class ChatServer(HttpPages):
         peer = request.remote or "?"
         if not self._authorized(request):
             return self._unauthorized(request)
-        if not self._options.model:
+        if not self._options.model and not self._options.llm:
             return web.Response(status=404, text="404: this server has no conversation model (start "
-                                "it with --model)\n")
+                                "it with --model, or --llm for the assistant)\n")
         if not security.origin_allowed(request):
             self._emit(ClientEvent("refused", peer, detail="bad request"))
             return web.Response(status=403, text=f"403: a page from {request.headers['Origin']} may "
                                 "not open a conversation on this server\n")
+        if not self._options.model:  # the assistant (serve --llm) in Kyutai's protocol
+            from .assistant_chat import serve_assistant_chat
+
+            ws = web.WebSocketResponse(compress=False, max_msg_size=WS_MAX_MESSAGE, heartbeat=HEARTBEAT_S)
+            if not ws.can_prepare(request).ok:
+                return web.Response(status=400, text="400: /api/chat is a websocket\n")
+            await ws.prepare(request)
+            return await serve_assistant_chat(self, request, ws, peer)
         try:
             params = protocol.params_from_query(request.query, self._options.sampling)
             persona = await self._persona(request.query, params)

@@ -3,6 +3,7 @@
     POST /v1/audio/transcriptions   speech to text (`serve --stt MODEL`)
     POST /v1/audio/speech           text to speech, streamed (`serve --tts MODEL`)
     GET  /v1/models, /v1/models/ID  what is loaded
+    GET  /v1/realtime               the voice assistant (`serve --llm MODEL`), a websocket (realtime.py)
 
 The models are loaded on the MLX worker before the server reports itself running; a request that
 comes during the load waits for it. Every model serves one request at a time (see slots.py). Errors
@@ -34,18 +35,32 @@ class Api:
         self._engines = engines
         self.slots = {kind: ModelSlot(kind, spec, options.api_queue)
                       for kind, spec in (("stt", options.stt), ("tts", options.tts)) if spec}
+        self.assistant = None  # StreamModels once `--llm` is loaded (assistant/stream_io.py)
+        self.assistant_failed: str | None = None
+        self.assistant_ready = asyncio.Event()
+        self.realtime_session = None  # the one /v1/realtime session running
+
+    def block_slots(self, why: str | None) -> None:
+        """While a realtime session holds the MLX worker, the /v1/audio requests get 503 `why`."""
+        for slot in self.slots.values():
+            slot.blocked = why
+
+    def tts_engine(self):
+        slot = self.slots.get("tts")
+        return slot.engine if slot is not None else None
 
     @property
     def max_upload_bytes(self) -> int:
         return int(self.options.max_upload_mb * 1e6)
 
     def add_routes(self, app) -> None:
-        from . import models, speech, transcriptions
+        from . import models, realtime, speech, transcriptions
 
         routes = (("POST", "/v1/audio/transcriptions", transcriptions.transcribe),
                   ("POST", "/v1/audio/speech", speech.speak),
                   ("GET", "/v1/models", models.list_models),
-                  ("GET", "/v1/models/{model:.+}", models.one_model))
+                  ("GET", "/v1/models/{model:.+}", models.one_model),
+                  ("GET", "/v1/realtime", realtime.realtime))
         for method, path, handler in routes:
             app.router.add_route(method, path, self._handler(handler))
         app.router.add_route("*", "/v1/{rest:.*}", self._handler(_not_found))
@@ -112,12 +127,45 @@ class Api:
                     self._engines.clear()
                 self._engines[key] = engine
             slot.loaded(engine)
+        if o.llm:
+            return await self._load_assistant(emit)
+        self.assistant_ready.set()
+        return None
+
+    async def _load_assistant(self, emit) -> tuple[str, Exception] | None:
+        """The assistant's LLM (on the MLX worker), with the STT and TTS models loaded above."""
+        from ...assistant.llm_loader import load_llm
+        from ...assistant.stream_io import StreamModels
+        from ...engine.events import ProgressEvent, StateEvent
+
+        o = self.options
+
+        def load():
+            emit(StateEvent("loading", o.llm))
+            llm = load_llm(o.llm, cache_dir=o.cache_dir,
+                           progress=lambda d, t: emit(ProgressEvent("download", d, t, "bytes")))
+            emit(StateEvent("ready", o.llm))
+            return llm
+
+        try:
+            llm = await on_worker(load)
+        except Exception as e:
+            self.assistant_failed = str(e)
+            self.assistant_ready.set()
+            return o.llm, e
+        stt, tts = self.slots.get("stt"), self.slots.get("tts")
+        self.assistant = StreamModels(llm, stt.engine.model if stt else None, tts.engine.model if tts else None,
+                                      tts.engine.default_voice if tts else None, o.cache_dir)
+        self.assistant_ready.set()
         return None
 
     def fail_all(self, why: str) -> None:
         for slot in self.slots.values():
             if slot.engine is None:
                 slot.failed_to_load(why)
+        if not self.assistant_ready.is_set():
+            self.assistant_failed = why
+            self.assistant_ready.set()
 
 
 async def _not_found(request, api):

@@ -22,6 +22,7 @@ class ModelSlot:
         self._ready = asyncio.Event()
         self._turn = asyncio.Lock()
         self._users = 0  # the request being served and those waiting
+        self.blocked: str | None = None  # why requests are refused now (a realtime session runs)
 
     @property
     def id(self) -> str:
@@ -39,6 +40,7 @@ class ModelSlot:
     @contextlib.asynccontextmanager
     async def turn(self):
         """This request's turn with the model: waits for the load, then for the requests before it."""
+        self._check_blocked()
         if self._users > self.queue:
             raise ApiError(429, f"the {self.spec} model is busy with {self._users} requests; try again "
                            "in a moment", code="rate_limit_exceeded",
@@ -50,6 +52,12 @@ class ModelSlot:
                 raise ApiError(503, f"the {self.spec} model could not be loaded: {self.failed}",
                                code="model_not_loaded")
             async with self._turn:
+                self._check_blocked()
                 yield self.engine
         finally:
             self._users -= 1
+
+    def _check_blocked(self) -> None:
+        if self.blocked:
+            raise ApiError(503, self.blocked, code="realtime_session_running",
+                           headers={"Retry-After": str(RETRY_AFTER_S)})
