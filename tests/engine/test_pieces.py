@@ -164,8 +164,11 @@ def test_selftest_fails_cleanly_on_broken_demo(tmp_path, capsys):
     from moshi_mlx import selftest
     from moshi_mlx.demo import LM_FILE, demo_model_dir
 
+    import mlx.core as mx
+
     folder = demo_model_dir(tmp_path)
-    (folder / LM_FILE).write_bytes(b"broken")
+    # a whole file of the wrong tensors (a truncated one is rebuilt: tests/reliability/test_home.py)
+    mx.save_safetensors(str(folder / LM_FILE), {"not_a_weight": mx.zeros(1)})
     assert selftest.main(["--cache-dir", str(tmp_path)]) == 1
     assert capsys.readouterr().out.startswith("self-test FAILED")
 
