@@ -45,6 +45,9 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-tokens", type=number(1, integer=True), default=40, help="per reply (default 40)")
     p.add_argument("--tool-s", type=SECONDS, default=1.0,
                    help="the tool turn's tool takes this long (default 1.0 s; 0: no tool turn)")
+    p.add_argument("--release-memory", choices=("qwen3-4b", "qwen3-1.7b", "llama-3.2-1b"), default=None,
+                   help="instead: peak memory of STT 1B + TTS 1.6B + an LLM of this shape, all 4-bit random "
+                        "weights, loaded together and run for a short turn")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
 
 
@@ -312,7 +315,31 @@ def run(args) -> dict:
             "tool_turn_ms": tool, "peak_memory_gb": peak_rss_bytes() / 1e9}
 
 
+def _release_memory(args) -> int:
+    from .release_memory import run as run_release
+
+    r = run_release(args)
+    if args.json:
+        print(json.dumps(r, indent=2))
+        return 0
+    t = r["turn"]
+    print(f"assistant memory at release shapes: STT 1B + TTS 1.6B + {r['llm_shape']} LLM, 4-bit random "
+          f"weights, {r['device']}, scales in {r['dtype']}")
+    for name, m in r["models"].items():
+        print(f"  {name}: {m['param_gb']:.2f} GB of parameters ({m['param_gb_bf16']:.2f} GB with bf16 scales)")
+    print(f"  parameters in all: {r['param_gb']:.2f} GB ({r['param_gb_bf16']:.2f} GB with bf16 scales)")
+    print(f"  a short turn: {t['stt_frames']} STT frames {t['stt_s']:.1f} s, LLM prefill of "
+          f"{t['llm_prefill_tokens']} tokens {t['llm_prefill_s']:.1f} s + {t['llm_tokens']} tokens "
+          f"{t['llm_tokens_s']:.1f} s, {t['tts_steps']} TTS steps ({t['tts_audio_frames']} audio frames) "
+          f"{t['tts_s']:.1f} s")
+    print(f"  peak memory (RSS high-water mark): {r['peak_after_load_gb']:.2f} GB after loading, "
+          f"{r['peak_memory_gb']:.2f} GB after the turn (MLX's peak allocation {r['mlx_peak_gb']:.2f} GB)")
+    return 0
+
+
 def main(args: argparse.Namespace) -> int:
+    if args.release_memory:
+        return _release_memory(args)
     r = run(args)
     if args.json:
         print(json.dumps(r, indent=2))
