@@ -38,11 +38,20 @@ LLM_SHAPES = {
                                    rms_norm_eps=1e-5, rope_theta=500000.0, tie_word_embeddings=True)),
 }
 LLM_GROUP = 64  # mlx-community's 4-bit checkpoints
-PREFILL = 300
-LLM_TOKENS = 8
-STT_FRAMES = 20
-TTS_AUDIO_FRAMES = 3
-TTS_MAX_STEPS = 60
+PREFILL = 64  # on a 2-core CPU a 300-token prefill of a 4B model takes minutes; memory hardly depends on it
+LLM_TOKENS = 4
+STT_FRAMES = 10
+TTS_AUDIO_FRAMES = 1
+TTS_MAX_STEPS = 4  # the first audio comes after the TTS's delay (16 steps): a few steps only
+
+
+def _log(what: str, t0: float = [0.0]) -> None:
+    """Progress on stderr: the stage, the current and peak RSS."""
+    import sys
+
+    rss = int(open("/proc/self/statm").read().split()[1]) * 4096 if Path("/proc/self/statm").exists() else 0
+    print(f"[release-memory] {what}: rss {rss / 1e9:.2f} GB, peak {peak_rss_bytes() / 1e9:.2f} GB, "
+          f"{time.perf_counter():.0f} s", file=sys.stderr, flush=True)
 
 
 def param_bytes(module) -> tuple[int, int]:
@@ -120,9 +129,15 @@ def run(args) -> dict:
         (Path(tmp) / "tts").mkdir()
         stt = random_stt(argparse.Namespace(config="stt-1b", bits=4, group_size=None, dim=None,
                                             codec_backend="mlx"), Path(tmp) / "stt")
+        mx.clear_cache()  # building's temporaries (full-precision blocks) are not the models
+        _log("stt built")
         tts, _ = random_tts(argparse.Namespace(config="tts-1.6b", dim=None, bits=4, group_size=None, mimi="full"),
                             Path(tmp) / "tts")
+        mx.clear_cache()  # building's temporaries (full-precision blocks) are not the models
+        _log("tts built")
         llm = build_llm(args.release_memory, dtype)
+        mx.clear_cache()  # building's temporaries (full-precision blocks) are not the models
+        _log("llm built")
         for name, module in (("stt-1b", stt.lm), ("stt mimi", stt.codec), ("tts-1.6b", tts.lm),
                              ("tts mimi", tts.codec), (args.release_memory, llm)):
             inner = getattr(module, "mimi", getattr(module, "model", module))
@@ -140,6 +155,7 @@ def run(args) -> dict:
         t = time.perf_counter()
         tr.push((0.1 * rng.standard_normal(STT_FRAMES * tr.frame_size)).astype(np.float32))
         stt_s = time.perf_counter() - t
+        _log("stt frames")
         from mlx_lm.models.cache import make_prompt_cache
 
         cache = make_prompt_cache(llm)
@@ -154,6 +170,7 @@ def run(args) -> dict:
             token = mx.argmax(llm(token[:, None], cache=cache)[:, -1], axis=-1)
             mx.eval(token)
         tokens_s = time.perf_counter() - t
+        _log("llm tokens")
         synth = Synthesizer(tts, _voices(tts, TtsInfo.from_model(tts)), TtsSettings(seed=0, final_padding=2))
         synth.push_text(" Hello there, it is sunny and twenty one degrees today.")
         synth.end_of_text()
@@ -163,6 +180,7 @@ def run(args) -> dict:
             steps += 1
             audio += synth.step() is not None
         tts_s = time.perf_counter() - t
+        _log("tts steps")
     out["turn"] = {"stt_frames": STT_FRAMES, "stt_s": stt_s, "llm_prefill_tokens": PREFILL,
                    "llm_prefill_s": prefill_s, "llm_tokens": LLM_TOKENS, "llm_tokens_s": tokens_s,
                    "tts_steps": steps, "tts_audio_frames": audio, "tts_s": tts_s}
