@@ -35,7 +35,7 @@ SPEECH_S = 1.2
 
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
-    from ..engine.options_cli import number
+    from ..engine.options_cli import SECONDS, number
 
     p.add_argument("--turns", type=number(1, integer=True), default=3, help="turns to time (default 3)")
     p.add_argument("--dim", type=number(32, integer=True), default=None,
@@ -43,6 +43,11 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--llm", default="demo-llm", help="the chat model (default demo-llm)")
     p.add_argument("--stt", default="demo-stt", help="the STT model (default demo-stt)")
     p.add_argument("--max-tokens", type=number(1, integer=True), default=40, help="per reply (default 40)")
+    p.add_argument("--tool-s", type=SECONDS, default=1.0,
+                   help="the tool turn's tool takes this long (default 1.0 s; 0: no tool turn)")
+    p.add_argument("--release-memory", choices=("qwen3-4b", "qwen3-1.7b", "llama-3.2-1b"), default=None,
+                   help="instead: peak memory of STT 1B + TTS 1.6B + an LLM of this shape, all 4-bit random "
+                        "weights, loaded together and run for a short turn")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
 
 
@@ -92,10 +97,11 @@ class _Speech:
         pass
 
 
-def _turn(chat, transcriber, synth, audio, user: str) -> dict:
-    """One turn through the engine's loop; its times."""
+def _turn(chat, transcriber, synth, audio, user: str, tools=None) -> dict:
+    """One turn through the engine's loop; its times (`words`: (perf_counter, word) of each word of
+    the reply as its first audio frame came out)."""
     from ..assistant.conversation import Conversation
-    from ..assistant.events import TurnStats
+    from ..assistant.events import AssistantWord, TurnStats
     from ..assistant.listening import Ears
     from ..assistant.speaking import VoiceOutput
     from ..assistant.turn import TurnDetector
@@ -132,13 +138,15 @@ def _turn(chat, transcriber, synth, audio, user: str) -> dict:
         speak(pcm)
 
     output.speak = first_audio
-    stats, replies = [], []
+    stats, replies, words = [], [], []
 
     def emit(event):
         if isinstance(event, TurnStats):
             stats.append(event)
+        elif isinstance(event, AssistantWord):
+            words.append((time.perf_counter(), event.word))
 
-    conv = Conversation(chat=chat, synth=synth, ears=ears, output=output, tools=None, recorder=None, emit=emit,
+    conv = Conversation(chat=chat, synth=synth, ears=ears, output=output, tools=tools, recorder=None, emit=emit,
                         stop=threading.Event(), commands=queue.SimpleQueue(), wake=threading.Event(),
                         single_turn=True)
     original_end = conv._end_reply
@@ -157,7 +165,72 @@ def _turn(chat, transcriber, synth, audio, user: str) -> dict:
                          "stt_flush": (marks["flushed"] - marks["eot"]) * 1e3,
                          "llm_first_word": lat.get("llm_first_word"), "tts_first_audio": lat.get("tts_first_audio")},
             "tokens_speaking": m.llm_tokens_speaking, "llm_s_speaking": m.llm_s_speaking,
-            "underruns": s.underruns, "llm_waits": m.llm_waits, "text": r.text}
+            "underruns": s.underruns, "llm_waits": m.llm_waits, "text": r.text, "end": source.end,
+            "words": words, "tool_s": m.tool_s}
+
+
+class _SlowToolBox:
+    """ToolBox's interface (assistant/tools): one tool, `lookup`, that takes `delay` s (or until
+    cancelled), no consent, no reminders."""
+
+    def __init__(self, delay: float):
+        self.delay = delay
+
+    def schemas(self):
+        return [{"type": "function", "function": {
+            "name": "lookup", "description": "Look something up.",
+            "parameters": {"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]}}}]
+
+    def needs_consent(self, name):
+        return False
+
+    def question(self, name, arguments):
+        return f"May I use {name}?"
+
+    def allow_always(self, name):
+        pass
+
+    def call(self, name, arguments, cancel):
+        from ..assistant.tool_calls import Outcome
+
+        cancel.wait(self.delay)
+        return Outcome("Sunny, 21 degrees.", False)
+
+    def due_reminders(self, now):
+        return []
+
+    def close(self):
+        pass
+
+
+ANSWER = "It is sunny and twenty one degrees."
+
+
+def tool_turn(transcriber, synth, audio, tool_s: float, cache_dir=None) -> dict:
+    """One turn whose reply is a tool call (scripted LLM, qwen format) to a tool taking `tool_s`:
+    ms from the end of the speech to the filler's first audio and to the answer's first audio."""
+    from ..assistant.llm import ChatLLM, LlmSettings
+    from ..assistant.scripted import scripted_llm
+    from ..assistant.speech_text import speakable
+    from ..assistant.tool_calls import FILLER
+
+    tools = _SlowToolBox(tool_s)
+    call = '<tool_call>\n{"name": "lookup", "arguments": {"query": "weather"}}\n</tool_call>'
+    llm = scripted_llm([call, ANSWER], "qwen", cache_dir)
+    chat = ChatLLM(llm, "Answer in one sentence.", LlmSettings(greedy=True, max_tokens=60, seed=0),
+                   tools=tools.schemas())
+    t = _turn(chat, transcriber, synth, audio, "What is the weather like?", tools=tools)
+    filler, answer = speakable(FILLER).split(), speakable(ANSWER).split()
+    said = [w.strip() for _, w in t["words"]]
+
+    def first(word_list):
+        for i in range(len(said) - len(word_list) + 1):
+            if said[i:i + len(word_list)] == word_list:
+                return (t["words"][i][0] - t["end"]) * 1e3
+        return None
+
+    return {"filler_first_audio": first(filler), "answer_first_audio": first(answer), "tool_s": t["tool_s"],
+            "spoken": " ".join(said)}
 
 
 def _alone(chat, transcriber, synth, audio, user: str, reply_text: str) -> dict:
@@ -219,6 +292,7 @@ def run(args) -> dict:
             user = users[i % len(users)]
             turns.append(_turn(chat, transcriber, synth, audio, user))
             alone.append(_alone(chat, transcriber, synth, audio, user, turns[-1]["text"]))
+        tool = tool_turn(transcriber, synth, audio, args.tool_s) if args.tool_s > 0 else None
 
     def med(values):
         values = [v for v in values if v is not None]
@@ -238,10 +312,34 @@ def run(args) -> dict:
                                  "while_speaking": (sum(t["tokens_speaking"] for t in turns) / speaking_s
                                                     if speaking_s else None)},
             "underruns": sum(t["underruns"] for t in turns), "llm_waits": sum(t["llm_waits"] for t in turns),
-            "peak_memory_gb": peak_rss_bytes() / 1e9}
+            "tool_turn_ms": tool, "peak_memory_gb": peak_rss_bytes() / 1e9}
+
+
+def _release_memory(args) -> int:
+    from .release_memory import run as run_release
+
+    r = run_release(args)
+    if args.json:
+        print(json.dumps(r, indent=2))
+        return 0
+    t = r["turn"]
+    print(f"assistant memory at release shapes: STT 1B + TTS 1.6B + {r['llm_shape']} LLM, 4-bit random "
+          f"weights, {r['device']}, scales in {r['dtype']}")
+    for name, m in r["models"].items():
+        print(f"  {name}: {m['param_gb']:.2f} GB of parameters ({m['param_gb_bf16']:.2f} GB with bf16 scales)")
+    print(f"  parameters in all: {r['param_gb']:.2f} GB ({r['param_gb_bf16']:.2f} GB with bf16 scales)")
+    print(f"  a short turn: {t['stt_frames']} STT frames {t['stt_s']:.1f} s, LLM prefill of "
+          f"{t['llm_prefill_tokens']} tokens {t['llm_prefill_s']:.1f} s + {t['llm_tokens']} tokens "
+          f"{t['llm_tokens_s']:.1f} s, {t['tts_steps']} TTS steps ({t['tts_audio_frames']} audio frames) "
+          f"{t['tts_s']:.1f} s")
+    print(f"  peak memory (RSS high-water mark): {r['peak_after_load_gb']:.2f} GB after loading, "
+          f"{r['peak_memory_gb']:.2f} GB after the turn (MLX's peak allocation {r['mlx_peak_gb']:.2f} GB)")
+    return 0
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.release_memory:
+        return _release_memory(args)
     r = run(args)
     if args.json:
         print(json.dumps(r, indent=2))
@@ -262,4 +360,9 @@ def main(args: argparse.Namespace) -> int:
           f"{'-' if ws is None else f'{ws:.0f}'}; underruns {r['underruns']} (speech waiting for the LLM: "
           f"{r['llm_waits']}); "
           f"peak memory {r['peak_memory_gb']:.2f} GB")
+    tool = r["tool_turn_ms"]
+    if tool:
+        print(f"  tool turn (a tool taking {tool['tool_s']:.2f} s, filler after 0.7 s): end of speech -> "
+              f"filler's first audio {ms(tool['filler_first_audio'])}, answer's first audio "
+              f"{ms(tool['answer_first_audio'])}")
     return 0

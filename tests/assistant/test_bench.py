@@ -1,4 +1,5 @@
-"""`bench assistant` on the demo models: the JSON keys, parts that add up, a ratio near 1."""
+"""`bench assistant` on the demo models: the JSON keys, parts that add up, a ratio near 1; the tool
+turn: the filler first, then the answer after the tool's time."""
 
 import json
 
@@ -6,7 +7,7 @@ from moshi_mlx.cli import main
 
 
 def test_bench_assistant_json(home, capsys):
-    assert main(["bench", "assistant", "--json", "--turns", "2", "--max-tokens", "16"]) == 0
+    assert main(["bench", "assistant", "--json", "--turns", "2", "--max-tokens", "16", "--tool-s", "0.9"]) == 0
     r = json.loads(capsys.readouterr().out)
     for key in ("e2e_ms", "parts_ms", "sum_of_parts_ms", "ratio", "llm_tokens_per_s", "underruns", "peak_memory_gb"):
         assert key in r
@@ -17,3 +18,14 @@ def test_bench_assistant_json(home, capsys):
     assert 0.5 < r["ratio"] < 3.0
     assert r["llm_tokens_per_s"]["alone"] > 0 and r["peak_memory_gb"] > 0
     assert r["llm_waits"] >= 0 and r["underruns"] >= 0
+    tool = r["tool_turn_ms"]
+    assert set(tool) >= {"filler_first_audio", "answer_first_audio", "tool_s"}
+    assert tool["tool_s"] >= 0.9
+    assert tool["spoken"].startswith("Let me check.") and tool["spoken"].endswith("degrees.")
+    assert 0 < tool["filler_first_audio"] < tool["answer_first_audio"]
+    assert tool["answer_first_audio"] >= 900  # the answer waits for the tool
+
+
+def test_bench_assistant_no_tool_turn(home, capsys):
+    assert main(["bench", "assistant", "--json", "--turns", "1", "--max-tokens", "4", "--tool-s", "0"]) == 0
+    assert json.loads(capsys.readouterr().out)["tool_turn_ms"] is None
