@@ -23,7 +23,7 @@ from ..assistant.events import AssistantWord
 from ..engine.events import ErrorEvent, StateEvent
 from . import protocol
 from .events import ClientEvent
-from .ogg import OggPageSync
+from .ogg import OpusInput
 from .session import MAX_MESSAGE_BYTES, Outbox
 
 log = logging.getLogger("moshi_mlx.serve")
@@ -37,9 +37,7 @@ class AssistantChat:
         self.ws, self.api, self.peer, self.emit = ws, api, peer, emit
         self.loop = asyncio.get_running_loop()
         self.outbox = Outbox(ws, transport)
-        self.pages = OggPageSync()
-        self._sphn = sphn
-        self.reader = sphn.OpusStreamReader(SAMPLE_RATE)
+        self.audio_in = OpusInput(SAMPLE_RATE, self._skip)
         self.writer = sphn.OpusStreamWriter(SAMPLE_RATE)
         self.skipped = 0
         self.assistant = self.source = None
@@ -113,19 +111,8 @@ class AssistantChat:
             return
         if data[0] != protocol.AUDIO:
             return self._skip(f"message kind {data[0]}")
-        pages = self.pages.push(data[1:])
-        if self.pages.new_stream:
-            self.pages.new_stream = False
-            self.reader = self._sphn.OpusStreamReader(SAMPLE_RATE)
-        for page in pages:
-            try:
-                pcm = self.reader.append_bytes(page)
-            except Exception as e:  # sphn raises ValueError; a fresh reader takes the next page
-                self._skip(f"undecodable Opus page ({e})")
-                self.reader = self._sphn.OpusStreamReader(SAMPLE_RATE)
-                continue
-            if pcm.size:
-                self.source.push(pcm)
+        for pcm in self.audio_in.push(data[1:]):
+            self.source.push(pcm)
 
     def _skip(self, what: str) -> None:
         self.skipped += 1

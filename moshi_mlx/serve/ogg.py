@@ -125,3 +125,38 @@ class OggPageSync:
 
     def _drop(self, n: int) -> None:
         self.skipped_bytes += n
+
+
+class OpusInput:
+    """A client's audio as Kyutai's clients send it: bytes of Ogg Opus pages in, PCM out.
+
+    A new Opus stream gets a new decoder; bytes that are not a valid page and undecodable pages
+    are reported through `skip(what)` and passed over (a fresh decoder takes the next page)."""
+
+    def __init__(self, sample_rate: int, skip):
+        import sphn
+
+        self._sphn, self._rate, self._skip = sphn, sample_rate, skip
+        self.pages = OggPageSync()
+        self.reader = sphn.OpusStreamReader(sample_rate)
+
+    def push(self, data: bytes) -> list:
+        skipped, bad = self.pages.skipped_bytes, self.pages.bad_pages
+        pages = self.pages.push(data)
+        if self.pages.skipped_bytes > skipped or self.pages.bad_pages > bad:
+            self._skip(f"audio message with {self.pages.skipped_bytes - skipped} bytes that are not "
+                       f"a valid Ogg page")
+        if self.pages.new_stream:  # the client started a new Opus stream: a new decoder for it
+            self.pages.new_stream = False
+            self.reader = self._sphn.OpusStreamReader(self._rate)
+        out = []
+        for page in pages:
+            try:
+                pcm = self.reader.append_bytes(page)
+            except Exception as e:  # sphn raises ValueError; a fresh reader takes the next page
+                self._skip(f"undecodable Opus page ({e})")
+                self.reader = self._sphn.OpusStreamReader(self._rate)
+                continue
+            if pcm.size:
+                out.append(pcm)
+        return out

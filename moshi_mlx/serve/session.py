@@ -32,7 +32,7 @@ from ..engine.events import LevelEvent, TextEvent
 from . import protocol
 from .backlog import SendBacklog, kernel_unsent_bytes
 from .events import SessionStatsEvent
-from .ogg import OggPageSync
+from .ogg import OpusInput
 
 log = logging.getLogger("moshi_mlx.serve")
 
@@ -159,9 +159,7 @@ class ChatSession:
         self.frame_size = model.codec.frame_size
         self.inbox = InputFrames(self.frame_size, max_lag_frames * FRAME_MS / 1000.0)
         self.outbox = Outbox(ws, transport)
-        self.pages = OggPageSync()
-        self._sphn = sphn
-        self.reader = sphn.OpusStreamReader(SAMPLE_RATE)
+        self.audio_in = OpusInput(SAMPLE_RATE, self._skip)
         self.writer = sphn.OpusStreamWriter(SAMPLE_RATE)
         self.counters = SessionCounters()
         self._step_ms: collections.deque[float] = collections.deque(maxlen=int(FRAME_RATE * 5))
@@ -240,26 +238,12 @@ class ChatSession:
         kind = data[0]
         if kind != protocol.AUDIO:
             return self._skip(f"unknown message kind {kind} ({len(data)} bytes)")
-        skipped, bad = self.pages.skipped_bytes, self.pages.bad_pages
-        pages = self.pages.push(data[1:])
-        if self.pages.skipped_bytes > skipped or self.pages.bad_pages > bad:
-            self._skip(f"audio message with {self.pages.skipped_bytes - skipped} bytes that are not "
-                       f"a valid Ogg page")
-        if self.pages.new_stream:  # the client started a new Opus stream: a new decoder for it
-            self.pages.new_stream = False
-            self.reader = self._sphn.OpusStreamReader(SAMPLE_RATE)
+        pcms = self.audio_in.push(data[1:])
         now = time.monotonic()
-        for page in pages:
-            try:
-                pcm = self.reader.append_bytes(page)
-            except Exception as e:  # sphn raises ValueError; a fresh reader takes the next page
-                self._skip(f"undecodable Opus page ({e})")
-                self.reader = self._sphn.OpusStreamReader(SAMPLE_RATE)
-                continue
-            if pcm.size:
-                before = self.inbox.received
-                self.inbox.push(pcm, now)
-                self.counters.frames_in += self.inbox.received - before
+        for pcm in pcms:
+            before = self.inbox.received
+            self.inbox.push(pcm, now)
+            self.counters.frames_in += self.inbox.received - before
 
     def _skip(self, what: str) -> None:
         self.counters.skipped_messages += 1
