@@ -19,8 +19,8 @@ from .stdio import pipe_safe_stdout
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "encode": ("moshi_mlx.mimi.cli", "encode a WAV file into Mimi codes (.npy)"),
     "decode": ("moshi_mlx.mimi.cli", "decode Mimi codes (.npy) into a WAV file"),
-    "chat": ("moshi_mlx.engine.chat_cli", "live full-duplex conversation with mic and speakers"),
-    "run": ("moshi_mlx.engine.run_cli", "run the conversation engine over a recorded WAV file"),
+    "chat": ("moshi_mlx.talk.chat_cli", "live full-duplex conversation with mic and speakers"),
+    "run": ("moshi_mlx.talk.run_cli", "run the conversation engine over a recorded WAV file"),
     "translate": ("moshi_mlx.hibiki.cli", "translate speech (Hibiki): a file, or live from the microphone"),
     "transcribe": ("moshi_mlx.stt.transcribe_cli", "transcribe audio files (Kyutai STT): text, subtitles, word times"),
     "listen": ("moshi_mlx.stt.listen_cli", "live captions from the microphone (Kyutai STT)"),

@@ -21,15 +21,18 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("model", ("moshi_mlx.mimi", "moshi_mlx.lm", "moshi_mlx.quantize", "moshi_mlx.vis")),
     ("files", ("moshi_mlx.model_folder", "moshi_mlx.known_models", "moshi_mlx.hub",
                "moshi_mlx.demo")),
-    ("engine", ("moshi_mlx.engine", "moshi_mlx.stt", "moshi_mlx.tts", "moshi_mlx.hibiki",
-                "moshi_mlx.personas", "moshi_mlx.assistant", "moshi_mlx.tools",
-                "moshi_mlx.vis.setup", "moshi_mlx.vis.demo")),
-    ("front", ("moshi_mlx.serve", "moshi_mlx.bench", "moshi_mlx.cli", "moshi_mlx.hub_cli",
-               "moshi_mlx.selftest", "moshi_mlx.__main__")),
+    ("engine", ("moshi_mlx.engine",)),
+    ("features", ("moshi_mlx.stt", "moshi_mlx.tts", "moshi_mlx.hibiki", "moshi_mlx.personas",
+                  "moshi_mlx.assistant", "moshi_mlx.tools", "moshi_mlx.vis.setup",
+                  "moshi_mlx.vis.demo")),
+    ("front", ("moshi_mlx.serve", "moshi_mlx.bench", "moshi_mlx.talk", "moshi_mlx.cli",
+               "moshi_mlx.hub_cli", "moshi_mlx.selftest", "moshi_mlx.__main__")),
 ]
-# Command-line front ends that still live inside engine packages (moving them out is later work):
-# they are the front layer wherever they sit.
+# A command-line module inside a feature package (`stt/listen_cli.py`, `tts/cli.py`, ...) is the
+# front layer wherever it sits. The engine package holds no command (the talk commands live in
+# `talk/`); its one `_cli` module is the shared option parsing the commands import.
 FRONT_SUFFIXES = ("cli", "_cli", "bench")
+ENGINE_CLI_HELPERS = {"moshi_mlx.engine.options_cli"}
 
 
 def module_files() -> dict[str, Path]:
@@ -138,6 +141,22 @@ def test_no_upward_imports():
     found = upward_imports(import_graph())
     assert not found, "imports from a lower layer to a higher one:\n" + "\n".join(
         f"{m} ({LAYERS[layer_of(m)][0]}) -> {t} ({LAYERS[layer_of(t)][0]})" for m, t in found)
+
+
+def test_the_engine_holds_no_command():
+    engine_fronts = sorted(m for m in module_files() if m.startswith("moshi_mlx.engine.")
+                           and layer_of(m) == len(LAYERS) - 1 and m not in ENGINE_CLI_HELPERS)
+    assert not engine_fronts, f"command modules inside moshi_mlx/engine (move them to talk/): {engine_fronts}"
+
+
+def test_an_engine_module_importing_a_command_or_a_feature_is_caught():
+    """The checker itself: the imports the engine must never make are reported as upward."""
+    bad = {"moshi_mlx.engine.conversation": {"moshi_mlx.personas.store", "moshi_mlx.talk.chat_cli",
+                                             "moshi_mlx.personas.cli", "moshi_mlx.tts.synth",
+                                             "moshi_mlx.engine.options_cli"},
+           "moshi_mlx.engine.core": {"moshi_mlx.kinds", "moshi_mlx.lm"}}
+    assert upward_imports(bad) == [("moshi_mlx.engine.conversation", t) for t in sorted(
+        bad["moshi_mlx.engine.conversation"])]
 
 
 def test_every_module_has_a_layer():

@@ -107,7 +107,7 @@ class Printer:
     on stderr. Collects each turn for --jsonl."""
 
     def __init__(self, jsonl: bool):
-        from ..engine.chat_cli import TerminalView
+        from ..talk.chat_cli import TerminalView
 
         self.jsonl = jsonl
         self.events: queue.Queue = queue.Queue()

@@ -1,1 +1,1 @@
-"""The conversation engine: model loading, the per-frame pipeline, live audio, recording, CLIs."""
+"""The conversation engine: model loading, the per-frame pipeline, live audio, recording."""

@@ -24,7 +24,7 @@ DEMO = "demo-hibiki"
 
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
-    from ..engine.chat_cli import add_live_options
+    from ..talk.chat_cli import add_live_options
     from ..engine.options_cli import add_model_options
 
     p.add_argument("input", nargs="?", help="audio file to translate (any format, rate and channels)")
@@ -182,7 +182,7 @@ class _ProgressBars:
 
 
 def _live(args) -> int:
-    from ..engine.chat_cli import live_options, run_live
+    from ..talk.chat_cli import live_options, run_live
 
     files = _resolve(args)
     if files.is_demo:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..engine.chat_cli import TerminalView
+from ..talk.chat_cli import TerminalView
 from .events import EndOfTurn, TextPiece
 from .formats import Captions
 from .loading import DEFAULT_MODEL, DEMO
@@ -61,7 +61,7 @@ def main(args: argparse.Namespace) -> int:
         return 0
     from ..hub import preview_config
     from ..kinds import check_kind
-    from ..engine.chat_cli import run_in_terminal
+    from ..talk.chat_cli import run_in_terminal
     from .live import ListenOptions, LiveTranscription
 
     check_kind(preview_config(args.model, args.cache_dir), ("stt",), args.model, "`listen`")

@@ -1,7 +1,7 @@
 import argparse
 import re
 
-from moshi_mlx.engine import aec_bench
+from moshi_mlx.talk import aec_bench
 
 
 def test_bench_prints_cpu_time_and_erle(capsys):

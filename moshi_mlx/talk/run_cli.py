@@ -24,7 +24,7 @@ import numpy as np
 
 from ..personas.cli import add_persona_options, persona_options
 from ..vis.cli import add_image_option, image_options
-from .options_cli import add_model_options, add_sampling_options, sampling_from_args
+from ..engine.options_cli import add_model_options, add_sampling_options, sampling_from_args
 
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
@@ -87,8 +87,8 @@ def _run(args, reader, outputs, wav_tmp, txt_tmp, tok_tmp) -> None:
     from ..hub import resolve_model
     from ..npyfile import NpyColumnWriter
     from ..kinds import KINDS, check_kind
-    from .core import FrameEngine
-    from .loader import load_model
+    from ..engine.core import FrameEngine
+    from ..engine.loader import load_model
 
     kind_options = image_options(args, persona_options(args))
     files = resolve_model(args.model, cache_dir=args.cache_dir)

@@ -8,7 +8,7 @@ import threading
 
 from ..personas.cli import add_persona_options, persona_options
 from ..vis.cli import add_image_option, image_options
-from .options_cli import add_model_options, add_sampling_options, number
+from ..engine.options_cli import add_model_options, add_sampling_options, number
 
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
@@ -46,7 +46,7 @@ class TerminalView:
         self._at_line_start = True
 
     def __call__(self, event) -> None:
-        from .events import ErrorEvent, ProgressEvent, StateEvent, StatsEvent, TextEvent
+        from ..engine.events import ErrorEvent, ProgressEvent, StateEvent, StatsEvent, TextEvent
 
         if isinstance(event, TextEvent):
             sys.stdout.write(event.text.lstrip() if self._at_line_start else event.text)
@@ -80,7 +80,7 @@ class TerminalView:
 
 
 def main(args: argparse.Namespace) -> int:
-    from .devices import format_devices, list_devices
+    from ..engine.devices import format_devices, list_devices
 
     if args.list_devices:
         print(format_devices(list_devices()))
@@ -100,7 +100,7 @@ def main(args: argparse.Namespace) -> int:
 def live_options(args: argparse.Namespace, **overrides):
     """EngineOptions from the options of add_model_options + add_live_options; `overrides` set
     other fields (a kind's options, the accepted kinds, sampling)."""
-    from .conversation import EngineOptions
+    from ..engine.conversation import EngineOptions
 
     values = dict(
         model=args.model, input_device=args.input_device, output_device=args.output_device,
@@ -113,7 +113,7 @@ def live_options(args: argparse.Namespace, **overrides):
 
 def run_live(args: argparse.Namespace, options) -> int:
     """Run a live session in the terminal until Ctrl+C, `--duration` or a fatal error."""
-    from .conversation import ConversationEngine
+    from ..engine.conversation import ConversationEngine
 
     view = TerminalView(show_stats=not args.no_stats)
     return run_in_terminal(ConversationEngine, view, options, args.duration)

@@ -1,6 +1,6 @@
 """Echo canceller benchmark: CPU time per 80 ms frame and echo attenuation on a synthetic scene.
 
-`python -m moshi_mlx.engine.aec_bench [--seconds 30] [--noise-suppression]`. No audio device and no
+`python -m moshi_mlx.talk.aec_bench [--seconds 30] [--noise-suppression]`. No audio device and no
 model needed: the far signal is speech-like (irregular syllables of voiced harmonics and noise),
 the echo is it through a small synthetic room, and a different "user" signal talks
 over the second half.
@@ -13,7 +13,7 @@ import argparse
 import numpy as np
 
 from .. import FRAME_SIZE, SAMPLE_RATE
-from .aec import EchoCanceller
+from ..engine.aec import EchoCanceller
 
 
 def speech_like(seconds: float, f0: float, seed: int) -> np.ndarray:
