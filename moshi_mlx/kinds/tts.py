@@ -27,4 +27,5 @@ DEMO_METADATA = {"model_type": "tts",
 KIND = ModelKind(
     "tts", "text to speech", ("say",), "read", "demo-tts",
     demo_spec=DemoSpec(lm=DEMO_LM, metadata=DEMO_METADATA, mimi_codebooks=32,
-                       extras="moshi_mlx.tts.demo:make_voices"))
+                       extras="moshi_mlx.tts.demo:make_voices"),
+    setup="moshi_mlx.tts.setup:TtsSetup")  # conditions, CFG, codebooks and the synthesizer's hooks

@@ -38,16 +38,12 @@ from typing import Callable, Iterator
 import numpy as np
 
 from .. import FRAME_RATE
-from ..device import activation_dtype
 from ..errors import ConfigError
 from ..sampling_defaults import AUDIO_TOP_K, TEXT_TOP_K
-from ..lm import LmGen, make_sampler
-from ..lm.conditioners import make_conditions, null_row
 from ..lm.delays import UNGENERATED
-from .info import TtsInfo
 from .machine import Entry, WordMachine, count_words
 from .script import ScriptReader
-from .voices import Voice, check_voices, condition_values
+from .voices import Voice
 
 PREFIX_TRIM = 2  # frames dropped from the end of an audio prefix (Kyutai's get_prefix)
 PREFIX_MAX_S = 10.0  # a longer recording is cut: the prefix must stay well inside the context
@@ -97,14 +93,18 @@ class Synthesizer:
 
     def __init__(self, model, voices: list[Voice], settings: TtsSettings = TtsSettings(),
                  token_sink: Callable[[np.ndarray], None] | None = None):
+        from ..engine.core import Sampling
+        from ..engine.setup import make_setup
+
         self.model, self.settings, self.token_sink = model, settings, token_sink
-        self.info = info = TtsInfo.from_model(model)
+        t, k = settings.temperature, settings
+        # the generator is built through the kind's record, as for every kind (tts/setup.py)
+        self.setup = make_setup(model, Sampling(t, k.text_top_k, t, k.audio_top_k, settings.seed),
+                                {"voices": voices, "cfg": settings.cfg, "codebooks": settings.codebooks,
+                                 "text_hook": self._on_text, "null_tokens": self._null_tokens})
+        self.info = info = self.setup.info
+        self.voices, self.codebooks = voices, self.setup.codebooks
         config = model.lm.config
-        check_voices(info, voices, model.files.name)
-        self.voices = voices
-        self.codebooks = info.default_codebooks if settings.codebooks is None else settings.codebooks
-        if not 1 <= self.codebooks <= info.dep_q:
-            raise ConfigError(f"codebooks {self.codebooks}: {model.files.name} generates 1 to {info.dep_q}")
         prefix_model = not info.multi_speaker
         if prefix_model and self.codebooks != config.n_q:
             raise ConfigError(f"{model.files.name} takes its voice as an audio prefix and needs all "
@@ -113,20 +113,7 @@ class Synthesizer:
         self.decoder = _frame_decoder(model, self.codebooks)
         self.prefix = self._encode_prefix(voices[0].audio) if prefix_model else None
         self.prefix_len = 0 if self.prefix is None else self.prefix.shape[1]
-        # CFG-distilled models take the cfg value as a condition; the others run real CFG (a
-        # batch of two rows: the null row without text, voice prefix and conditions).
-        real_cfg = not info.cfg_values and settings.cfg != 1.0
-        dtype = activation_dtype()
-        conditions = None
-        if config.is_conditioned:
-            row = condition_values(info, voices, settings.cfg, config.conditioners)
-            conditions = make_conditions(model.lm, [row, null_row(row)] if real_cfg else [row], dtype)
-        t, k = settings.temperature, settings
-        self.gen = LmGen(model.lm, make_sampler(t, top_k=k.text_top_k), make_sampler(t, top_k=k.audio_top_k),
-                         seed=settings.seed, dtype=dtype, codebooks=self.codebooks, conditions=conditions,
-                         cfg_coef=settings.cfg if real_cfg else 1.0,
-                         null_tokens=self._null_tokens if real_cfg else None, text_hook=self._on_text,
-                         cfg_text=False)
+        self.gen = self.setup.make_gen()
         self.machine = WordMachine(info.token_ids, info.lookahead, settings.max_padding,
                                    settings.initial_padding)
         self.reader = ScriptReader(model.tokenizer, info.token_ids, FRAME_RATE, info.multi_speaker,
@@ -140,6 +127,7 @@ class Synthesizer:
         """A new stream (same model, voices and settings): LM, codec, machine and text state."""
         with self._cond:
             self.gen.reset(self.settings.seed if seed is None else seed)
+            self.setup.start(self.gen)
             self.decoder.reset()
             self.machine.reset()
             self.reader.reset()
