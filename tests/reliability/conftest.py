@@ -54,6 +54,52 @@ def run_cli(inputs, argv, *, stdout=subprocess.PIPE, umask: int | None = None, t
                           preexec_fn=preexec, timeout=timeout, cwd=ROOT)
 
 
+class _Hung(Exception):
+    pass
+
+
+def _alarm(signum, frame):
+    raise _Hung("the command ran past its time limit")
+
+
+def run_cli_here(inputs, argv, *, timeout=120) -> subprocess.CompletedProcess:
+    """`python -m moshi_mlx ARGV` run in this process (same home, offline, working folder; stdout and
+    stderr captured) for probes that are about the command's checks, not about the process: no
+    interpreter start and import per probe. An exception the command lets out is re-raised (a
+    subprocess would print its traceback); SIGALRM ends a command that blocks past `timeout`
+    (e.g. opening a FIFO)."""
+    import contextlib
+    import io
+    import signal
+
+    from moshi_mlx.cli import main
+
+    env = {"MOSHI_MLX_HOME": str(inputs["home"]), "HF_HUB_OFFLINE": "1"}
+    saved_env = {k: os.environ.get(k) for k in env}
+    cwd = os.getcwd()
+    out, err = io.StringIO(), io.StringIO()
+    previous = signal.signal(signal.SIGALRM, _alarm)
+    os.environ.update(env)
+    os.chdir(ROOT)
+    signal.alarm(timeout)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main([str(a) for a in argv])
+            except SystemExit as e:  # argparse
+                code = e.code if isinstance(e.code, int) else 1
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+        os.chdir(cwd)
+        for k, v in saved_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return subprocess.CompletedProcess(["moshi_mlx", *map(str, argv)], code, out.getvalue(), err.getvalue())
+
+
 def _mount_tmpfs(path: Path, options: str) -> None:
     path.mkdir(parents=True, exist_ok=True)
     r = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)],

@@ -1,6 +1,9 @@
 """Every promise of docs/command-promises.md, checked against every command that writes files
 (tests/reliability/commands.py). Probes that must fail before any work give a model that does not
-exist: the error must be about the output, proving the output was checked first."""
+exist: the error must be about the output, proving the output was checked first. Those run the
+command in this process (run_cli_here: its checks, exit status and messages are the same; no
+interpreter start per probe); probes about the process (umask, a closed stdout) and the ones that
+write through devices and full disks run it as a child process (run_cli)."""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ import pytest
 from moshi_mlx.cli import SUBCOMMANDS
 
 from .commands import COMMANDS, MISSING_MODEL, NO_OUTPUT_FILES
-from .conftest import run_cli
+from .conftest import run_cli, run_cli_here
 
 IDS = [c.id for c in COMMANDS]
 
@@ -49,7 +52,7 @@ def test_output_is_never_an_input(cmd, how, inputs, tmp_path):
         out.symlink_to(source)
     elif how == "hardlink":
         os.link(source, out)
-    r = run_cli(inputs, _argv(cmd, inputs, out, MISSING_MODEL))
+    r = run_cli_here(inputs, _argv(cmd, inputs, out, MISSING_MODEL))
     _clean_error(r, "is one of the inputs")
     assert source.read_bytes() == before
     assert not any(p.name.startswith(".") for p in tmp_path.iterdir())
@@ -59,14 +62,14 @@ def test_output_is_never_an_input(cmd, how, inputs, tmp_path):
 def test_a_fifo_is_never_replaced(cmd, inputs, tmp_path):
     out = tmp_path / "fifo"
     os.mkfifo(out)
-    r = run_cli(inputs, _argv(cmd, inputs, out, MISSING_MODEL))
+    r = run_cli_here(inputs, _argv(cmd, inputs, out, MISSING_MODEL))
     _clean_error(r, str(out), "FIFO")
     assert stat.S_ISFIFO(out.lstat().st_mode)
 
 
 @pytest.mark.parametrize("cmd", COMMANDS, ids=IDS)
 def test_read_only_folder_is_refused_before_work(cmd, inputs, read_only_folder):
-    r = run_cli(inputs, _argv(cmd, inputs, read_only_folder / "out", MISSING_MODEL))
+    r = run_cli_here(inputs, _argv(cmd, inputs, read_only_folder / "out", MISSING_MODEL))
     _clean_error(r, "read-only")
     assert "nonexistent" not in r.stderr
 
@@ -79,7 +82,7 @@ def test_abandoned_temporaries_are_removed(cmd, inputs, tmp_path):
     stale.write_bytes(b"left by a killed run")
     old = time.time() - 60
     os.utime(stale, (old, old))
-    run_cli(inputs, _argv(cmd, inputs, tmp_path / "out", MISSING_MODEL))
+    run_cli_here(inputs, _argv(cmd, inputs, tmp_path / "out", MISSING_MODEL))
     assert not stale.exists()
 
 
