@@ -6,8 +6,12 @@ from tests.support import virtual_audio
 
 # Qt tests never need a display; the app tests may override with xvfb where they say so.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-# Tests never touch the network.
+# Tests never touch the network: the Hugging Face hub is offline unless a test serves its own
+# (tests/support/fake_hub.py turns it back on). Without this, a name that is not in a local cache
+# (an unknown voice, ...) is looked up on huggingface.co: 23 s of retries where there is no
+# network, a real request where there is.
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 def pytest_collection_modifyitems(config, items):
