@@ -182,7 +182,9 @@ class QuantizedRingKVCache(RingKVCache):
     Dh * bits / 32], scales and biases [B, H, C, Dh / group_size]) of mx.quantize. New positions
     are quantized as they are written, and attention reads them through `mx.quantized_matmul`
     (mx.fast.scaled_dot_product_attention takes no quantized keys): 8 bits in groups of 64 with
-    float32 scales is 1.125 bytes per element instead of 4 (2 in bfloat16)."""
+    float32 scales is 1.125 bytes per element instead of 4 (2 in bfloat16). Heads narrower than
+    whole groups (the demo models' 16) are stored zero-padded to a whole number of groups: a zero
+    in q and k adds nothing to a score, and the values' padding is cut from the output."""
 
     arrays_per_layer = 6
 
@@ -194,13 +196,13 @@ class QuantizedRingKVCache(RingKVCache):
     @classmethod
     def zeros(cls, batch: int, heads: int, capacity: int, head_dim: int, dtype: mx.Dtype, *,
               bits: int = 8, group_size: int = 64, **kw):
-        check_quantizable(head_dim, bits, group_size)
-        shape = (batch, heads, capacity)
+        check_quantizable(bits, group_size)
+        shape, width = (batch, heads, capacity), -(-head_dim // group_size) * group_size
 
         def empty():
-            return (mx.zeros((*shape, head_dim * bits // 32), dtype=mx.uint32),
-                    mx.zeros((*shape, head_dim // group_size), dtype=dtype),
-                    mx.zeros((*shape, head_dim // group_size), dtype=dtype))
+            return (mx.zeros((*shape, width * bits // 32), dtype=mx.uint32),
+                    mx.zeros((*shape, width // group_size), dtype=dtype),
+                    mx.zeros((*shape, width // group_size), dtype=dtype))
         return cls(empty(), empty(), bits=bits, group_size=group_size, **kw)
 
     @property
@@ -223,8 +225,17 @@ class QuantizedRingKVCache(RingKVCache):
     def release(self) -> None:
         self.keys = self.values = (None, None, None)
 
+    @property
+    def width(self) -> int:
+        """The stored (padded) head size."""
+        return self.keys[1].shape[-1] * self.group_size
+
+    def _pad(self, x: mx.array) -> mx.array:
+        extra = self.width - x.shape[-1]
+        return x if extra == 0 else mx.pad(x, [(0, 0)] * (x.ndim - 1) + [(0, extra)])
+
     def _quantize(self, x: mx.array) -> tuple[mx.array, ...]:
-        return tuple(mx.quantize(x.astype(self.dtype), group_size=self.group_size, bits=self.bits))
+        return tuple(mx.quantize(self._pad(x.astype(self.dtype)), group_size=self.group_size, bits=self.bits))
 
     def update_and_fetch(self, k: mx.array, v: mx.array):
         T = k.shape[2]
@@ -248,31 +259,31 @@ class QuantizedRingKVCache(RingKVCache):
     def attend(self, q: mx.array, keys, values, scale: float, mask: mx.array | None) -> mx.array:
         """softmax(q k^T * scale) v with k and v quantized; grouped heads share their KV head."""
         B, H, T, Dh = q.shape
-        heads = keys[0].shape[1]
-        q = q.astype(self.dtype) * scale
+        heads, width = keys[0].shape[1], keys[1].shape[-1] * self.group_size
+        q = self._pad(q.astype(self.dtype) * scale)
         if H != heads:  # [B, kv_heads, repeats, T, Dh] against keys [B, kv_heads, 1, L, ..]
-            q = q.reshape(B, heads, H // heads, T, Dh)
+            q = q.reshape(B, heads, H // heads, T, width)
             keys, values = (tuple(mx.expand_dims(a, 2) for a in t) for t in (keys, values))
         scores = mx.quantized_matmul(q, *keys, transpose=True, group_size=self.group_size, bits=self.bits)
         if mask is not None:
             scores = mx.where(mask, scores, mx.array(-mx.inf, scores.dtype))
         probs = mx.softmax(scores, axis=-1, precise=True)
         out = mx.quantized_matmul(probs, *values, transpose=False, group_size=self.group_size, bits=self.bits)
-        return out.reshape(B, H, T, Dh)
+        out = out.reshape(B, H, T, width)
+        return out if width == Dh else out[..., :Dh]
 
 
-def check_quantizable(head_dim: int, bits: int, group_size: int) -> None:
-    """A quantized KV cache needs heads that split into whole groups (mx.quantize)."""
+def check_quantizable(bits: int, group_size: int) -> None:
+    """The quantizations mx.quantize offers for a KV cache."""
     if bits not in (4, 8):
         raise ValueError(f"KV cache bits must be 4 or 8, got {bits}")
-    if group_size not in (32, 64, 128) or head_dim % group_size:
-        raise ValueError(f"a quantized KV cache needs a head size divisible by its group size "
-                         f"{group_size} (32, 64 or 128), got head size {head_dim}")
+    if group_size not in (32, 64, 128):
+        raise ValueError(f"KV cache group size must be 32, 64 or 128, got {group_size}")
 
 
 def kv_group_size(head_dim: int) -> int:
-    """The largest of mx.quantize's group sizes, up to 64, that divides `head_dim`."""
-    return next((g for g in (64, 32) if head_dim % g == 0), 64)
+    """64 where it divides the head size (no padding), else 32 (the least padding)."""
+    return 64 if head_dim % 64 == 0 else 32
 
 
 def caches_over(arrays, bits: int | None = None, group_size: int = 64, offset: int | mx.array = 0,

@@ -148,11 +148,27 @@ def test_quantized_ring_attention_close_to_the_float_ring(heads, kv_heads):
     assert sum(a.nbytes for a in quant.state) < 0.3 * sum(a.nbytes for a in ref.state)
 
 
-def test_quantized_cache_needs_whole_groups():
-    with pytest.raises(ValueError, match="head size 48"):
-        check_quantizable(48, 8, 64)
+def test_quantized_cache_checks_bits_and_groups():
+    with pytest.raises(ValueError, match="group size must be 32, 64 or 128"):
+        check_quantizable(8, 16)
     with pytest.raises(ValueError, match="bits must be 4 or 8"):
-        check_quantizable(64, 3, 64)
+        check_quantizable(3, 64)
+
+
+def test_narrow_heads_are_padded_to_a_group():
+    """The demo models' 16-wide heads: stored padded to 32, attention over the true 16."""
+    rng = np.random.default_rng(2)
+    q, k, v = (mx.array(rng.standard_normal((1, 4, 5, 16)), dtype=mx.float32) for _ in range(3))
+    ref = RingKVCache.zeros(1, 4, 8, 16, mx.float32)
+    quant = QuantizedRingKVCache.zeros(1, 4, 8, 16, mx.float32, bits=8, group_size=32)
+    assert quant.width == 32 and quant.keys[0].shape == (1, 4, 8, 32 * 8 // 32)
+    outs = []
+    for c in (ref, quant):
+        mask = c.make_mask(5)
+        keys, values = c.update_and_fetch(k, v)
+        outs.append(np.array(c.attend(q, keys, values, 0.25, mask)))
+    assert outs[1].shape == (1, 4, 5, 16)
+    np.testing.assert_allclose(outs[1], outs[0], atol=0.03)
 
 
 def test_layer_caches_of_quantized_rings_round_trip():
