@@ -41,6 +41,13 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--compare-cfg", action="store_true",
                    help="with --cfg-coef X: also time our step without guidance (cfg 1), alternated, "
                         "and report what guidance costs")
+    p.add_argument("--kv-bits", type=_v.kv_bits, default=None, metavar="{8,4}",
+                   help="time the generator with its KV cache quantized to 8 (or 4) bits")
+    p.add_argument("--compare-kv", action="store_true",
+                   help="with --kv-bits: peak memory at full context with and without the quantized cache")
+    p.add_argument("--kv-agreement-frames", type=_v.COUNT0, default=0,
+                   help="with --compare-kv: also the token agreement with the float cache over this many "
+                        "greedy frames (free-running and teacher-forced)")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
 
 
@@ -70,16 +77,24 @@ def main(args: argparse.Namespace) -> int:
     model = build_model(config, args.bits, group, dtype, vis)
     build_s = time.perf_counter() - t0
     weight_bytes = sum(v.nbytes for _, v in tree_flatten(model.parameters()))
+    kv_report = None
+    if args.compare_kv:  # first: its peaks are measured with nothing but the weights resident
+        from .lm_kv import compare_kv
+
+        if args.kv_bits is None:
+            from ..errors import MoshiError
+            raise MoshiError("--compare-kv needs --kv-bits 8 (or 4)")
+        kv_report = compare_kv(model, config, dtype, args.kv_bits, args.kv_agreement_frames)
     mx.reset_peak_memory()
     conditions = bench_conditions(model, getattr(args, "cfg_coef", 1.0), dtype)
     text_temp, text_top_k = text_sampling(config)
     gen = LmGen(model, make_sampler(text_temp, top_k=text_top_k), seed=0, dtype=dtype, conditions=conditions,
-                cfg_coef=getattr(args, "cfg_coef", 1.0))
-    kv_bytes = sum(a.nbytes for a in gen._kv)  # the ring is allocated at full context up front
+                cfg_coef=getattr(args, "cfg_coef", 1.0), kv_bits=args.kv_bits)
+    kv_bytes = gen._kv.nbytes  # the ring is allocated at full context up front
     step_ms = time_steps(gen, config, args.steps, args.warmup)
     result = {
         "config": args.config, "dim": config.dim, "layers": config.num_layers, "bits": args.bits,
-        "cfg_coef": getattr(args, "cfg_coef", 1.0),
+        "cfg_coef": getattr(args, "cfg_coef", 1.0), "kv_bits": args.kv_bits,
         "group_size": group if args.bits < 16 else None, "activations": dtype_name,
         "device": str(mx.default_device()), "steps": args.steps, "build_s": round(build_s, 1),
         "step_ms": timing_stats(step_ms), "rtf": float(np.median(step_ms)) / FRAME_MS,
@@ -87,6 +102,8 @@ def main(args: argparse.Namespace) -> int:
                    "mlx_peak_bytes": mx.get_peak_memory(),
                    "process_peak_rss_bytes": peak_rss_bytes()},
     }
+    if kv_report is not None:
+        result["kv"] = kv_report
     if vis is not None:
         from .vis import bench_image
 
@@ -119,6 +136,10 @@ def _table(r: dict) -> str:
     lines.append(f"  memory    weights {m['weights_bytes'] / gib:.2f} GiB, KV cache at full context "
                  f"{m['kv_cache_full_context_bytes'] / gib:.2f} GiB, MLX peak {m['mlx_peak_bytes'] / gib:.2f} GiB, "
                  f"process peak RSS {m['process_peak_rss_bytes'] / gib:.2f} GiB")
+    if "kv" in r:
+        from .lm_kv import table_lines as kv_lines
+
+        lines += kv_lines(r["kv"])
     if "image" in r:
         from .vis import table_lines
 

@@ -74,8 +74,8 @@ def add_sampling_options(p: argparse.ArgumentParser) -> None:
 
 def add_kv_bits_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--kv-bits", type=kv_bits, default=None, metavar="{8,4}",
-                   help="store the LM's KV cache quantized to 8 (or 4) bits: about a quarter of its "
-                        "memory (default: unquantized)")
+                   help="store the LM's KV cache quantized to 8 (or 4) bits: 8 bits take about half "
+                        "a 16-bit cache's memory (default: unquantized)")
 
 
 def kv_bits(text: str) -> int:

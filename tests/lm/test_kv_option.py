@@ -113,3 +113,23 @@ def test_run_kv_bits_reaches_the_generator(tmp_path, demo_home):
         if out is not None:
             expected.append([out.text_token, *out.audio_codes])
     assert np.array_equal(np.load(tokens), np.array(expected, np.int32).T)
+
+
+def test_bench_lm_compare_kv_json(tmp_path):
+    """`bench lm --kv-bits 8 --compare-kv --kv-agreement-frames N`: both peaks measured, the 8-bit
+    cache the smaller, agreements in [0, 1] over N frames."""
+    import json
+
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(LmConfig.tiny(dim=128, num_heads=4, context=24).to_dict()))
+    r = subprocess.run([sys.executable, "-m", "moshi_mlx", "bench", "lm", "--config", str(path), "--bits", "16",
+                        "--kv-bits", "8", "--compare-kv", "--kv-agreement-frames", "30", "--steps", "2",
+                        "--warmup", "1", "--no-split", "--json"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    kv = json.loads(r.stdout)["kv"]
+    plain, quant = kv["memory"]
+    assert plain["kv_bits"] is None and quant["kv_bits"] == 8
+    assert quant["kv_cache_bytes"] < 0.35 * plain["kv_cache_bytes"] and kv["peak_saved_bytes"] > 0
+    assert plain["kv_bytes_per_frame"] == plain["kv_cache_bytes"] / 24
+    assert kv["teacher_forced"]["frames"] == 30 and 0.5 <= kv["teacher_forced"]["token_agreement"] <= 1
+    assert 0 <= kv["free_running"]["token_agreement"] <= 1
