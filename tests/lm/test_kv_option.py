@@ -133,3 +133,19 @@ def test_bench_lm_compare_kv_json(tmp_path):
     assert plain["kv_bytes_per_frame"] == plain["kv_cache_bytes"] / 24
     assert kv["teacher_forced"]["frames"] == 30 and 0.5 <= kv["teacher_forced"]["token_agreement"] <= 1
     assert 0 <= kv["free_running"]["token_agreement"] <= 1
+
+
+def test_fits_uses_the_measured_kv_bytes_per_frame():
+    """A 7B's runtime is its measured 16-bit KV cache at 3000 frames plus the step allowance; with
+    --kv-bits 8 the measured 8-bit figure, which can turn 'too big' into 'tight'."""
+    from moshi_mlx import hub, known_models as km
+
+    q4 = hub.known_model("kyutai/moshiko-mlx-q4")
+    assert q4.runtime_bytes == 524_288 * 3000 + km.STEP_BYTES_7B
+    saved = km.needed_bytes(q4) - km.needed_bytes(q4, 8)
+    assert saved == (524_288 - 294_912) * 3000
+    verdict, sentence = km.recommend(q4, 9_000_000_000)
+    assert verdict == "too_big" and f"--kv-bits 8: about {km.needed_bytes(q4, 8) / km.GB:.1f} GB" in sentence
+    assert km.recommend(q4, 9_000_000_000, kv_bits=8)[0] == "tight"
+    stt = hub.known_model("kyutai/stt-1b-en_fr")
+    assert km.needed_bytes(stt, 8) == km.needed_bytes(stt) and "--kv-bits" not in km.recommend(stt, 10**9)[1]
