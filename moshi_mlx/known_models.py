@@ -13,6 +13,26 @@ _MIMI_BYTES = 384_600_000
 _TOKENIZER_BYTES = 553_000
 GB = 1_000_000_000
 
+# The 7B temporal transformer's KV cache per frame of context (32 layers, keys and values of 32 heads
+# x 128), as `bench lm --config 7b --bits 4 --kv-bits 8 --compare-kv` measures it
+# (docs/performance.md#quantized-kv-cache-item-3): the 16-bit ring, and the 8-bit one with its scales
+# and biases (float32 on the CPU; bfloat16 on a Mac, 5% smaller).
+KV_BYTES_PER_FRAME_7B = {16: 524_288, 8: 294_912}
+CONTEXT_7B = 3000
+# Beyond the weights and the cache, for the 7B: the step's transients at the full context (MLX peak
+# minus what was resident and the cache: about 1 MB in that measurement) and Mimi's streaming state
+# and activations (not measured there): a 0.1 GB allowance.
+STEP_BYTES_7B = 100_000_000
+
+
+def kv_cache_bytes_7b(kv_bits: int | None = None) -> int:
+    """A 7B's KV cache at its full context: 16-bit, or quantized to `kv_bits` (4 bits, not
+    measured, count as 8: an upper bound)."""
+    return KV_BYTES_PER_FRAME_7B[8 if kv_bits else 16] * CONTEXT_7B
+
+
+RUNTIME_7B = kv_cache_bytes_7b() + STEP_BYTES_7B
+
 
 @dataclass(frozen=True)
 class KnownModel:
@@ -23,8 +43,9 @@ class KnownModel:
     size_bytes: int
     files: tuple[str, ...]  # () = whatever model files the repo holds (listed at download time)
     kind: str = "moshi"  # moshi_mlx.kinds: what the model does (its config.json model_type)
-    runtime_bytes: int = 1_600_000_000  # memory beyond the weights: KV cache, activations, codec
+    runtime_bytes: int = RUNTIME_7B  # memory beyond the weights: KV cache, activations, codec
     gated: bool = False  # the Hub wants the licence accepted and a token (HF_TOKEN)
+    kv_7b: bool = True  # its runtime holds a 7B's 16-bit KV cache (which --kv-bits 8 shrinks)
 
 
 def _known(voice_name: str, voice: str, bits: int, lm_file: str, lm_bytes: int) -> KnownModel:
@@ -48,9 +69,10 @@ _MIMI_PT = "mimi-pytorch-e351c8d8@125.safetensors"
 
 
 def _family(repo_id: str, kind: str, label: str, lm_bytes: int, files: tuple[str, ...] = (),
-            runtime_bytes: int = 600_000_000, bits: int = 16, gated: bool = False) -> KnownModel:
+            runtime_bytes: int = 600_000_000, bits: int = 16, gated: bool = False,
+            kv_7b: bool = False) -> KnownModel:
     return KnownModel(repo_id, label, "-", bits, lm_bytes + _MIMI_BYTES + _TOKENIZER_BYTES, files,
-                      kind, runtime_bytes, gated)
+                      kind, runtime_bytes, gated, kv_7b)
 
 
 # The rest of the family (bf16 releases; sizes of the LM files from their Hub listings).
@@ -83,11 +105,12 @@ KNOWN_MODELS += (
                             "tokenizer_spm_8k_en_fr_audio.model")),
     _family("nvidia/personaplex-7b-v1", "personaplex", "PersonaPlex 7B (NVIDIA), voices and roles",
             16_742_874_000, ("config.json", "model.safetensors", MIMI_FILE, TOKENIZER_FILE, "voices.tgz"),
-            runtime_bytes=1_600_000_000, gated=True),
+            runtime_bytes=RUNTIME_7B, gated=True, kv_7b=True),
     # MoshiVis: Moshi 7B + SigLIP (no config.json: its keys say what it is, moshi_mlx/vis/loading.py);
     # moshi-quantize makes a 4- or 8-bit folder of it (the image tower stays bf16)
     _family("kyutai/moshika-vis-pytorch-bf16", "moshivis", "MoshiVis 7B (Moshika + image), bf16",
-            17_000_000_000, ("model.safetensors", MIMI_FILE, TOKENIZER_FILE), runtime_bytes=1_800_000_000),
+            17_000_000_000, ("model.safetensors", MIMI_FILE, TOKENIZER_FILE),
+            runtime_bytes=RUNTIME_7B + 200_000_000, kv_7b=True),  # + the image tower's activations
 )
 
 
@@ -98,12 +121,30 @@ def total_memory() -> int | None:
         return None
 
 
-def recommend(known: KnownModel, total_memory_bytes: int | None = None) -> tuple[str, str]:
+def needed_bytes(known: KnownModel, kv_bits: int | None = None) -> int:
+    """Weights plus runtime memory; with `kv_bits` (8), a 7B's KV cache quantized (--kv-bits)."""
+    need = known.size_bytes + known.runtime_bytes
+    if kv_bits and known.kv_7b:
+        need -= kv_cache_bytes_7b() - kv_cache_bytes_7b(kv_bits)
+    return need
+
+
+def recommend(known: KnownModel, total_memory_bytes: int | None = None,
+              kv_bits: int | None = None) -> tuple[str, str]:
     """('ok'|'tight'|'too_big', a sentence) for running `known` on a machine with this much RAM.
     Apple GPUs may use about 70% of unified memory; the model needs its weights plus its runtime
-    memory (Moshi 7B: ~1.6 GB of KV cache at the full 3000-frame context, activations, codec)."""
+    memory (Moshi 7B: 1.6 GB of 16-bit KV cache at the full 3000-frame context, measured, 0.9 GB
+    at 8 bits with `kv_bits`, plus activations). A 7B that does not fit comfortably is told what
+    `--kv-bits 8` would need."""
     total = total_memory_bytes if total_memory_bytes is not None else total_memory()
-    need = known.size_bytes + known.runtime_bytes
+    need = needed_bytes(known, kv_bits)
+    verdict, sentence = _verdict(need, total)
+    if verdict != "ok" and known.kv_7b and not kv_bits:
+        sentence += f" (with --kv-bits 8: about {needed_bytes(known, 8) / GB:.1f} GB)"
+    return verdict, sentence
+
+
+def _verdict(need: int, total: int | None) -> tuple[str, str]:
     if total is None:
         return "tight", f"needs about {need / GB:.1f} GB of memory; this machine's size is unknown"
     ram = f"{total / 2**30:.0f} GB"

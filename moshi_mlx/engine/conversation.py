@@ -42,6 +42,7 @@ class EngineOptions:
     audio_temperature: float = AUDIO_TEMPERATURE
     audio_top_k: int = AUDIO_TOP_K
     seed: int | None = None
+    kv_bits: int | None = None  # the LM's KV cache quantized (8 or 4 bits; None: not)
     record_dir: str | None = None  # None = do not record
     codec_backend: str = "mlx"  # or "rustymimi"
     max_lag_frames: int = 3  # drop input frames when further behind than this
@@ -53,7 +54,7 @@ class EngineOptions:
     @property
     def sampling(self) -> Sampling:
         return Sampling(self.text_temperature, self.text_top_k, self.audio_temperature,
-                        self.audio_top_k, self.seed)
+                        self.audio_top_k, self.seed, self.kv_bits)
 
 
 class ModelCache:

@@ -23,10 +23,11 @@ class Sampling:
     audio_temperature: float = AUDIO_TEMPERATURE
     audio_top_k: int = AUDIO_TOP_K
     seed: int | None = None
+    kv_bits: int | None = None  # the generator's KV cache stored in 8 (or 4) bits (LmGen's kv_bits)
 
     @classmethod
-    def greedy(cls, seed: int | None = None) -> "Sampling":
-        return cls(0.0, 1, 0.0, 1, seed)
+    def greedy(cls, seed: int | None = None, kv_bits: int | None = None) -> "Sampling":
+        return cls(0.0, 1, 0.0, 1, seed, kv_bits)
 
 
 @dataclass

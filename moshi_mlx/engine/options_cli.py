@@ -69,10 +69,26 @@ def add_sampling_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--audio-top-k", type=top_k, default=d.audio_top_k, help=f"default {d.audio_top_k}")
     p.add_argument("--seed", type=SEED, default=None,
                    help="random seed (reproducible sampling)")
+    add_kv_bits_option(p)
+
+
+def add_kv_bits_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--kv-bits", type=kv_bits, default=None, metavar="{8,4}",
+                   help="store the LM's KV cache quantized to 8 (or 4) bits: 8 bits take about half "
+                        "a 16-bit cache's memory (default: unquantized)")
+
+
+def kv_bits(text: str) -> int:
+    """An argparse `type` for --kv-bits: 8 or 4."""
+    if text.strip() not in ("8", "4"):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected 8 or 4")
+    return int(text)
+
 
 
 def sampling_from_args(args: argparse.Namespace) -> Sampling:
+    bits = getattr(args, "kv_bits", None)
     if getattr(args, "greedy", False):
-        return Sampling.greedy(args.seed)
+        return Sampling.greedy(args.seed, bits)
     return Sampling(args.text_temperature, args.text_top_k, args.audio_temperature,
-                    args.audio_top_k, args.seed)
+                    args.audio_top_k, args.seed, bits)

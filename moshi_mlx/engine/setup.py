@@ -47,7 +47,7 @@ class StreamSetup:
         return LmGen(self.model.lm,
                      text_sampler=make_sampler(s.text_temperature, top_k=s.text_top_k),
                      audio_sampler=make_sampler(s.audio_temperature, top_k=s.audio_top_k),
-                     seed=s.seed, **self.generator_kwargs())
+                     seed=s.seed, kv_bits=s.kv_bits, **self.generator_kwargs())
 
     def start(self, gen) -> None:
         """Called after each reset, before the first frame (prompts); default: nothing."""

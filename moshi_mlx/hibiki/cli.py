@@ -67,10 +67,10 @@ def _sampling(args, config):
     if args.greedy:
         from ..engine.core import Sampling
 
-        return Sampling.greedy(args.seed)
+        return Sampling.greedy(args.seed, args.kv_bits)
     return model_sampling(config, text_temperature=args.text_temperature, text_top_k=args.text_top_k,
                           audio_temperature=args.audio_temperature, audio_top_k=args.audio_top_k,
-                          seed=args.seed)
+                          seed=args.seed, kv_bits=args.kv_bits)
 
 
 def _resolve(args):

@@ -15,7 +15,8 @@ import mlx.nn as nn
 
 from .config import LmConfig
 from .embeddings import TextDemux, demux_tokens, dequantized_table
-from .transformer import RMSNorm, Transformer, rope_tables
+from .rope import rope_tables
+from .transformer import RMSNorm, Transformer
 
 
 def make_norm(kind: str, dim: int) -> nn.Module:

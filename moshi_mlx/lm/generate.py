@@ -24,6 +24,7 @@ from ..device import activation_dtype
 from ..sampling_defaults import AUDIO_TEMPERATURE, AUDIO_TOP_K, TEXT_TEMPERATURE, TEXT_TOP_K
 from .conditioners import Conditions
 from .delays import UNGENERATED, DelayBuffer
+from .kv_cache import caches_over
 from .model import Lm
 from .sampling import make_sampler
 
@@ -41,7 +42,7 @@ class StepOutput:
 
 @dataclass(frozen=True)
 class GenState:
-    kv: list
+    kv: list  # the caches' arrays (iterating LayerCaches)
     offset: int
     tokens: np.ndarray
     fixed: np.ndarray
@@ -59,9 +60,11 @@ class _Shape:
     rows: int  # batch rows (2 with classifier-free guidance)
     has_sum: bool
     has_cross: bool
-    length: int  # attention prefix (see ring_step)
+    length: int  # attention prefix (see RingKVCache)
     part: str  # "frame" (all), "text" (up to the text token), "audio" (the depformer)
     cfg_text: bool = True  # CFG also on the text logits (False: the conditioned row's alone)
+    kv_bits: int | None = None  # a quantized KV cache (QuantizedRingKVCache)
+    kv_group: int | None = None
 
 
 def step_functions(model: Lm) -> dict:
@@ -94,9 +97,10 @@ def _build(model: Lm, s: _Shape):
         cond_sum = rest[0] if s.has_sum else None
         rest = rest[1:] if s.has_sum else rest
         cross = [tuple(rest[i:i + 2]) for i in range(0, n_cross, 2)] if n_cross else None
-        kv = list(rest[n_cross:])
+        kv = caches_over(rest[n_cross:], s.kv_bits, s.kv_group)
         text_key, audio_key, next_key = (k.reshape(2) for k in mx.split(mx.random.split(key, 3), 3))
         out, logits, kv = model.temporal(tokens, kv, offset, s.dtype, s.length, cond_sum, cross)
+        kv = kv.arrays
         text = s.text_sampler(combine(logits, cfg) if s.cfg_text else logits[:1], text_key)
         probs = model.extra_probs(out[:1]) if extra else None
         return out, text, audio_key, next_key, probs, kv
@@ -136,13 +140,15 @@ class LmGen:
     text_hook: (sampled text token, call) -> the token fed to the depformer and written to the
     buffer (the TTS state machine).
     cfg_text: with CFG, guide the text logits too (False: Kyutai's cfg_is_no_text, where the text
-    is sampled from the conditioned row alone: TTS with a voice prefix)."""
+    is sampled from the conditioned row alone: TTS with a voice prefix).
+    kv_bits: store the temporal KV cache quantized to 8 (or 4) bits (QuantizedRingKVCache): about
+    a quarter of a float32 cache's memory, attention through quantized matmuls."""
 
     def __init__(self, model: Lm, text_sampler=None, audio_sampler=None, seed: int | None = None,
                  dtype: mx.Dtype | None = None, *, codebooks: int | None = None,
                  conditions: Conditions | None = None, cfg_coef: float = 1.0,
                  null_tokens: Callable[[np.ndarray, int], np.ndarray] | None = None,
-                 text_hook: TextHook | None = None, cfg_text: bool = True):
+                 text_hook: TextHook | None = None, cfg_text: bool = True, kv_bits: int | None = None):
         self.model = model
         self.config = c = model.config
         self.text_sampler = text_sampler or make_sampler(TEXT_TEMPERATURE, top_k=TEXT_TOP_K)
@@ -152,6 +158,7 @@ class LmGen:
         if not 0 <= self.codebooks <= c.dep_q:
             raise ValueError(f"codebooks={codebooks}: the depformer predicts at most {c.dep_q}")
         self.rows = 1 if cfg_coef == 1 else 2
+        self.kv_bits = kv_bits
         self.cfg_text = cfg_text or self.rows == 1
         conditions = conditions or Conditions()
         if c.is_conditioned and conditions.batch is None:
@@ -180,7 +187,8 @@ class LmGen:
         cross = bool(self._cross_now()) if cross is None else cross
         shape = _Shape(self.dtype, self.text_sampler, self.audio_sampler,
                        self.codebooks if codebooks is None else codebooks, self.rows,
-                       bool(self._cond), cross, length, part, self.cfg_text)
+                       bool(self._cond), cross, length, part, self.cfg_text, self._kv.bits,
+                       self._kv.layers[0].group_size if self._kv.layers else None)
         cache = step_functions(self.model)
         if shape not in cache:
             cache[shape] = _build(self.model, shape)
@@ -211,7 +219,7 @@ class LmGen:
     # -- state --------------------------------------------------------------------------------
     def reset(self, seed: int | None = None) -> None:
         """Forget the stream: fresh KV cache, delay buffer and random key."""
-        self._kv = self.model.make_cache(self.rows, self.dtype)
+        self._kv = self.model.make_cache(self.rows, self.dtype, self.kv_bits)
         self._offset = 0
         self.buffer.reset()
         self._key = mx.random.key(seed if seed is not None else secrets.randbits(63))
@@ -249,7 +257,7 @@ class LmGen:
                         self._key)
 
     def restore(self, state: "GenState") -> None:
-        self._kv = list(state.kv)
+        self._kv.arrays = list(state.kv)
         self._offset = state.offset
         self.buffer.tokens, self.buffer.fixed = state.tokens.copy(), state.fixed.copy()
         self._key = state.key
@@ -291,7 +299,7 @@ class LmGen:
         codebooks = 0 if self.buffer.all_fixed(self._offset + 1) else None
         args = [self._rows(inputs), mx.array(self._offset, dtype=mx.int32), self._key, self._cfg,
                 *self._cond, *self._cross_now(), *self._kv]
-        self._kv = None
+        self._kv.release()
         extra = self.config.extra_heads_num_heads > 0
         # No reference to the old cache may outlive the call: MLX then updates the ring in place
         # (buffer donation) instead of copying it every frame (+25% step time at dim 128).
@@ -300,12 +308,12 @@ class LmGen:
         del args
         if self.text_hook is None:
             tokens, self._key, *rest = outputs
-            probs, self._kv = (rest[0], rest[1:]) if extra else (None, rest)
+            probs, self._kv.arrays = (rest[0], rest[1:]) if extra else (None, rest)
             mx.async_eval(tokens, self._key, *self._kv, *([probs] if extra else []))
             self._pending = (tokens, probs, None)
         else:
             text, out, audio_key, self._key, *rest = outputs
-            probs, self._kv = (rest[0], rest[1:]) if extra else (None, rest)
+            probs, self._kv.arrays = (rest[0], rest[1:]) if extra else (None, rest)
             mx.async_eval(text, out, self._key, *self._kv, *([probs] if extra else []))
             self._pending = (text, probs, (out, audio_key, codebooks))
 
@@ -367,7 +375,7 @@ class LmGen:
             tokens = mx.array(np.stack([frames] * self.rows), dtype=mx.int32)
             _, self._kv = self.model.prefill(tokens, self._kv, self._offset, self.dtype, cond, cross)
             count = len(frames)
-        mx.eval(self._kv)
+        mx.eval(self._kv.arrays)
         for _ in range(count):
             self.buffer.fixed[:, self._offset % self.buffer.length] = False
             self._offset += 1

@@ -15,8 +15,8 @@ from .conditioners import ConditionProvider
 from .config import LmConfig
 from .depformer import Depformer, depformer_tables
 from .embeddings import StackedEmbedding, TextDemux, demux_tokens
-from .transformer import (RMSNorm, Transformer, kv_cache_dtype, make_ring_cache, ring_prefill,
-                          ring_step)
+from .kv_cache import LayerCaches, kv_cache_dtype, kv_group_size, make_ring_cache
+from .transformer import RMSNorm, Transformer
 
 Sampler = Callable[[mx.array, mx.array], mx.array]  # (logits [B, V], key) -> tokens [B]
 
@@ -46,10 +46,15 @@ class Lm(nn.Module):
         if c.conditioners:
             self.condition_provider = ConditionProvider(c)
 
-    def make_cache(self, batch: int = 1, dtype: mx.Dtype = mx.float32) -> list[mx.array]:
-        """Temporal ring KV cache: `context` frames per layer, constant memory forever (its dtype:
-        see kv_cache_dtype). Grouped-query models keep only their KV heads."""
+    def make_cache(self, batch: int = 1, dtype: mx.Dtype = mx.float32, kv_bits: int | None = None
+                   ) -> LayerCaches:
+        """Temporal ring KV caches: `context` frames per layer, constant memory forever (their
+        dtype: see kv_cache_dtype). Grouped-query models keep only their KV heads. `kv_bits` (8 or
+        4): stored quantized, in groups of kv_group_size(head_dim), scales in the activations' dtype."""
         c = self.config
+        if kv_bits is not None:
+            return make_ring_cache(c.num_layers, batch, c.num_kv_heads, c.head_dim, c.context, dtype,
+                                   kv_bits, kv_group_size(c.head_dim))
         elements = 2 * c.num_layers * batch * c.num_kv_heads * c.head_dim * c.context
         return make_ring_cache(c.num_layers, batch, c.num_kv_heads, c.head_dim, c.context,
                                kv_cache_dtype(dtype, elements))
@@ -79,30 +84,31 @@ class Lm(nn.Module):
         """tokens [B, 1 + n_q] of one frame -> [B, 1, dim]."""
         return self.embed(tokens[:, None], dtype)
 
-    def temporal(self, tokens: mx.array, kv: list[mx.array], offset: mx.array,
+    def temporal(self, tokens: mx.array, kv: LayerCaches, offset: mx.array,
                  dtype: mx.Dtype = mx.float32, length: int | None = None,
                  cond_sum: mx.array | None = None, cross: list | None = None,
-                 ) -> tuple[mx.array, mx.array, list[mx.array]]:
-        """One frame through the temporal transformer at position `offset` (see ring_step for
-        `length`; `cond_sum` [B, 1, dim] and `cross` from Conditions / cross_kv). Returns (normed
-        output [B, 1, dim], text logits [B, text_out_vocab], new kv)."""
+                 ) -> tuple[mx.array, mx.array, LayerCaches]:
+        """One frame through the temporal transformer at position `offset`, written to the caches
+        `kv` (attending to their first `length` slots: see RingKVCache; `cond_sum` [B, 1, dim] and
+        `cross` from Conditions / cross_kv). Returns (normed output [B, 1, dim], text logits
+        [B, text_out_vocab], kv)."""
         x = self.embed(tokens[:, None], dtype, cond_sum)
-        x, kv = ring_step(self.transformer.layers, x, kv, offset, length, cross)
+        x = self.transformer(x, kv.seek(offset, length), cross)
         out = self.out_norm(x)
         return out, self.text_linear(out).reshape(out.shape[0], -1), kv
 
-    def prefill(self, tokens: mx.array, kv: list[mx.array], offset: int, dtype: mx.Dtype = mx.float32,
+    def prefill(self, tokens: mx.array, kv: LayerCaches, offset: int, dtype: mx.Dtype = mx.float32,
                 cond_sum: mx.array | None = None, cross: list | None = None,
-                ) -> tuple[mx.array, list[mx.array]]:
+                ) -> tuple[mx.array, LayerCaches]:
         """T frames tokens [B, T, 1 + n_q] through the temporal transformer at once, as T calls of
         `temporal` would (positions offset .. offset+T-1). Returns (normed outputs [B, T, dim], kv)."""
         return self.prefill_embeddings(self.embed(tokens, dtype, cond_sum), kv, offset, cross)
 
-    def prefill_embeddings(self, x: mx.array, kv: list[mx.array], offset: int, cross: list | None = None,
-                           ) -> tuple[mx.array, list[mx.array]]:
+    def prefill_embeddings(self, x: mx.array, kv: LayerCaches, offset: int, cross: list | None = None,
+                           ) -> tuple[mx.array, LayerCaches]:
         """`prefill` of inputs already embedded, x [B, T, dim] (summed input embeddings, conditions
         included): PersonaPlex's stored voice prompts are such inputs."""
-        x, kv = ring_prefill(self.transformer.layers, x, kv, offset, cross)
+        x = self.transformer(x, kv.seek(offset), cross)
         return self.out_norm(x), kv
 
     def cross_kv(self, source: mx.array | None) -> list | None:

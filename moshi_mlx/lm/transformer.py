@@ -3,15 +3,20 @@
 Generation only ever adds one position at a time, so the attention code is written for that case
 with as few graph nodes as possible: on the CPU backend MLX's fast kernels (RMSNorm, RoPE, SDPA)
 fall back to several ops each, and per-op dispatch, not arithmetic, is what a step costs at small
-widths (see `moshi-mlx bench lm --dim 128`)."""
+widths (see `moshi-mlx bench lm --dim 128`).
+
+`Layer.__call__(x, mask, cache, rope, source)` runs one position (a generation step) and several
+(a prompt's prefill) alike; the caller owns the caches (kv_cache.py)."""
 
 from __future__ import annotations
-
-import math
 
 import mlx.core as mx
 import mlx.nn as nn
 import numpy as np
+
+from .kv_cache import (LayerCaches, RingKVCache, kv_cache_dtype, make_ring_cache, ring_mask,  # noqa: F401
+                       ring_update, ring_write)
+from .rope import apply_rope, rope_tables
 
 
 class RMSNorm(nn.Module):
@@ -85,6 +90,20 @@ class Attention(nn.Module):
             qk = apply_rope(qk, *rope, self.interleave)
         return qk[:, :H], qk[:, H:], v
 
+    def __call__(self, x: mx.array, mask: mx.array | None, cache: RingKVCache,
+                 rope: tuple[mx.array, mx.array] | None) -> mx.array:
+        """x [B, T, dim] at the cache's offset; `rope` from `Transformer.rope_for`."""
+        B, T, _ = x.shape
+        if T == 1 and not self.grouped:
+            q, k, v = (a.reshape(B, self.num_heads, 1, self.head_dim)
+                       for a in mx.split(self.qkv(x, rope), 3, axis=1))
+        else:
+            q, k, v = self.project(x, rope)
+        keys, values = cache.update_and_fetch(k, v)
+        out = cache.attend(q, keys, values, self.scale, mask)
+        out = out.reshape(B, 1, -1) if T == 1 else out.transpose(0, 2, 1, 3).reshape(B, T, -1)
+        return self.out_proj(out.astype(x.dtype))
+
 
 class CrossAttention(nn.Module):
     """Attention from the frames to a fixed source (TTS speaker conditions): no mask, no RoPE.
@@ -118,47 +137,6 @@ class CrossAttention(nn.Module):
         return self.out_proj(out.astype(x.dtype))
 
 
-def _frequencies(head_dim: int, base: float) -> mx.array:
-    half = head_dim // 2
-    return mx.array(np.exp(np.arange(half, dtype=np.float32) * np.float32(-math.log(base) * 2 / head_dim)))
-
-
-def rope_tables(position: mx.array | int, head_dim: int, base: float, interleave: bool = True,
-                stacked: bool = True) -> tuple[mx.array, mx.array]:
-    """Rotation tables for `apply_rope`: (cos, signed sin). Angles in float32 as in Kyutai's rope:
-    position * base^(-2i/Dh). `interleave`: pairs (x[2i], x[2i+1]) (Kyutai's "rope"), else halves
-    (x[i], x[i + Dh/2]) ("rope_concat").
-    stacked (one position, for `Attention.qkv`'s [B, 3, H, Dh]): each [3, 1, Dh/2, 2] (or
-    [3, 1, 2, Dh/2]); the third row (the values) is the identity.
-    Not stacked: `position` is a [T] array of positions; each table [T, Dh/2, 2] (or [T, 2, Dh/2])
-    for q or k laid out [B, H, T, Dh]."""
-    half = head_dim // 2
-    angle = mx.array(position, dtype=mx.float32)[..., None] * _frequencies(head_dim, base)
-    cos, sin = mx.cos(angle)[..., None], mx.sin(angle)[..., None]  # [..., Dh/2, 1]
-    sign = mx.array([-1.0, 1.0])
-    qk_cos, qk_sin = mx.broadcast_to(cos, (*cos.shape[:-1], 2)), sin * sign  # [..., Dh/2, 2]
-    if not interleave:
-        qk_cos, qk_sin = mx.swapaxes(qk_cos, -1, -2), mx.swapaxes(qk_sin, -1, -2)
-    if not stacked:
-        return qk_cos, qk_sin
-    ones = mx.ones(qk_cos.shape)
-    return mx.stack([qk_cos, qk_cos, ones])[:, None], mx.stack([qk_sin, qk_sin, ones * 0])[:, None]
-
-
-def apply_rope(x: mx.array, cos: mx.array, sin: mx.array, interleave: bool = True) -> mx.array:
-    """Rotate each pair (x0, x1) of q and k: (x0 c - x1 s, x1 c + x0 s). Pairs are interleaved
-    (..., Dh/2, 2) or halves (..., 2, Dh/2)."""
-    shape = x.shape
-    if interleave:
-        pairs = x.reshape(*shape[:-1], shape[-1] // 2, 2)
-        swapped = pairs[..., ::-1]
-    else:
-        pairs = x.reshape(*shape[:-1], 2, shape[-1] // 2)
-        swapped = pairs[..., ::-1, :]
-    rotated = pairs * cos + swapped * sin
-    return rotated.astype(x.dtype).reshape(shape)
-
-
 class Layer(nn.Module):
     """Pre-norm block: x + attn(norm1(x)), [x + cross_attention(norm_cross(x))], then
     x + gating(norm2(x)). Kyutai's cross-attention norm is always a LayerNorm."""
@@ -174,6 +152,15 @@ class Layer(nn.Module):
         if cross_attention:
             self.cross_attention = CrossAttention(dim, num_heads)
             self.norm_cross = nn.LayerNorm(dim, eps=1e-5)
+
+    def __call__(self, x: mx.array, mask: mx.array | None, cache: RingKVCache,
+                 rope: tuple[mx.array, mx.array] | None, source: tuple[mx.array, mx.array] | None = None
+                 ) -> mx.array:
+        """x [B, T, dim] (one position or several) through the block, its keys and values written
+        to `cache`; `source`: the cross-attention's k, v (see `cross`)."""
+        x = x + self.self_attn(self.norm1(x), mask, cache, rope)
+        x = self.cross(x, source)
+        return x + self.gating(self.norm2(x))
 
     def cross(self, x: mx.array, source: tuple[mx.array, mx.array] | None) -> mx.array:
         """The cross-attention to `source` (its k, v), if this layer has one and a source is given.
@@ -191,127 +178,30 @@ class Transformer(nn.Module):
         super().__init__()
         self.layers = [Layer(**layer_kwargs) for _ in range(num_layers)]
 
+    def __call__(self, x: mx.array, cache: LayerCaches, cross: list | None = None) -> mx.array:
+        """x [B, T, dim] at positions cache.offset .. offset+T-1 through every layer (the caches
+        advance by T). One position (T = 1, a generation step) attends to the cache's window (its
+        `length` prefix before the ring wraps); several (prefill) to the ring and the earlier
+        positions of the chunk, exactly as T steps would. `cross`: per layer, the (k, v) of the
+        cross-attention source (see CrossAttention.source_kv)."""
+        T = x.shape[1]
+        first = cache.layers[0]
+        mask = first.make_mask(T)
+        rope = self.rope_for(first.offset, T)
+        for i, (layer, c) in enumerate(zip(self.layers, cache.layers)):
+            x = layer(x, mask, c, rope, None if cross is None else cross[i])
+        return x
 
-def ring_step(layers: list[Layer], x: mx.array, kv: list[mx.array], offset: mx.array,
-              length: int | None = None, cross: list | None = None) -> tuple[mx.array, list[mx.array]]:
-    """One new position x [B, 1, dim] through `layers` with a ring KV cache of fixed capacity C per
-    layer (kv = [k0, v0, k1, v1, ...], each [B, kv_heads, C, Dh]). The position `offset` (which grows
-    without bound) goes to slot offset % C; slots not written yet are masked. Attention thus covers
-    the last C positions, like PyTorch's RingKVCache with capacity = context.
-    `length` < C (only while offset < length, before the ring wraps): attend to the first
-    `length` slots only, which saves work early in a conversation. `cross`: per layer, the (k, v)
-    of the cross-attention source (see CrossAttention.source_kv)."""
-    B, T, _ = x.shape
-    if T != 1:
-        raise ValueError(f"ring_step takes one position at a time, got {T}")
-    capacity = kv[0].shape[2]
-    length = capacity if length is None else min(length, capacity)
-    mask = ring_mask(length, offset)
-    first = layers[0].self_attn
-    rope = None
-    if first.rope_base is not None:
-        rope = (rope_tables(offset.reshape(1), first.head_dim, first.rope_base, first.interleave, stacked=False)
-                if first.grouped else
-                rope_tables(offset, first.head_dim, first.rope_base, first.interleave))
-    new_kv = []
-    for i, layer in enumerate(layers):
-        attn = layer.self_attn
-        H, Dh = attn.num_heads, attn.head_dim
-        if attn.grouped:
-            q, k, v = attn.project(layer.norm1(x), rope)
+    def rope_for(self, offset: int | mx.array, T: int) -> tuple[mx.array, mx.array] | None:
+        """The rotation tables of positions offset .. offset+T-1 in the layout the attention takes:
+        stacked with v for one position without grouped heads (see Attention.qkv)."""
+        attn = self.layers[0].self_attn
+        if attn.rope_base is None:
+            return None
+        if T == 1 and not attn.grouped:
+            return rope_tables(offset, attn.head_dim, attn.rope_base, attn.interleave)
+        if T == 1:
+            positions = offset.reshape(1) if isinstance(offset, mx.array) else mx.array([offset])
         else:
-            q, k, v = (a.reshape(B, H, 1, Dh) for a in mx.split(attn.qkv(layer.norm1(x), rope), 3, axis=1))
-        keys, values = ring_update(kv[2 * i], kv[2 * i + 1], k, v, offset)
-        new_kv += [keys, values]
-        if length < capacity:
-            keys, values = keys[:, :, :length], values[:, :, :length]
-        if q.dtype != keys.dtype:  # a 16-bit cache under float32 activations (see kv_cache_dtype)
-            q = q.astype(keys.dtype)
-        out = mx.fast.scaled_dot_product_attention(q, keys, values, scale=attn.scale, mask=mask)
-        x = x + attn.out_proj(out.reshape(B, 1, -1).astype(x.dtype))
-        x = layer.cross(x, None if cross is None else cross[i])
-        x = x + layer.gating(layer.norm2(x))
-    return x, new_kv
-
-
-def ring_prefill(layers: list[Layer], x: mx.array, kv: list[mx.array], offset: int,
-                 cross: list | None = None) -> tuple[mx.array, list[mx.array]]:
-    """Several new positions x [B, T, dim] (positions offset .. offset+T-1) at once: each attends to
-    itself, the earlier positions of the chunk and the ring's, within the last C positions (exactly
-    what T calls of ring_step compute), then the chunk is written into the ring."""
-    B, T, _ = x.shape
-    capacity = kv[0].shape[2]
-    # Before the ring wraps (a prompt at the start of a stream), only its first `offset` slots hold
-    # positions, and all of them are in every new position's window: attend to those alone.
-    used = offset if offset + T <= capacity else capacity
-    slots = np.arange(used)
-    last = offset - 1  # the ring holds positions <= last: slot s has the latest p = s (mod C)
-    ring_pos = last - np.mod(last - slots, capacity)
-    pos_q = offset + np.arange(T)
-    pos_k = np.concatenate([ring_pos, pos_q])
-    delta = pos_q[:, None] - pos_k[None, :]
-    valid = np.concatenate([ring_pos >= 0, np.ones(T, bool)])[None, :]
-    mask = mx.array(valid & (delta >= 0) & (delta < capacity))
-    first = layers[0].self_attn
-    rope = None if first.rope_base is None else rope_tables(
-        mx.array(pos_q), first.head_dim, first.rope_base, first.interleave, stacked=False)
-    new_kv = []
-    for i, layer in enumerate(layers):
-        attn = layer.self_attn
-        q, k, v = attn.project(layer.norm1(x), rope)
-        ring_k, ring_v = kv[2 * i], kv[2 * i + 1]
-        keys = mx.concatenate([ring_k[:, :, :used], k.astype(ring_k.dtype)], axis=2)
-        values = mx.concatenate([ring_v[:, :, :used], v.astype(ring_v.dtype)], axis=2)
-        out = mx.fast.scaled_dot_product_attention(q.astype(keys.dtype), keys, values,
-                                                   scale=attn.scale, mask=mask)
-        x = x + attn.out_proj(out.transpose(0, 2, 1, 3).reshape(B, T, -1).astype(x.dtype))
-        x = layer.cross(x, None if cross is None else cross[i])
-        x = x + layer.gating(layer.norm2(x))
-        new_kv += [ring_write(ring_k, k, offset), ring_write(ring_v, v, offset)]
-    return x, new_kv
-
-
-def ring_write(ring: mx.array, chunk: mx.array, offset: int) -> mx.array:
-    """The ring [B, H, C, Dh] with positions offset .. offset+T-1 of `chunk` [B, H, T, Dh] written
-    into their slots (position % C); of a chunk longer than C only the last C positions stay."""
-    capacity, T = ring.shape[2], chunk.shape[2]
-    chunk = chunk.astype(ring.dtype)
-    if T > capacity:
-        offset, chunk, T = offset + T - capacity, chunk[:, :, T - capacity:], capacity
-    start = offset % capacity
-    first = min(T, capacity - start)
-    ring = mx.slice_update(ring, chunk[:, :, :first], mx.array([start]), axes=(2,))
-    if first < T:  # the chunk wraps around the end of the ring
-        ring = mx.slice_update(ring, chunk[:, :, first:], mx.array([0]), axes=(2,))
-    return ring
-
-
-def ring_mask(length: int, offset: mx.array) -> mx.array:
-    """Valid slots among the first `length` of the ring once position `offset` is written."""
-    return mx.arange(length) <= offset
-
-
-def ring_update(keys: mx.array, values: mx.array, k: mx.array, v: mx.array, offset: mx.array):
-    """Write position `offset` into slot offset % C of the ring [B, H, C, Dh]."""
-    capacity = keys.shape[2]
-    slot = mx.remainder(offset, capacity).reshape(1)
-    if k.dtype != keys.dtype:
-        k, v = k.astype(keys.dtype), v.astype(values.dtype)
-    keys = mx.slice_update(keys, k, slot, axes=(2,))
-    values = mx.slice_update(values, v, slot, axes=(2,))
-    return keys, values
-
-
-def kv_cache_dtype(activations: mx.Dtype, cache_elements: int) -> mx.Dtype:
-    """The ring's dtype: the activations', except that a float32 ring over 1 GiB is kept in bfloat16
-    with its attention computed in bfloat16. Moshi 7B's 3000-frame ring is 2.9 GiB in float32 (it
-    would not fit an 8 GB machine next to the 4-bit weights), 1.5 GiB in bfloat16; on the CPU backend
-    that attention then costs ~1.5x its float32 time, ~4% of a 7B step (`moshi-mlx bench lm`)."""
-    if activations == mx.float32 and cache_elements * 4 > 1 << 30:
-        return mx.bfloat16
-    return activations
-
-
-def make_ring_cache(num_layers: int, batch: int, num_heads: int, head_dim: int, capacity: int,
-                    dtype: mx.Dtype) -> list[mx.array]:
-    return [mx.zeros((batch, num_heads, capacity, head_dim), dtype=dtype) for _ in range(2 * num_layers)]
+            positions = mx.array(int(offset) + np.arange(T))
+        return rope_tables(positions, attn.head_dim, attn.rope_base, attn.interleave, stacked=False)

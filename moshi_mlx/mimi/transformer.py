@@ -11,24 +11,11 @@ would see one more key than the reference; hence this small window cache.)
 
 from __future__ import annotations
 
-import math
-
 import mlx.core as mx
 import mlx.nn as nn
 
+from ..lm.rope import rope
 from .config import MimiConfig
-
-
-def rope(x: mx.array, positions: mx.array, max_period: float) -> mx.array:
-    """Interleaved rotary embedding of x [B, H, T, D] at float positions [T], computed in float32
-    the way the reference computes it."""
-    D = x.shape[-1]
-    freqs = mx.exp(mx.arange(D // 2, dtype=mx.float32) * (-math.log(max_period) * 2 / D))
-    angles = positions[:, None] * freqs  # [T, D/2]
-    cos, sin = mx.cos(angles), mx.sin(angles)
-    xr, xi = x[..., 0::2], x[..., 1::2]
-    out = mx.stack([xr * cos - xi * sin, xr * sin + xi * cos], axis=-1)
-    return out.reshape(x.shape)
 
 
 def attention_mask(q_pos: mx.array, k_pos: mx.array, context: int) -> mx.array:

@@ -16,4 +16,4 @@ class SttSetup(StreamSetup):
 
         s = self.sampling
         return LmGen(self.model.lm, make_sampler(s.text_temperature, top_k=s.text_top_k), make_sampler(0.0),
-                     seed=s.seed, dtype=self.options.get("dtype"))
+                     seed=s.seed, dtype=self.options.get("dtype"), kv_bits=s.kv_bits)

@@ -106,7 +106,7 @@ def live_options(args: argparse.Namespace, **overrides):
         model=args.model, input_device=args.input_device, output_device=args.output_device,
         aec=args.aec, text_temperature=args.text_temperature, text_top_k=args.text_top_k,
         audio_temperature=args.audio_temperature, audio_top_k=args.audio_top_k, seed=args.seed,
-        record_dir=args.record, codec_backend=args.codec_backend,
+        kv_bits=args.kv_bits, record_dir=args.record, codec_backend=args.codec_backend,
         max_lag_frames=args.max_lag_frames, cache_dir=args.cache_dir)
     return EngineOptions(**(values | overrides))
 
