@@ -6,12 +6,13 @@ modes' engines; start checks, states and errors are LiveMode's."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Signal
 
 from ..engine_bridge import EngineBridge
 from ..messages import for_error
 from .assistant_character import CUSTOM, CharacterPicker
 from .assistant_page import AssistantPage
+from .assistant_reminders import ReminderPanel
 from .assistant_tools import AssistantTools
 from .base import RUNNING, demo_label, model_display_name
 from .live_mode import LiveMode
@@ -47,11 +48,10 @@ class AssistantMode(LiveMode):
         p.escape.activated.connect(self.interrupt)
         p.new_button.clicked.connect(self.new_conversation)
         p.chat.consent_answered.connect(self.answer_consent)
-        p.cancel_reminder_button.clicked.connect(self.cancel_chosen_reminder)
         p.voice_combo.currentTextChanged.connect(lambda text: self.set_option("voice", text.strip()))
         self.character = CharacterPicker(self, p.character_combo)
         p.character_button.clicked.connect(lambda: self.edit_system_prompt())
-        self.show_reminders()
+        self.reminders = ReminderPanel(self)  # listed from reminders.json at once, before any session
 
     def build_page(self) -> AssistantPage:
         return AssistantPage(self.model_picker, self.device_picker)
@@ -317,56 +317,24 @@ class AssistantMode(LiveMode):
                                     | ({"interrupted": True} if event.interrupted else {}))
         elif isinstance(event, ev.ToolCallEvent):
             chat.tool_call(event)
-            self._track_reminder(event)
+            self.reminders.tool_call(event)
         elif isinstance(event, ev.ConsentRequest):
             chat.consent(event)
             if not self.shell.window.isVisible():
                 self.shell.tray.notify(event.question)
         elif isinstance(event, ev.ReminderEvent):
-            self.reminder_due(event.reminder_id, event.text)
+            self.reminders.due(event.reminder_id, event.text)
         elif isinstance(event, ev.TurnStats):
             self.page.set_latency(event.latency_ms.get("e2e"))
-
-    # -- timers and reminders --------------------------------------------------------------------
-    def _track_reminder(self, event) -> None:
-        if event.state == "done" and any(w in event.name for w in ("timer", "remind")):
-            self.show_reminders()
-
-    def show_reminders(self) -> None:
-        """The side panel: the timers and reminders the session's tools hold."""
-        from PySide6.QtWidgets import QListWidgetItem
-
-        view = self.page.reminders
-        view.clear()
-        for rid, text in self.tools.reminders():
-            item = QListWidgetItem(text)
-            item.setData(Qt.ItemDataRole.UserRole, rid)
-            item.setToolTip(text)
-            view.addItem(item)
-        self.page.cancel_reminder_button.setEnabled(view.currentRow() >= 0)
-        self.page.reminders_empty.setVisible(view.count() == 0)
-
-    def reminder_due(self, reminder_id: str, text: str) -> None:
-        """A timer or reminder is due (the engine speaks it): in the conversation, off the panel,
-        and a notification from the menu-bar item when the window is not in sight."""
-        self.show_reminders()
-        self.page.chat.reminder(text)
-        if not self.shell.window.isVisible() or self.shell.window.isMinimized():
-            self.shell.tray.notify(f"Reminder: {text}")
-
-    def cancel_chosen_reminder(self) -> None:
-        item = self.page.reminders.currentItem()
-        if item is not None:
-            self.tools.cancel(item.data(Qt.ItemDataRole.UserRole))
-            self.show_reminders()
 
     def on_stopped(self, paths: list) -> None:
         self.phase = ""
         self.pending_text = []
         super().on_stopped(paths)
-        self.show_reminders()
+        self.reminders.show()
 
     def shutdown(self) -> None:
+        self.reminders.timer.stop()
         super().shutdown()
         self.tools.close()
 
