@@ -11,6 +11,7 @@ from PySide6.QtCore import Signal
 from ..engine_bridge import EngineBridge
 from ..messages import for_error
 from .assistant_character import CUSTOM, CharacterPicker
+from .assistant_history import tool_history
 from .assistant_page import AssistantPage
 from .assistant_reminders import ReminderPanel
 from .assistant_tools import AssistantTools
@@ -274,12 +275,24 @@ class AssistantMode(LiveMode):
     def continue_conversation(self, messages: list[dict]) -> None:
         """Continue an earlier conversation: its messages go to the LLM at the next start."""
         self.new_conversation()
+        from moshi_mlx.assistant.events import ToolCallEvent
+
         self.history = [dict(m) for m in messages]
+        calls = {}  # call id -> the call, from the assistant message that made it
         for m in self.history:
+            for c in m.get("tool_calls") or ():
+                calls[c.get("id")] = c.get("function", {})
             if m.get("role") == "user":
                 self.page.chat.user_turn(str(m.get("content", "")), 0, False)
             elif m.get("role") == "assistant" and m.get("content"):
                 self.page.chat.reply_ended(0, str(m["content"]), str(m["content"]), bool(m.get("interrupted")))
+            elif m.get("role") == "tool":  # its card, as it ended
+                call = calls.get(m.get("tool_call_id"), {})
+                status = m.get("status", "allowed")
+                self.page.chat.tool_call(ToolCallEvent(
+                    0, str(m.get("tool_call_id")), str(m.get("name") or call.get("name", "")),
+                    dict(call.get("arguments") or {}), "done" if status == "allowed" else status,
+                    str(m.get("content", "")).removeprefix("Error: ")))
 
     # -- engine events (UI thread) ----------------------------------------------------------------
     def on_event(self, event) -> None:
@@ -317,6 +330,8 @@ class AssistantMode(LiveMode):
                                     | ({"interrupted": True} if event.interrupted else {}))
         elif isinstance(event, ev.ToolCallEvent):
             chat.tool_call(event)
+            if event.state in ("done", "error", "denied", "cancelled"):  # the next session's LLM reads it
+                self.history += tool_history(event)
             self.reminders.tool_call(event)
         elif isinstance(event, ev.ConsentRequest):
             chat.consent(event)

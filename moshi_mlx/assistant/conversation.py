@@ -39,6 +39,7 @@ class Conversation:
         self.tool_rounds = 0
         self.call_queue: list = []  # calls of the current round not started yet
         self.results: list[tuple] = []  # (call, result text) of the current round
+        self.asked: set[str] = set()  # ids of the calls the user was asked about
         self.turn_start = 0.0
         self.parts: dict = {}
         self.done = False
@@ -157,9 +158,10 @@ class Conversation:
         if self.tool_run is not None:
             self.tool_run.stop()
             call = self.tool_run.call
-            self.emit(ToolCallEvent(self.turn, call.call_id, call.name, call.arguments, "cancelled",
-                                    elapsed_s=self.tool_run.elapsed_s))
+            self._tool_event(call, "cancelled", elapsed_s=self.tool_run.elapsed_s)
             self.tool_run = None
+        if self.consent is not None:  # cut while asking: the call was never made
+            self._record_tool(self.consent[1], "cancelled", "")
         self.consent = None
         self.call_queue, self.results = [], []
         r.finish(interrupted)
@@ -253,8 +255,7 @@ class Conversation:
             return False
         self.tool_run = None
         call = run.call
-        self.emit(ToolCallEvent(self.turn, call.call_id, call.name, call.arguments,
-                                "error" if result.is_error else "done", short(result.text), run.elapsed_s))
+        self._tool_event(call, "error" if result.is_error else "done", short(result.text), run.elapsed_s)
         r.marks.tool_s += run.elapsed_s
         self._tool_result(call, result)
         return True
@@ -262,12 +263,13 @@ class Conversation:
     def _start_tool(self, r: Reply, call) -> None:
         if self.tools is None or self.tool_rounds > MAX_ROUNDS:
             why = "no tools are available" if self.tools is None else "too many tool calls in one turn: answer now"
-            self.emit(ToolCallEvent(self.turn, call.call_id, call.name, call.arguments, "error", why))
+            self._tool_event(call, "error", why)
             self._tool_result(call, Outcome(why, True))
         elif self.tools.needs_consent(call.name):
             request = uuid.uuid4().hex[:12]
             question = self.tools.question(call.name, call.arguments)
             self.consent = (request, call)
+            self.asked.add(call.call_id)
             self.emit(ToolCallEvent(self.turn, call.call_id, call.name, call.arguments, "asking"))
             self.emit(ConsentRequest(request, self.turn, call.name, call.arguments, question))
             r.say_text(question)
@@ -284,12 +286,22 @@ class Conversation:
         if self.reply is None:
             return
         if decision == "deny":
-            self.emit(ToolCallEvent(self.turn, call.call_id, call.name, call.arguments, "denied"))
+            self._tool_event(call, "denied")
             self._tool_result(call, Outcome("The user did not allow this tool call.", True))
             return
         if decision == "always":
             self.tools.allow_always(call.name)
         self._run_tool(call)
+
+    def _tool_event(self, call, state: str, result: str | None = None, elapsed_s: float = 0.0) -> None:
+        """A call ended (done, error, denied, cancelled): the event, and its line in the recording."""
+        self.emit(ToolCallEvent(self.turn, call.call_id, call.name, call.arguments, state, result, elapsed_s))
+        self._record_tool(call, "allowed" if state == "done" else state, result or "")
+
+    def _record_tool(self, call, status: str, result: str) -> None:
+        if self.recorder is not None:
+            self.recorder.tool_call(call.name, call.arguments, status, result,
+                                    asked=call.call_id in self.asked, turn=self.turn)
 
     def _tool_result(self, call, result: Outcome) -> None:
         self.results.append((call, ("Error: " if result.is_error else "") + result.text))

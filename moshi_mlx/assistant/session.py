@@ -129,13 +129,15 @@ class Assistant(BackgroundSession):
     def _load_llm(self, options: AssistantOptions):
         from .character import system_prompt
         from .llm import ChatLLM, LlmSettings, load_llm
+        from .record import history_for_chat
 
         llm = load_llm(options.llm, cache_dir=options.cache_dir,
                        progress=lambda d, t: self._emit(ProgressEvent("download", d, t, "bytes")))
         settings = LlmSettings.from_options(options)
         schemas = options.tools.schemas() if options.tools is not None else None
+        history = history_for_chat(list(options.history or ()), bool(schemas and llm.tokenizer.has_tool_calling))
         chat = ChatLLM(llm, system_prompt(options.preset, options.system), settings, tools=schemas,
-                       history=list(options.history or ()))
+                       history=history)
         if schemas and not chat.supports_tools:
             self._emit(ErrorEvent("tools", f"{llm.name} cannot call tools (its chat template has no tool "
                                   "calling): tools are off", fatal=False))
