@@ -31,6 +31,7 @@ class Conversation:
         self.commands, self.wake = commands, wake
         self.single_turn = single_turn  # a file's turn: the session ends after its reply
         self.live = ears is not None and ears.source.live
+        self.push_to_talk = bool(getattr(ears, "push_to_talk", False))  # turns end on release, not on a pause
         self.turn = 0
         self.reply: Reply | None = None
         self.announcements: list[str] = []
@@ -103,11 +104,30 @@ class Conversation:
                 self._end_reply(interrupted=True)
             elif cmd[0] == "consent" and self.consent is not None and self.consent[0] == cmd[1]:
                 self._answer(cmd[2])
+            elif cmd[0] == "hold" and self.push_to_talk:
+                self._hold(cmd[1])
+
+    def _hold(self, held: bool) -> None:
+        """Push-to-talk: key down cuts what is being said (not a consent question: the user may be
+        answering it) and starts the turn; key up ends it at once."""
+        ears = self.ears
+        if held and not ears.held:
+            if self.reply is not None and self.consent is None:
+                self._end_reply(interrupted=True)
+            ears.press()
+        elif not held and ears.held:
+            ears.release()
+            if self.reply is None or self.consent is not None:
+                self._end_of_turn()
+            else:  # a typed turn's reply began meanwhile: these words are dropped
+                ears.take_turn()
 
     # -- hearing --------------------------------------------------------------------------------
     def _on_heard(self, heard) -> None:
         if heard.caption:
             self.emit(UserCaption(heard.caption, self.turn + 1, self.time_s))
+        if self.push_to_talk:
+            return  # the key, not the pause detector, ends a turn and cuts a reply
         signal = heard.signal
         source = self.ears.source
         if signal is None and not source.live and source.exhausted and (self.reply is None or self.consent):
@@ -131,6 +151,8 @@ class Conversation:
         if self.consent is not None:
             self._answer(spoken_decision(text))
             return
+        if not text and self.push_to_talk:
+            return  # the key held without a word: no turn
         self.parts = {"end_of_turn": (t - last) * 1e3, "stt_flush": (t_flush - t) * 1e3}
         self._start_turn(text or "...", typed=False, start=last)
 
