@@ -33,6 +33,7 @@ class AssistantMode(LiveMode):
     def __init__(self, shell) -> None:
         self.phase = ""
         self.pending_text: list[str] = []  # typed before the session ran: sent once it does
+        self.holding = False  # push-to-talk: the shortcut is held
         self.history: list[dict] = []  # the conversation so far, given to the next session's LLM
         self.tools = AssistantTools(self)
         super().__init__(shell)
@@ -53,6 +54,8 @@ class AssistantMode(LiveMode):
         self.character = CharacterPicker(self, p.character_combo)
         p.character_button.clicked.connect(lambda: self.edit_system_prompt())
         self.reminders = ReminderPanel(self)  # listed from reminders.json at once, before any session
+        p.hold_check.setChecked(self.push_to_talk)
+        p.hold_check.toggled.connect(lambda on: self.set_option("push_to_talk", bool(on)))
 
     def build_page(self) -> AssistantPage:
         return AssistantPage(self.model_picker, self.device_picker)
@@ -215,7 +218,7 @@ class AssistantMode(LiveMode):
                     system=(self.option("system", "") or None) if preset == CUSTOM else None,
                     seed=s.seed, input_device=mic,
                     output_device=(self.prefs.output_device or "default") if tts else None,
-                    record_dir=record_dir, cache_dir=s.cache_dir or None,
+                    record_dir=record_dir, cache_dir=s.cache_dir or None, push_to_talk=self.push_to_talk and mic is not None,
                     history=list(self.history), tools=self.tools.toolbox_options())
 
     def session_starting(self) -> None:
@@ -259,6 +262,31 @@ class AssistantMode(LiveMode):
         """Stop the reply now (its words heard so far stay in the conversation)."""
         if self.state == RUNNING and self.phase in ("thinking", "speaking", "tool"):
             self.bridge.call(lambda engine: engine.interrupt())
+
+    # -- push-to-talk ----------------------------------------------------------------------------
+    @property
+    def push_to_talk(self) -> bool:
+        """The setting (off by default): the assistant hears the user only while the shortcut is held."""
+        return bool(self.option("push_to_talk", False))
+
+    @property
+    def holds_to_talk(self) -> bool:
+        return self.push_to_talk and bool(self.trio()[0])  # an STT to hear with
+
+    def hold(self, held: bool) -> None:
+        """The shortcut down: listen (starting the assistant when it is off; a reply being spoken is
+        cut); up: the turn ends at once. A release before the session runs is dropped."""
+        if held == self.holding:
+            return
+        self.holding = held
+        if held:
+            self.page.set_state_text("Listening while you hold the keys…")
+            if self.state == RUNNING:
+                self.bridge.call(lambda engine: engine.hold_to_talk(True))
+            elif not self.running:
+                self.start()  # the hold is sent once it runs (on_event), if still held
+        elif self.state == RUNNING:
+            self.bridge.call(lambda engine: engine.hold_to_talk(False))
 
     def answer_consent(self, request_id: str, decision: str) -> None:
         if self.state == RUNNING:
@@ -306,6 +334,8 @@ class AssistantMode(LiveMode):
             texts, self.pending_text = self.pending_text, []
             for text in texts:
                 self.bridge.call(lambda engine, t=text: engine.send_text(t))
+            if self.holding:  # pressed while it started: held still
+                self.bridge.call(lambda engine: engine.hold_to_talk(True))
 
     def session_event(self, event) -> None:
         from moshi_mlx.assistant import events as ev
@@ -345,6 +375,7 @@ class AssistantMode(LiveMode):
     def on_stopped(self, paths: list) -> None:
         self.phase = ""
         self.pending_text = []
+        self.holding = False
         super().on_stopped(paths)
         self.reminders.show()
 
