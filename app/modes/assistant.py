@@ -34,6 +34,7 @@ class AssistantMode(LiveMode):
         self.phase = ""
         self.pending_text: list[str] = []  # typed before the session ran: sent once it does
         self.holding = False  # push-to-talk: the shortcut is held
+        self.asked: set[str] = set()  # ids of the tool calls the user was asked about
         self.history: list[dict] = []  # the conversation so far, given to the next session's LLM
         self.tools = AssistantTools(self)
         super().__init__(shell)
@@ -223,6 +224,7 @@ class AssistantMode(LiveMode):
 
     def session_starting(self) -> None:
         self.phase = ""
+        self.asked = set()  # call ids start again with each session
         self.page.set_latency(None)
 
     def running_text(self) -> str:
@@ -360,8 +362,10 @@ class AssistantMode(LiveMode):
                                     | ({"interrupted": True} if event.interrupted else {}))
         elif isinstance(event, ev.ToolCallEvent):
             chat.tool_call(event)
-            if event.state in ("done", "error", "denied", "cancelled"):  # the next session's LLM reads it
-                self.history += tool_history(event)
+            if event.state == "asking":
+                self.asked.add(event.call_id)
+            elif event.state in ("done", "error", "denied", "cancelled"):  # the next session's LLM reads it
+                self.history += tool_history(event, event.call_id in self.asked)
             self.reminders.tool_call(event)
         elif isinstance(event, ev.ConsentRequest):
             chat.consent(event)

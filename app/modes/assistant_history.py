@@ -34,12 +34,12 @@ def tool_messages(record: ToolRecord, call_id: str) -> list[dict]:
              "status": record.status} | ({"asked": True} if record.asked else {})]
 
 
-def tool_history(event) -> list[dict]:
+def tool_history(event, asked: bool = False) -> list[dict]:
     """The messages of a call that ended in a running session (its ToolCallEvent), as History will
     read them back."""
     status = "allowed" if event.state == "done" else event.state
-    return tool_messages(ToolRecord(event.name, dict(event.arguments or {}), status, str(event.result or "")),
-                         event.call_id)
+    record = ToolRecord(event.name, dict(event.arguments or {}), status, str(event.result or ""), asked)
+    return tool_messages(record, event.call_id)
 
 
 def messages_from_lines(lines: list[str]) -> list[dict]:

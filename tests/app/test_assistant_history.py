@@ -96,3 +96,19 @@ def test_a_running_sessions_tool_calls_join_the_history(qtbot, make_app):
     assert [x["role"] for x in m.history] == ["user", "assistant", "tool", "assistant"]
     assert m.history[1]["tool_calls"][0]["function"] == {"name": "calculator", "arguments": {"expression": "2+2"}}
     assert m.history[2]["content"] == "2+2 = 4" and m.history[2]["status"] == "allowed"
+
+
+def test_a_call_the_user_was_asked_about_is_marked_so(qtbot, make_app):
+    backend = AssistantBackend()
+    backend.plans["Open example"] = Plan("Opened it.", tool="open_url", arguments={"url": "https://example.com"},
+                                         consent=True, result="opened")
+    shell, m, _ = assistant(make_app, backend)
+    started(qtbot, m)
+    m.send_typed("Open example")
+    chat = m.page.chat
+    wait_for(qtbot, lambda: bool(chat.cards) and next(iter(chat.cards.values())).buttons.isVisible())
+    next(iter(chat.cards.values())).deny_button.click()
+    wait_for(qtbot, lambda: p_done(m))
+    tool = [x for x in m.history if x["role"] == "tool"]
+    assert tool == [{"role": "tool", "tool_call_id": "call-1", "name": "open_url",
+                     "content": "Error: The user did not allow this tool call.", "status": "denied", "asked": True}]
