@@ -19,6 +19,7 @@ from .base import RUNNING, demo_label, model_display_name
 from .live_mode import LiveMode
 
 DEMO_TRIO = ("demo-stt", "demo-llm", "demo-tts")
+HOLD_TEXT = "Hold Control-Option-M to talk"
 
 
 class AssistantMode(LiveMode):
@@ -229,7 +230,9 @@ class AssistantMode(LiveMode):
 
     def running_text(self) -> str:
         stt, _llm, _tts = self.trio()
-        return "Listening" if stt and self.input_devices() else "Type a message"
+        if not (stt and self.input_devices()):
+            return "Type a message"
+        return HOLD_TEXT if self.push_to_talk else "Listening"
 
     def listen(self) -> bool:
         """Start the assistant listening (the menu-bar item, from any app): its page becomes the
@@ -346,6 +349,8 @@ class AssistantMode(LiveMode):
         if isinstance(event, ev.PhaseEvent):
             self.phase = event.phase
             self.page.set_phase(event.phase)
+            if event.phase == "listening" and self.push_to_talk and not self.holding and self.running_text() == HOLD_TEXT:
+                self.page.set_state_text(HOLD_TEXT)  # it hears nothing until the keys are held
             self.set_status(self.page.state_label.text())
         elif isinstance(event, ev.UserCaption):
             chat.user_caption(event.text, event.turn)

@@ -66,6 +66,7 @@ def test_holding_the_keys_in_the_window_talks(qtbot, make_app):
     shell, m, backend = assistant(make_app)
     engine = started(qtbot, m)
     assert engine.options.push_to_talk is True
+    wait_for(qtbot, lambda: m.page.state_label.text() == "Hold Control-Option-M to talk")
     edit = m.page.input_edit
     edit.setFocus()
     assert key(edit, "down")
@@ -78,6 +79,7 @@ def test_holding_the_keys_in_the_window_talks(qtbot, make_app):
     assert key(edit, "up")
     wait_for(qtbot, lambda: p_done(m))
     assert holds(backend) == [True, False]
+    wait_for(qtbot, lambda: m.page.state_label.text() == "Hold Control-Option-M to talk")  # keys up: deaf again
     assert m.page.chat.transcript().startswith("You: what is the weather\nAssistant: You said what is the weather.")
     assert "typed" not in m.page.chat.bubbles("user")[0].accessibleDescription()
     key(edit, "down", modifiers=Qt.KeyboardModifier.AltModifier)  # another combination: not the shortcut
