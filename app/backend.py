@@ -144,6 +144,14 @@ class Backend:
         kwargs.setdefault("data_dir", default_data_dir())
         return ToolBox(**kwargs)
 
+    def reminder_store(self, clock):
+        """The assistant's timers and reminders (moshi_mlx.tools.reminders.ReminderStore) on the
+        reminders.json that make_toolbox's ToolBoxes keep; plain Python, no MLX."""
+        from moshi_mlx.tools.reminders import FILE_NAME, ReminderStore
+        from moshi_mlx.tools.toolbox import default_data_dir
+
+        return ReminderStore(default_data_dir() / FILE_NAME, clock)
+
     def chat_known_models(self) -> list:
         """The curated chat models as KnownModel (kind "llm"), for the model manager's sizes,
         memory advice and downloads (hub.download fetches any repo's model files)."""

@@ -1,4 +1,5 @@
-"""A global shortcut on macOS: Control-Option-M starts or stops the active mode from any app.
+"""A global shortcut on macOS: Control-Option-M starts or stops the active mode from any app (with
+the Assistant's push-to-talk on, holding it talks: the key-down and the key-up both arrive).
 
 Qt has no global shortcuts. macOS offers three ways: an event tap (CGEventTap) or an NSEvent global
 monitor, both of which need the user to grant Accessibility access, and Carbon's
@@ -33,6 +34,7 @@ def four_char_code(text: str) -> int:
 
 K_EVENT_CLASS_KEYBOARD = four_char_code("keyb")
 K_EVENT_HOTKEY_PRESSED = 5
+K_EVENT_HOTKEY_RELEASED = 6
 SIGNATURE = four_char_code("Mshi")
 
 
@@ -53,6 +55,8 @@ def load_carbon():
     carbon = ctypes.CDLL("/System/Library/Frameworks/Carbon.framework/Carbon")
     carbon.GetApplicationEventTarget.restype = ctypes.c_void_p
     carbon.GetApplicationEventTarget.argtypes = []
+    carbon.GetEventKind.restype = ctypes.c_uint32
+    carbon.GetEventKind.argtypes = [ctypes.c_void_p]
     carbon.InstallEventHandler.restype = ctypes.c_int32
     carbon.InstallEventHandler.argtypes = [ctypes.c_void_p, EventHandlerProc, ctypes.c_ulong,
                                            ctypes.POINTER(EventTypeSpec), ctypes.c_void_p,
@@ -69,11 +73,13 @@ def load_carbon():
 
 
 class GlobalHotKey:
-    """One registered key combination calling `callback` (on the UI thread)."""
+    """One registered key combination calling `callback` when pressed and `on_release` (when set)
+    when released, on the UI thread."""
 
     def __init__(self, callback: Callable[[], None], loader: Callable = load_carbon,
-                 platform: str | None = None) -> None:
+                 platform: str | None = None, on_release: Callable[[], None] | None = None) -> None:
         self._callback = callback
+        self.on_release = on_release
         self._loader = loader
         self._platform = platform or sys.platform
         self._carbon = None
@@ -96,10 +102,11 @@ class GlobalHotKey:
         try:
             carbon = self._carbon = self._loader()
             target = carbon.GetApplicationEventTarget()
-            spec = EventTypeSpec(K_EVENT_CLASS_KEYBOARD, K_EVENT_HOTKEY_PRESSED)
+            specs = (EventTypeSpec * 2)(EventTypeSpec(K_EVENT_CLASS_KEYBOARD, K_EVENT_HOTKEY_PRESSED),
+                                        EventTypeSpec(K_EVENT_CLASS_KEYBOARD, K_EVENT_HOTKEY_RELEASED))
             proc = EventHandlerProc(self._on_event)
             handler = ctypes.c_void_p()
-            status = carbon.InstallEventHandler(target, proc, 1, ctypes.byref(spec), None,
+            status = carbon.InstallEventHandler(target, proc, len(specs), specs, None,
                                                 ctypes.byref(handler))
             if status != 0:
                 raise OSError(f"InstallEventHandler failed (OSStatus {status})")
@@ -124,9 +131,13 @@ class GlobalHotKey:
         self._carbon.RemoveEventHandler(self._handler)
         self._hotkey = self._handler = self._proc = None
 
-    def _on_event(self, _call_ref, _event, _user_data) -> int:
+    def _on_event(self, _call_ref, event, _user_data) -> int:
         try:
-            self._callback()
+            if self._carbon.GetEventKind(event) == K_EVENT_HOTKEY_RELEASED:
+                if self.on_release is not None:
+                    self.on_release()
+            else:
+                self._callback()
         except Exception:  # noqa: BLE001 - never raise into Carbon
             traceback.print_exc()
         return 0  # noErr

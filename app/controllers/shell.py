@@ -1,5 +1,6 @@
 """The shell: the main window's pages (the registered modes, then History), the menus, the tray
-item, the global shortcut, the settings, and closing (to the tray while a session runs)."""
+item, the global shortcut (and the same keys held in the window, for push-to-talk), the settings,
+and closing (to the tray while a session runs)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from ..views.settings_dialog import SettingsDialog
 from ..views.shell_window import ShellWindow
 from .dialogs import MessagePresenter
 from .history_controller import HistoryController
+from .hold_key import HoldKey
 from .models_controller import ModelsController
 from .tray import Tray
 
@@ -52,8 +54,11 @@ class Shell(QObject):
         self.active_mode: Mode = next(iter(self.modes.values()))
         self.sharing = Sharing(self)  # "Let other devices connect": Talk's model, served
         self.tray = Tray(self)
-        self.hotkey = hotkey_factory(self.toggle_active)
+        self.hotkey = hotkey_factory(self.shortcut_pressed)
+        self.hotkey.on_release = self.shortcut_released
         self._apply_hotkey()
+        self.hold_key = HoldKey(window, self.shortcut_pressed, self.shortcut_released,
+                                lambda: self.active_mode.holds_to_talk)
         w = window
         w.page_chosen.connect(self.show_page)
         w.toggle_action.triggered.connect(self.toggle_active)
@@ -100,6 +105,20 @@ class Shell(QObject):
 
     def toggle_active(self) -> None:
         self.active_mode.toggle()
+
+    def shortcut_pressed(self) -> None:
+        """Control-Option-M went down (from any app, or in the window): the active mode starts or
+        stops, or, with push-to-talk, listens while it is held."""
+        mode = self.active_mode
+        if mode.holds_to_talk:
+            mode.hold(True)
+        else:
+            mode.toggle()
+
+    def shortcut_released(self) -> None:
+        mode = self.active_mode
+        if mode.holds_to_talk:
+            mode.hold(False)
 
     def _mode_changed(self, mode: Mode) -> None:
         if mode is not self.active_mode:

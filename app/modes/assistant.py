@@ -6,17 +6,20 @@ modes' engines; start checks, states and errors are LiveMode's."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Signal
 
 from ..engine_bridge import EngineBridge
 from ..messages import for_error
 from .assistant_character import CUSTOM, CharacterPicker
+from .assistant_history import tool_history
 from .assistant_page import AssistantPage
+from .assistant_reminders import ReminderPanel
 from .assistant_tools import AssistantTools
 from .base import RUNNING, demo_label, model_display_name
 from .live_mode import LiveMode
 
 DEMO_TRIO = ("demo-stt", "demo-llm", "demo-tts")
+HOLD_TEXT = "Hold Control-Option-M to talk"
 
 
 class AssistantMode(LiveMode):
@@ -31,6 +34,8 @@ class AssistantMode(LiveMode):
     def __init__(self, shell) -> None:
         self.phase = ""
         self.pending_text: list[str] = []  # typed before the session ran: sent once it does
+        self.holding = False  # push-to-talk: the shortcut is held
+        self.asked: set[str] = set()  # ids of the tool calls the user was asked about
         self.history: list[dict] = []  # the conversation so far, given to the next session's LLM
         self.tools = AssistantTools(self)
         super().__init__(shell)
@@ -47,11 +52,12 @@ class AssistantMode(LiveMode):
         p.escape.activated.connect(self.interrupt)
         p.new_button.clicked.connect(self.new_conversation)
         p.chat.consent_answered.connect(self.answer_consent)
-        p.cancel_reminder_button.clicked.connect(self.cancel_chosen_reminder)
         p.voice_combo.currentTextChanged.connect(lambda text: self.set_option("voice", text.strip()))
         self.character = CharacterPicker(self, p.character_combo)
         p.character_button.clicked.connect(lambda: self.edit_system_prompt())
-        self.show_reminders()
+        self.reminders = ReminderPanel(self)  # listed from reminders.json at once, before any session
+        p.hold_check.setChecked(self.push_to_talk)
+        p.hold_check.toggled.connect(lambda on: self.set_option("push_to_talk", bool(on)))
 
     def build_page(self) -> AssistantPage:
         return AssistantPage(self.model_picker, self.device_picker)
@@ -214,16 +220,19 @@ class AssistantMode(LiveMode):
                     system=(self.option("system", "") or None) if preset == CUSTOM else None,
                     seed=s.seed, input_device=mic,
                     output_device=(self.prefs.output_device or "default") if tts else None,
-                    record_dir=record_dir, cache_dir=s.cache_dir or None,
+                    record_dir=record_dir, cache_dir=s.cache_dir or None, push_to_talk=self.push_to_talk and mic is not None,
                     history=list(self.history), tools=self.tools.toolbox_options())
 
     def session_starting(self) -> None:
         self.phase = ""
+        self.asked = set()  # call ids start again with each session
         self.page.set_latency(None)
 
     def running_text(self) -> str:
         stt, _llm, _tts = self.trio()
-        return "Listening" if stt and self.input_devices() else "Type a message"
+        if not (stt and self.input_devices()):
+            return "Type a message"
+        return HOLD_TEXT if self.push_to_talk else "Listening"
 
     def listen(self) -> bool:
         """Start the assistant listening (the menu-bar item, from any app): its page becomes the
@@ -259,6 +268,31 @@ class AssistantMode(LiveMode):
         if self.state == RUNNING and self.phase in ("thinking", "speaking", "tool"):
             self.bridge.call(lambda engine: engine.interrupt())
 
+    # -- push-to-talk ----------------------------------------------------------------------------
+    @property
+    def push_to_talk(self) -> bool:
+        """The setting (off by default): the assistant hears the user only while the shortcut is held."""
+        return bool(self.option("push_to_talk", False))
+
+    @property
+    def holds_to_talk(self) -> bool:
+        return self.push_to_talk and bool(self.trio()[0])  # an STT to hear with
+
+    def hold(self, held: bool) -> None:
+        """The shortcut down: listen (starting the assistant when it is off; a reply being spoken is
+        cut); up: the turn ends at once. A release before the session runs is dropped."""
+        if held == self.holding:
+            return
+        self.holding = held
+        if held:
+            self.page.set_state_text("Listening while you hold the keys…")
+            if self.state == RUNNING:
+                self.bridge.call(lambda engine: engine.hold_to_talk(True))
+            elif not self.running:
+                self.start()  # the hold is sent once it runs (on_event), if still held
+        elif self.state == RUNNING:
+            self.bridge.call(lambda engine: engine.hold_to_talk(False))
+
     def answer_consent(self, request_id: str, decision: str) -> None:
         if self.state == RUNNING:
             self.bridge.call(lambda engine: engine.answer_consent(request_id, decision))
@@ -274,12 +308,24 @@ class AssistantMode(LiveMode):
     def continue_conversation(self, messages: list[dict]) -> None:
         """Continue an earlier conversation: its messages go to the LLM at the next start."""
         self.new_conversation()
+        from moshi_mlx.assistant.events import ToolCallEvent
+
         self.history = [dict(m) for m in messages]
+        calls = {}  # call id -> the call, from the assistant message that made it
         for m in self.history:
+            for c in m.get("tool_calls") or ():
+                calls[c.get("id")] = c.get("function", {})
             if m.get("role") == "user":
                 self.page.chat.user_turn(str(m.get("content", "")), 0, False)
             elif m.get("role") == "assistant" and m.get("content"):
                 self.page.chat.reply_ended(0, str(m["content"]), str(m["content"]), bool(m.get("interrupted")))
+            elif m.get("role") == "tool":  # its card, as it ended
+                call = calls.get(m.get("tool_call_id"), {})
+                status = m.get("status", "allowed")
+                self.page.chat.tool_call(ToolCallEvent(
+                    0, str(m.get("tool_call_id")), str(m.get("name") or call.get("name", "")),
+                    dict(call.get("arguments") or {}), "done" if status == "allowed" else status,
+                    str(m.get("content", "")).removeprefix("Error: ")))
 
     # -- engine events (UI thread) ----------------------------------------------------------------
     def on_event(self, event) -> None:
@@ -293,6 +339,8 @@ class AssistantMode(LiveMode):
             texts, self.pending_text = self.pending_text, []
             for text in texts:
                 self.bridge.call(lambda engine, t=text: engine.send_text(t))
+            if self.holding:  # pressed while it started: held still
+                self.bridge.call(lambda engine: engine.hold_to_talk(True))
 
     def session_event(self, event) -> None:
         from moshi_mlx.assistant import events as ev
@@ -301,6 +349,8 @@ class AssistantMode(LiveMode):
         if isinstance(event, ev.PhaseEvent):
             self.phase = event.phase
             self.page.set_phase(event.phase)
+            if event.phase == "listening" and self.push_to_talk and not self.holding and self.running_text() == HOLD_TEXT:
+                self.page.set_state_text(HOLD_TEXT)  # it hears nothing until the keys are held
             self.set_status(self.page.state_label.text())
         elif isinstance(event, ev.UserCaption):
             chat.user_caption(event.text, event.turn)
@@ -317,56 +367,29 @@ class AssistantMode(LiveMode):
                                     | ({"interrupted": True} if event.interrupted else {}))
         elif isinstance(event, ev.ToolCallEvent):
             chat.tool_call(event)
-            self._track_reminder(event)
+            if event.state == "asking":
+                self.asked.add(event.call_id)
+            elif event.state in ("done", "error", "denied", "cancelled"):  # the next session's LLM reads it
+                self.history += tool_history(event, event.call_id in self.asked)
+            self.reminders.tool_call(event)
         elif isinstance(event, ev.ConsentRequest):
             chat.consent(event)
             if not self.shell.window.isVisible():
                 self.shell.tray.notify(event.question)
         elif isinstance(event, ev.ReminderEvent):
-            self.reminder_due(event.reminder_id, event.text)
+            self.reminders.due(event.reminder_id, event.text)
         elif isinstance(event, ev.TurnStats):
             self.page.set_latency(event.latency_ms.get("e2e"))
-
-    # -- timers and reminders --------------------------------------------------------------------
-    def _track_reminder(self, event) -> None:
-        if event.state == "done" and any(w in event.name for w in ("timer", "remind")):
-            self.show_reminders()
-
-    def show_reminders(self) -> None:
-        """The side panel: the timers and reminders the session's tools hold."""
-        from PySide6.QtWidgets import QListWidgetItem
-
-        view = self.page.reminders
-        view.clear()
-        for rid, text in self.tools.reminders():
-            item = QListWidgetItem(text)
-            item.setData(Qt.ItemDataRole.UserRole, rid)
-            item.setToolTip(text)
-            view.addItem(item)
-        self.page.cancel_reminder_button.setEnabled(view.currentRow() >= 0)
-        self.page.reminders_empty.setVisible(view.count() == 0)
-
-    def reminder_due(self, reminder_id: str, text: str) -> None:
-        """A timer or reminder is due (the engine speaks it): in the conversation, off the panel,
-        and a notification from the menu-bar item when the window is not in sight."""
-        self.show_reminders()
-        self.page.chat.reminder(text)
-        if not self.shell.window.isVisible() or self.shell.window.isMinimized():
-            self.shell.tray.notify(f"Reminder: {text}")
-
-    def cancel_chosen_reminder(self) -> None:
-        item = self.page.reminders.currentItem()
-        if item is not None:
-            self.tools.cancel(item.data(Qt.ItemDataRole.UserRole))
-            self.show_reminders()
 
     def on_stopped(self, paths: list) -> None:
         self.phase = ""
         self.pending_text = []
+        self.holding = False
         super().on_stopped(paths)
-        self.show_reminders()
+        self.reminders.show()
 
     def shutdown(self) -> None:
+        self.reminders.timer.stop()
         super().shutdown()
         self.tools.close()
 

@@ -104,10 +104,16 @@ class AssistantPage(SessionPage):
         self.record_check = QCheckBox("Record")
         self.record_check.setToolTip("Keep the session (both voices, the transcript with tool calls) "
                                      "in the recordings folder, listed in History")
+        self.hold_check = QCheckBox("Hold to talk")
+        self.hold_check.setAccessibleName("Push-to-talk: hold the shortcut while you speak")
+        self.hold_check.setToolTip("Push-to-talk: the assistant hears you only while you hold Control-Option-M "
+                                   "(in any app, or in this window); letting go sends what you said at once. "
+                                   "Off: it hears you all the time and answers when you pause.")
         controls.addWidget(self.new_button)
         controls.addStretch(1)
         controls.addWidget(self.start_button)
         controls.addStretch(1)
+        controls.addWidget(self.hold_check)
         controls.addWidget(self.record_check)
         outer.addLayout(controls)
         self.latency_label = label("latency –", secondary=True)
@@ -118,7 +124,8 @@ class AssistantPage(SessionPage):
     def set_running(self, running: bool, busy: bool = False) -> None:
         self.start_button.setText("End Assistant" if running else "Start Assistant")
         self.start_button.setEnabled(not busy)
-        self.lock_setup(running or busy, self.voice_combo, self.character_combo, self.character_button)
+        self.lock_setup(running or busy, self.voice_combo, self.character_combo, self.character_button,
+                        self.hold_check)
         if not running:
             self.set_phase("")
 

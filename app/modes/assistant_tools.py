@@ -1,14 +1,19 @@
 """The Assistant's tools (moshi_mlx.tools.ToolBox) as the app keeps them: built-ins on or off, the
 MCP servers' config file (Claude Desktop's `mcpServers` format), each tool's policy; a ToolBox made
 for each session on the bridge's control thread (MCP servers start there, never on the UI thread);
-its timers and reminders for the side panel. No Qt."""
+the timers and reminders for the side panel, read from reminders.json (the file the sessions'
+ToolBoxes keep) from the moment the mode opens, before any session: listed, cancelled, and the due
+ones taken when no session runs to speak them. No Qt, no MLX (moshi_mlx.tools.reminders is plain
+Python)."""
 
 from __future__ import annotations
 
 import json
 import sys
 import threading
+import time
 from pathlib import Path
+from typing import Callable
 
 CLAUDE_CONFIG = (Path.home() / "Library" / "Application Support" / "Claude" / "claude_desktop_config.json"
                  if sys.platform == "darwin" else Path.home() / ".config" / "Claude" / "claude_desktop_config.json")
@@ -20,9 +25,11 @@ def claude_config() -> Path | None:
 
 
 class AssistantTools:
-    def __init__(self, mode) -> None:
+    def __init__(self, mode, clock: Callable[[], float] = time.time) -> None:
         self.mode = mode
-        self.box = None  # the ToolBox of the last session (its reminders stay listed)
+        self.box = None  # the ToolBox of the last session
+        self.clock = clock  # seconds since the epoch (tests inject theirs)
+        self._store = None  # the app's ReminderStore on reminders.json, made when first needed
         self._lock = threading.Lock()
 
     # -- settings (the mode's options) ------------------------------------------------------------
@@ -75,21 +82,23 @@ class AssistantTools:
             box.close()
 
     # -- timers and reminders -------------------------------------------------------------------------
+    def store(self):
+        """The app's own store on reminders.json (the file every session's ToolBox shares)."""
+        if self._store is None:
+            self._store = self.mode.backend.reminder_store(lambda: self.clock())
+        return self._store
+
     def reminders(self) -> list[tuple[str, str]]:
         """(id, "Timer: tea\n14:05 (in 9 min)") of the timers and reminders set, soonest first."""
-        import time
-
         from moshi_mlx.tools.reminders import describe
 
-        with self._lock:
-            box = self.box
-        if box is None:
-            return []
-        now = time.time()
+        now = self.clock()
         return [(r.reminder_id, f"{r.text}\n{describe(r, now).rsplit(' at ', 1)[-1]}")
-                for r in sorted(box.pending_reminders(), key=lambda r: r.due_s)]
+                for r in sorted(self.store().pending(), key=lambda r: r.due_s)]
 
     def cancel(self, reminder_id: str) -> bool:
-        with self._lock:
-            box = self.box
-        return box is not None and box.cancel_reminder(reminder_id)
+        return self.store().cancel(reminder_id) is not None
+
+    def take_due(self) -> list:
+        """The reminders due now (each once: they leave the file), for when no session runs."""
+        return self.store().due(self.clock())

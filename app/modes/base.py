@@ -140,6 +140,15 @@ class Mode(QObject):
         else:
             self.start()
 
+    @property
+    def holds_to_talk(self) -> bool:
+        """True when the shortcut is held to talk (the Assistant's push-to-talk): key-down calls
+        hold(True), key-up hold(False), instead of toggle()."""
+        return False
+
+    def hold(self, held: bool) -> None:
+        """The shortcut went down (True) or up (False) while holds_to_talk."""
+
     # -- settings of this mode --------------------------------------------------------------------
     def update_prefs(self, **changes) -> None:
         self.prefs = self.prefs.replace(**changes)

@@ -31,6 +31,7 @@ class Conversation:
         self.commands, self.wake = commands, wake
         self.single_turn = single_turn  # a file's turn: the session ends after its reply
         self.live = ears is not None and ears.source.live
+        self.push_to_talk = bool(getattr(ears, "push_to_talk", False))  # turns end on release, not on a pause
         self.turn = 0
         self.reply: Reply | None = None
         self.announcements: list[str] = []
@@ -39,6 +40,7 @@ class Conversation:
         self.tool_rounds = 0
         self.call_queue: list = []  # calls of the current round not started yet
         self.results: list[tuple] = []  # (call, result text) of the current round
+        self.asked: set[str] = set()  # ids of the calls the user was asked about
         self.turn_start = 0.0
         self.parts: dict = {}
         self.done = False
@@ -102,11 +104,30 @@ class Conversation:
                 self._end_reply(interrupted=True)
             elif cmd[0] == "consent" and self.consent is not None and self.consent[0] == cmd[1]:
                 self._answer(cmd[2])
+            elif cmd[0] == "hold" and self.push_to_talk:
+                self._hold(cmd[1])
+
+    def _hold(self, held: bool) -> None:
+        """Push-to-talk: key down cuts what is being said (not a consent question: the user may be
+        answering it) and starts the turn; key up ends it at once."""
+        ears = self.ears
+        if held and not ears.held:
+            if self.reply is not None and self.consent is None:
+                self._end_reply(interrupted=True)
+            ears.press()
+        elif not held and ears.held:
+            ears.release()
+            if self.reply is None or self.consent is not None:
+                self._end_of_turn()
+            else:  # a typed turn's reply began meanwhile: these words are dropped
+                ears.take_turn()
 
     # -- hearing --------------------------------------------------------------------------------
     def _on_heard(self, heard) -> None:
         if heard.caption:
             self.emit(UserCaption(heard.caption, self.turn + 1, self.time_s))
+        if self.push_to_talk:
+            return  # the key, not the pause detector, ends a turn and cuts a reply
         signal = heard.signal
         source = self.ears.source
         if signal is None and not source.live and source.exhausted and (self.reply is None or self.consent):
@@ -130,6 +151,8 @@ class Conversation:
         if self.consent is not None:
             self._answer(spoken_decision(text))
             return
+        if not text and self.push_to_talk:
+            return  # the key held without a word: no turn
         self.parts = {"end_of_turn": (t - last) * 1e3, "stt_flush": (t_flush - t) * 1e3}
         self._start_turn(text or "...", typed=False, start=last)
 
@@ -157,9 +180,10 @@ class Conversation:
         if self.tool_run is not None:
             self.tool_run.stop()
             call = self.tool_run.call
-            self.emit(ToolCallEvent(self.turn, call.call_id, call.name, call.arguments, "cancelled",
-                                    elapsed_s=self.tool_run.elapsed_s))
+            self._tool_event(call, "cancelled", elapsed_s=self.tool_run.elapsed_s)
             self.tool_run = None
+        if self.consent is not None:  # cut while asking: the call was never made
+            self._record_tool(self.consent[1], "cancelled", "")
         self.consent = None
         self.call_queue, self.results = [], []
         r.finish(interrupted)
@@ -253,8 +277,7 @@ class Conversation:
             return False
         self.tool_run = None
         call = run.call
-        self.emit(ToolCallEvent(self.turn, call.call_id, call.name, call.arguments,
-                                "error" if result.is_error else "done", short(result.text), run.elapsed_s))
+        self._tool_event(call, "error" if result.is_error else "done", short(result.text), run.elapsed_s)
         r.marks.tool_s += run.elapsed_s
         self._tool_result(call, result)
         return True
@@ -262,12 +285,13 @@ class Conversation:
     def _start_tool(self, r: Reply, call) -> None:
         if self.tools is None or self.tool_rounds > MAX_ROUNDS:
             why = "no tools are available" if self.tools is None else "too many tool calls in one turn: answer now"
-            self.emit(ToolCallEvent(self.turn, call.call_id, call.name, call.arguments, "error", why))
+            self._tool_event(call, "error", why)
             self._tool_result(call, Outcome(why, True))
         elif self.tools.needs_consent(call.name):
             request = uuid.uuid4().hex[:12]
             question = self.tools.question(call.name, call.arguments)
             self.consent = (request, call)
+            self.asked.add(call.call_id)
             self.emit(ToolCallEvent(self.turn, call.call_id, call.name, call.arguments, "asking"))
             self.emit(ConsentRequest(request, self.turn, call.name, call.arguments, question))
             r.say_text(question)
@@ -284,12 +308,22 @@ class Conversation:
         if self.reply is None:
             return
         if decision == "deny":
-            self.emit(ToolCallEvent(self.turn, call.call_id, call.name, call.arguments, "denied"))
+            self._tool_event(call, "denied")
             self._tool_result(call, Outcome("The user did not allow this tool call.", True))
             return
         if decision == "always":
             self.tools.allow_always(call.name)
         self._run_tool(call)
+
+    def _tool_event(self, call, state: str, result: str | None = None, elapsed_s: float = 0.0) -> None:
+        """A call ended (done, error, denied, cancelled): the event, and its line in the recording."""
+        self.emit(ToolCallEvent(self.turn, call.call_id, call.name, call.arguments, state, result, elapsed_s))
+        self._record_tool(call, "allowed" if state == "done" else state, result or "")
+
+    def _record_tool(self, call, status: str, result: str) -> None:
+        if self.recorder is not None:
+            self.recorder.tool_call(call.name, call.arguments, status, result,
+                                    asked=call.call_id in self.asked, turn=self.turn)
 
     def _tool_result(self, call, result: Outcome) -> None:
         self.results.append((call, ("Error: " if result.is_error else "") + result.text))

@@ -4,6 +4,12 @@ the STT, into captions and the turn detector (turn.py); at the end of a turn, th
 The STT keeps listening while the assistant speaks (that is how a barge-in is heard). The flush:
 Unmute feeds ceil(delay / 80 ms) + 1 frames of silence so that the STT writes the last words it
 still holds back; here they are pushed as fast as compute allows, not in real time.
+
+Push-to-talk (`push_to_talk=True`): every frame still goes through the STT (it stays in sync), but
+only the words said while the key was held count: `press()` and `release()` mark the held span on
+the STT's audio clock, and a word is kept when it starts inside it (its pieces while they stay
+inside), so a word said just before the press that the STT writes after it (its delay) is
+dropped, and the words said before the release that the flush brings out are kept.
 """
 
 from __future__ import annotations
@@ -79,12 +85,40 @@ class Heard:
 
 
 class Ears:
-    def __init__(self, transcriber, detector: TurnDetector, source, recorder=None):
+    def __init__(self, transcriber, detector: TurnDetector, source, recorder=None, push_to_talk: bool = False):
         self.transcriber, self.detector, self.source, self.recorder = transcriber, detector, source, recorder
         self.text = ""  # the user's words since the last turn
         self.frames = 0
         self.last_word_at: float | None = None  # perf_counter when the last word arrived
         self.flush_frames = math.ceil(transcriber.settings.delay_s / FRAME_S) + 1
+        self.push_to_talk = push_to_talk
+        # push-to-talk: the held span, seconds of the STT's input (end None while held); None: not held
+        self.span: tuple[float, float | None] | None = None
+        self._keep_word: bool | None = None  # the current word's pieces are kept (None: no word yet)
+
+    @property
+    def held(self) -> bool:
+        return self.span is not None and self.span[1] is None
+
+    def press(self) -> None:
+        """Push-to-talk: the key went down; words from now on count (none before)."""
+        self.span = (self.transcriber.duration, None)
+        self.text = ""
+        self.detector.reset_turn()
+
+    def release(self) -> None:
+        """Push-to-talk: the key went up; words said after now do not count."""
+        if self.held:
+            self.span = (self.span[0], self.transcriber.duration)
+
+    def _keeps(self, piece: TextPiece) -> bool:
+        if not self.push_to_talk:
+            return True
+        span = self.span
+        inside = span is not None and span[0] <= piece.time and (span[1] is None or piece.time <= span[1])
+        if piece.text.startswith(" ") or self._keep_word is None:  # a new word: where it starts decides
+            self._keep_word = inside
+        return self._keep_word and inside
 
     @property
     def time_s(self) -> float:
@@ -105,7 +139,7 @@ class Ears:
     def _push(self, pcm: np.ndarray) -> tuple[str, int]:
         caption, words = "", 0
         for e in self.transcriber.push(pcm):
-            if isinstance(e, TextPiece) and e.text:
+            if isinstance(e, TextPiece) and e.text and self._keeps(e):
                 if e.text.startswith(" ") or not self.text.strip():
                     words += 1
                 caption += e.text
@@ -127,6 +161,8 @@ class Ears:
         """The user's words since the last turn, and a fresh start for the next."""
         text, self.text = self.text.strip(), ""
         self.detector.reset_turn()
+        if self.push_to_talk:
+            self.span = None  # until the next press
         return text
 
     def close(self) -> None:

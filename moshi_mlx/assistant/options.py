@@ -30,6 +30,7 @@ class AssistantOptions:
     pause_threshold: float = 0.6  # end of turn: smoothed pause probability (STT head 2) above this
     barge_in_threshold: float = 0.4  # barge-in: smoothed pause probability below this while speaking
     silence_timeout_s: float = 1.0  # end of turn for an STT without extra heads
+    push_to_talk: bool = False  # the microphone's words count only while hold_to_talk(True); release ends the turn
     tools: object | None = None  # a tools.ToolBox; None: no tools
     history: list[dict] = field(default_factory=list)  # earlier messages, to continue a conversation
     cache_dir: str | None = None

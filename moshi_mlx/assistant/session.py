@@ -5,6 +5,7 @@
     assistant.send_text("Hello")                # a typed turn (cuts a reply being spoken)
     assistant.interrupt()                       # the reply stops; history keeps the words heard
     assistant.answer_consent(request_id, "once" | "always" | "deny")
+    assistant.hold_to_talk(True / False)        # push-to-talk: key down / key up (end of turn)
     assistant.stop()                            # blocking, idempotent
 
 Only the models asked for are loaded: `stt=None` loads no STT (typed turns only), `tts=None` no
@@ -56,6 +57,12 @@ class Assistant(BackgroundSession):
 
     def interrupt(self) -> None:
         self._command("interrupt")
+
+    def hold_to_talk(self, held: bool) -> None:
+        """Push-to-talk (options.push_to_talk): True when the key goes down (a reply being spoken is
+        cut; the words heard from now count), False when it goes up (the turn ends at once: the
+        STT is flushed and the words answered; no pause detector). Ignored without push-to-talk."""
+        self._command("hold", bool(held))
 
     def answer_consent(self, request_id: str, decision: str) -> None:
         if decision not in DECISIONS:
@@ -129,13 +136,15 @@ class Assistant(BackgroundSession):
     def _load_llm(self, options: AssistantOptions):
         from .character import system_prompt
         from .llm import ChatLLM, LlmSettings, load_llm
+        from .record import history_for_chat
 
         llm = load_llm(options.llm, cache_dir=options.cache_dir,
                        progress=lambda d, t: self._emit(ProgressEvent("download", d, t, "bytes")))
         settings = LlmSettings.from_options(options)
         schemas = options.tools.schemas() if options.tools is not None else None
+        history = history_for_chat(list(options.history or ()), bool(schemas and llm.tokenizer.has_tool_calling))
         chat = ChatLLM(llm, system_prompt(options.preset, options.system), settings, tools=schemas,
-                       history=list(options.history or ()))
+                       history=history)
         if schemas and not chat.supports_tools:
             self._emit(ErrorEvent("tools", f"{llm.name} cannot call tools (its chat template has no tool "
                                   "calling): tools are off", fatal=False))
@@ -210,7 +219,8 @@ class _Io:
                 tr.reset()
                 detector = TurnDetector(options.pause_threshold, options.barge_in_threshold,
                                         options.silence_timeout_s, tr.has_end_of_turn)
-                self.ears = Ears(tr, detector, source, self.recorder)
+                self.ears = Ears(tr, detector, source, self.recorder,
+                                 push_to_talk=options.push_to_talk and source.live)
             if options.output_wav:
                 from ..tts.outputs import OutputSet, WavStream, check_output_path
 

@@ -29,7 +29,7 @@ from . import builtins as builtin_tools
 from .errors import ToolInputError, ToolsError
 from .mcp_config import read_config
 from .mcp_servers import McpServers, McpTool, ServerState
-from .reminders import Reminder, ReminderStore
+from .reminders import FILE_NAME as REMINDERS_FILE, Reminder, ReminderStore
 from .system import System, default_notes_path
 
 POLICIES = ("ask", "allow", "never")
@@ -101,7 +101,7 @@ class ToolBox:
         self._lock = threading.Lock()
         self._always: set[str] = set()
         self._builtins_on = bool(builtins)
-        reminders_path = Path(data_dir).expanduser() / "reminders.json" if data_dir is not None else None
+        reminders_path = Path(data_dir).expanduser() / REMINDERS_FILE if data_dir is not None else None
         self._context = builtin_tools.BuiltinContext(
             ReminderStore(reminders_path, clock), Path(history_dir).expanduser() if history_dir else None,
             Path(notes_path).expanduser() if notes_path else default_notes_path(), system or System(), clock)

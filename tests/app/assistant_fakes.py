@@ -65,6 +65,15 @@ class FakeAssistant:
         self.backend.calls.append(("interrupt", ""))
         self.interrupted.set()
 
+    def hold_to_talk(self, held: bool) -> None:
+        """Push-to-talk: key-down cuts the reply; key-up is the end of a spoken turn (the backend's
+        `held_speech`, or no turn when it is empty)."""
+        self.backend.calls.append(("hold", held))
+        if held:
+            self.interrupted.set()
+        elif self.backend.held_speech:
+            self.commands.put(("speech", self.backend.held_speech))
+
     def answer_consent(self, request_id: str, decision: str) -> None:
         self.backend.calls.append(("consent", f"{request_id}:{decision}"))
         self.consent.put((request_id, decision))
@@ -162,6 +171,7 @@ class AssistantBackend(FakeBackend):
         super().__init__(devices)
         self.plans: dict[str, Plan] = {}
         self.hold_after: int | None = None  # the reply waits after this many words until interrupted
+        self.held_speech = "what is the weather"  # said while the push-to-talk key was held
         self.assistants: list[FakeAssistant] = []
 
     def make_assistant(self, listener):

@@ -133,3 +133,86 @@ def test_live_session_through_the_virtual_sound_card(qtbot, make_app, demo_home,
     wait_for(qtbot, lambda: m.state == IDLE, 60_000)
     assert not [msg for msg in shell.messages.history], shell.messages.history
     assert m.last_recordings
+
+
+class NoiseMic:
+    """A live microphone for the real engine: noise frames (demo-stt writes random words from them),
+    paced a little; None (the microphone gone) after `last` frames."""
+
+    live, exhausted, audio = True, False, None
+
+    def __init__(self, last=3000):
+        import numpy as np
+
+        self.rng, self.count, self.last = np.random.default_rng(0), 0, last
+
+    def read(self):
+        import time
+
+        import numpy as np
+
+        if self.count >= self.last:
+            return None
+        self.count += 1
+        time.sleep(0.005)
+        return (0.1 * self.rng.standard_normal(1920)).astype(np.float32)
+
+    def close(self):
+        pass
+
+
+class NoiseMicAudio(NullAudio):
+    def make_assistant_options(self, **kwargs):
+        self.options.append(kwargs)
+        return FakeBackend.make_assistant_options(self, **dict(kwargs, input_device="noise", output_device=None))
+
+
+def test_push_to_talk_over_the_real_engine(qtbot, make_app, demo_home, tmp_path, monkeypatch):
+    """Hold to talk on, the real engine hearing noise (demo-stt: random words): no turn of its own while
+    the keys are up; holding them (in the window) cuts the reply being spoken, letting go ends the
+    turn (a reply when demo-stt started a word meanwhile, none otherwise), and it listens on."""
+    from PySide6.QtCore import QEvent, Qt
+    from PySide6.QtGui import QKeyEvent
+    from PySide6.QtWidgets import QApplication
+
+    from moshi_app.controllers.hold_key import MODIFIERS
+    from moshi_app.modes.base import RUNNING
+    from moshi_mlx.assistant.session import _Io
+
+    mic = NoiseMic()
+    monkeypatch.setattr(_Io, "_mic", lambda self, options, emit, stop: mic)
+    shell = make_app(NoiseMicAudio(), cache_dir=str(demo_home), seed=1)
+    m = open_mode(shell, "assistant")
+    story = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen."
+    assert m.set_trio("demo-stt", scripted(tmp_path, [story, "Going on."]), "demo-tts")
+    m.page.hold_check.setChecked(True)
+    m.tools.save(builtins=False)
+    assert m.start()
+    wait_for(qtbot, lambda: bool(shell.messages.history) or m.state == RUNNING, 200_000)
+    assert not shell.messages.history, shell.messages.history
+    m.send_typed("tell me a story")
+    chat = m.page.chat
+    wait_for(qtbot, lambda: bool(chat.bubbles("assistant")) and len(chat.bubbles("assistant")[0].words) >= 3, 200_000)
+
+    def key(kind):
+        QApplication.sendEvent(chat, QKeyEvent(kind, Qt.Key.Key_M, MODIFIERS, "", False))
+
+    key(QEvent.Type.KeyPress)
+    bubble = chat.bubbles("assistant")[0]
+    wait_for(qtbot, lambda: not bubble.live, 60_000)
+    assert bubble.interrupted and story.startswith(bubble.text) and len(bubble.text.split()) >= 3
+    qtbot.wait(1500)  # held: it hears
+    held_words = len(chat.bubbles("user")) == 2  # captions of words heard while held
+    key(QEvent.Type.KeyRelease)
+    if held_words:  # the release ended that turn: it is answered
+        wait_for(qtbot, lambda: len(chat.bubbles("assistant")) == 2 and not chat.bubbles("assistant")[1].live,
+                 120_000)
+        assert chat.bubbles("assistant")[1].text == "Going on." and not chat.bubbles("user")[1].live
+    else:  # no word while held: no turn
+        qtbot.wait(2000)
+        assert len(chat.bubbles("user")) == 1 and len(chat.bubbles("assistant")) == 1
+    assert chat.bubbles("user")[0].text == "tell me a story"
+    assert m.state == RUNNING and mic.count < mic.last  # listening on
+    m.stop()
+    wait_for(qtbot, lambda: m.state == IDLE, 60_000)
+    assert not shell.messages.history, shell.messages.history

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (QAbstractButton, QAbstractItemView, QAbstractSlid
                                QLineEdit, QPushButton, QScrollBar, QTextEdit, QVBoxLayout,
                                QWidget)
 
-from moshi_app.hotkey import CONTROL_KEY, KEY_M, OPTION_KEY, GlobalHotKey, four_char_code
+from moshi_app.hotkey import CONTROL_KEY, KEY_M, OPTION_KEY, EventTypeSpec, GlobalHotKey, four_char_code
 from moshi_app.modes.base import IDLE, RUNNING, Mode
 from moshi_app.settings import SettingsStore
 from moshi_mlx.kinds import KINDS
@@ -218,12 +218,15 @@ class FakeCarbon:
     def GetApplicationEventTarget(self):
         return 0x1234
 
-    def InstallEventHandler(self, target, proc, count, spec, user_data, out_ref):
-        spec = ctypes.cast(spec, ctypes.POINTER(type(spec._obj))).contents
-        self.calls.append(("install", target, count, spec.eventClass, spec.eventKind))
+    def InstallEventHandler(self, target, proc, count, specs, user_data, out_ref):
+        specs = ctypes.cast(specs, ctypes.POINTER(EventTypeSpec))
+        self.calls.append(("install", target, count, [(specs[i].eventClass, specs[i].eventKind) for i in range(count)]))
         self.handler = proc
         ctypes.cast(out_ref, ctypes.POINTER(ctypes.c_void_p)).contents.value = 0x5678
         return self.install_status
+
+    def GetEventKind(self, event):
+        return event  # the stand-in's events are their kinds: handler(None, 6, None) is a key-up
 
     def RegisterEventHotKey(self, key, modifiers, hotkey_id, target, options, out_ref):
         self.calls.append(("register", key, modifiers, hotkey_id.signature, hotkey_id.id, target))
@@ -246,10 +249,13 @@ def test_global_hot_key_registration_logic_with_a_stand_in_for_carbon():
     carbon = FakeCarbon()
     hk = GlobalHotKey(lambda: fired.append(1), loader=lambda: carbon, platform="darwin")
     assert hk.register() and hk.registered
-    assert carbon.calls[0] == ("install", 0x1234, 1, four_char_code("keyb"), 5)
+    released = []
+    hk.on_release = lambda: released.append(1)
+    assert carbon.calls[0] == ("install", 0x1234, 2, [(four_char_code("keyb"), 5), (four_char_code("keyb"), 6)])
     assert carbon.calls[1] == ("register", KEY_M, CONTROL_KEY | OPTION_KEY, four_char_code("Mshi"), 1, 0x1234)
     assert four_char_code("keyb") == 0x6B657962 and KEY_M == 0x2E and CONTROL_KEY | OPTION_KEY == 0x1800
-    assert carbon.handler(None, None, None) == 0 and fired == [1]  # through the real C callback
+    assert carbon.handler(None, 5, None) == 0 and fired == [1]  # through the real C callback
+    assert carbon.handler(None, 6, None) == 0 and fired == [1] and released == [1]  # kEventHotKeyReleased
     hk.unregister()
     assert carbon.calls[2:] == [("unregister", 0x9ABC), ("remove", 0x5678)] and not hk.registered
     taken = FakeCarbon(register_status=-9878)  # eventHotKeyExistsErr
@@ -265,9 +271,10 @@ def test_global_shortcut_toggles_the_active_mode_and_follows_the_setting(qtbot, 
     shell = make_app(FakeBackend(), model="demo", hotkey_factory=lambda cb: GlobalHotKey(
         cb, loader=lambda: carbon, platform="darwin"))
     assert shell.hotkey.registered
-    carbon.handler(None, None, None)  # the user pressed Control-Option-M in another app
+    carbon.handler(None, 5, None)  # the user pressed Control-Option-M in another app
+    carbon.handler(None, 6, None)  # and let it go: nothing more (no push-to-talk in Talk)
     wait_for(qtbot, lambda: talk(shell).state == RUNNING)
-    carbon.handler(None, None, None)
+    carbon.handler(None, 5, None)
     wait_for(qtbot, lambda: talk(shell).state == IDLE)
     dialog = shell.open_settings()
     assert dialog.global_shortcut.isChecked() and "Control-Option-M" in dialog.global_shortcut.text()
