@@ -141,8 +141,9 @@ class LmGen:
     buffer (the TTS state machine).
     cfg_text: with CFG, guide the text logits too (False: Kyutai's cfg_is_no_text, where the text
     is sampled from the conditioned row alone: TTS with a voice prefix).
-    kv_bits: store the temporal KV cache quantized to 8 (or 4) bits (QuantizedRingKVCache): about
-    a quarter of a float32 cache's memory, attention through quantized matmuls."""
+    kv_bits: store the temporal KV cache quantized to 8 (or 4) bits (QuantizedRingKVCache): at 8
+    bits about half a 16-bit cache's memory (0.28x a float32 one), attention through quantized
+    matmuls."""
 
     def __init__(self, model: Lm, text_sampler=None, audio_sampler=None, seed: int | None = None,
                  dtype: mx.Dtype | None = None, *, codebooks: int | None = None,
