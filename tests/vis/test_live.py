@@ -48,3 +48,23 @@ def test_image_changed_while_talking(virtual_audio_device, demo_models, event_lo
     for entry, original in zip(images[:2], ("a.png", "b.png")):
         assert (tmp_path / "rec" / entry["file"]).read_bytes() == (tmp_path / original).read_bytes()
     assert set(engine.recording_paths) >= {"wav", "transcript", "image-1", "image-2"}
+
+
+def test_chat_takes_a_new_image_per_line(virtual_audio_device, demo_models, tmp_path):
+    """`chat --image a.png` with a MoshiVis model: a path typed while talking is shown from the
+    next frame on; a bad one is one warning line and the talk goes on."""
+    import subprocess
+    import sys
+
+    home = demo_models.home(tmp_path / "home", "demo-vis")
+    Image.new("RGB", (30, 20), "red").save(tmp_path / "a.png")
+    Image.new("RGB", (30, 20), "blue").save(tmp_path / "b.png")
+    (tmp_path / "bad.png").write_text("not a picture")
+    typed = f"{tmp_path / 'bad.png'}\n{tmp_path / 'b.png'}\n"
+    r = subprocess.run([sys.executable, "-m", "moshi_mlx", "chat", "--model", "demo-vis", "--cache-dir", str(home),
+                        "--image", str(tmp_path / "a.png"), "--duration", "4", "--no-stats", "--no-aec"],
+                       input=typed, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert f"now showing {tmp_path / 'b.png'}" in r.stderr
+    warnings = [line for line in r.stderr.splitlines() if line.startswith("warning (image):")]
+    assert len(warnings) == 1 and "not an image file" in warnings[0] and "Traceback" not in r.stderr
