@@ -62,7 +62,10 @@ def image_cache(lm) -> ImageCache:
 
 
 class VisSetup(StreamSetup):
-    accepted_options = ("image",)
+    """Options: `image` (a file), `xa_start` (the call from which it is attended to; default: the
+    model's, Kyutai's clients send theirs)."""
+
+    accepted_options = ("image", "xa_start")
     changeable_options = ("image",)
 
     def __init__(self, model, sampling, options=None):
@@ -72,10 +75,14 @@ class VisSetup(StreamSetup):
     def _source(self, image: str | None):
         return image_cache(self.model.lm).get(self.model.lm, image) if image else None
 
+    @property
+    def xa_start(self) -> int:
+        return int(self.options.get("xa_start", self.model.lm.vis_config.xa_start))
+
     def make_gen(self):
         gen = super().make_gen()
         if self.source is not None:
-            gen.set_cross(self.source, start=self.model.lm.vis_config.xa_start)
+            gen.set_cross(self.source, start=self.xa_start)
         return gen
 
     def change(self, gen, options) -> None:
@@ -84,4 +91,4 @@ class VisSetup(StreamSetup):
         image = options.get("image") or None
         self.source = self._source(image)
         self.options["image"] = image
-        gen.set_cross(self.source, start=self.model.lm.vis_config.xa_start)
+        gen.set_cross(self.source, start=self.xa_start)
