@@ -26,7 +26,8 @@ from . import mlx_worker
 from .core import FrameEngine, Sampling
 from .live_engine import FRAME_MS, LiveEngine, LiveStats, db  # noqa: F401  (db: its old home)
 from .session_base import error_event  # noqa: F401  (one map for every engine)
-from .events import ErrorEvent, Event, LevelEvent, OptionsEvent, ProgressEvent, StateEvent, StatsEvent, TextEvent
+from .events import (ErrorEvent, Event, LevelEvent, OptionsEvent, ProgressEvent, StateEvent, StatsEvent,
+                     TextEvent)
 
 WARMUP_FRAMES = 3
 KINDS_ACCEPTED = ("moshi", "personaplex")  # what a conversation runs by default (moshi_mlx/kinds.py)
@@ -189,7 +190,7 @@ class _LiveSession:
                 mode=kind.mode, kind=kind.name, model=options.model, model_name=model.files.name), **names)
             self.recording_paths = self.recorder.paths  # the same dict: images shown later join it
             if (options.kind_options or {}).get("image"):
-                self.recorder.add_image(options.kind_options["image"], 0.0)
+                self._keep_image(options.kind_options["image"], 0.0)
 
     def _make_aec(self, wanted: bool | None):
         if wanted is None:
@@ -263,8 +264,17 @@ class _LiveSession:
             self.emit(ErrorEvent(next(iter(kind_options), "options"), str(e), fatal=False))
             return
         if self.recorder is not None and "image" in kind_options:
-            self.recorder.add_image(kind_options["image"], time_s)
+            self._keep_image(kind_options["image"], time_s)
         self.emit(OptionsEvent(dict(kind_options), time_s, self.conversation))
+
+    def _keep_image(self, path: str | None, time_s: float) -> None:
+        """The recording keeps a copy of the picture shown from `time_s` on (a failure to copy it
+        is said; the conversation goes on)."""
+        try:
+            self.recorder.add_image(path, time_s)
+        except OSError as e:
+            self.emit(ErrorEvent("image", f"the recording could not keep a copy of {path}: "
+                                 f"{e.strerror or e}", fatal=False))
 
     def close(self) -> None:
         self.audio.close()
