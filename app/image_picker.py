@@ -3,17 +3,21 @@ goes to the next conversation as EngineOptions.kind_options {"image": path}, whe
 reads, encodes and projects it once (moshi_mlx/vis/setup.py); chosen while a conversation runs, it
 replaces the one shown from the next frame on (ConversationEngine.change, through the bridge's
 control thread: never MLX here). A picture comes from the file dialog, a file dropped on the panel,
-or the clipboard (Paste: a copied file, or image data saved as a PNG in the app's folder). The
-picture is previewed beside the transcript. A file that is not a usable picture is refused at once
+the clipboard (Paste: a copied file, or image data saved as a PNG), or, on a Mac, a screenshot of a
+region or a window (`screencapture -i`: drag a region, or space bar then click a window; Escape
+cancels). Pasted pictures and screenshots are kept under the recordings folder, `MoshiVis images/`.
+The picture is previewed beside the transcript. A file that is not a usable picture is refused at once
 with the engine's one-line message. Recordings keep each image with the time it was shown
 (engine/recorder.py; History lists them)."""
 
 from __future__ import annotations
 
+import shutil
+import sys
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, QProcess, Qt, Signal
 from PySide6.QtGui import QGuiApplication, QKeySequence, QPixmap, QShortcut
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QPushButton, QWidget
 
@@ -22,6 +26,7 @@ from .messages import for_error
 MOSHIVIS = "moshivis"
 FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp *.gif *.tif *.tiff);;All files (*)"
 PREVIEW_PX = 160
+SCREENSHOT = ("screencapture", "-i", "-x")  # macOS: interactive region or window, no shutter sound
 NO_IMAGE = "No image: Moshi talks without one"
 
 
@@ -39,12 +44,16 @@ class ImagePanel(QWidget):
         self.choose_button.setAccessibleName("Show an image")
         self.paste_button = QPushButton("Paste")
         self.paste_button.setToolTip("Show the picture (or image file) on the clipboard")
+        self.screenshot_button = QPushButton("Screenshot…")
+        self.screenshot_button.setToolTip("Show a region of the screen or a window (drag a region, "
+                                          "or press Space and click a window; Escape cancels)")
         self.file_label = QLabel(NO_IMAGE)
         self.file_label.setAccessibleName("Image shown to MoshiVis")
         self.clear_button = QPushButton("No image")
         self.clear_button.setAccessibleName("No image")
         row.addWidget(self.choose_button)
         row.addWidget(self.paste_button)
+        row.addWidget(self.screenshot_button)
         row.addWidget(self.file_label, 1)
         row.addWidget(self.clear_button)
         self.preview = QLabel()  # placed beside the transcript by the page
@@ -75,9 +84,13 @@ class ImagePicker(QObject):
         self.active = False  # the Talk model is a MoshiVis model
         self.path = ""
         self.chooser = None  # tests: fn() -> path or ""
-        self.paste_folder: Path | None = None  # where pasted image data is saved (default: the app's)
+        self.saved_folder: Path | None = None  # pasted pictures, screenshots (default: recordings')
+        self.screenshot_command = SCREENSHOT  # tests: another program that writes its last argument
+        self._capture: QProcess | None = None
         self.panel.choose_button.clicked.connect(lambda: self.choose())
         self.panel.paste_button.clicked.connect(lambda: self.paste())
+        self.panel.screenshot_button.clicked.connect(lambda: self.screenshot())
+        self.panel.screenshot_button.setVisible(sys.platform == "darwin" and bool(shutil.which(SCREENSHOT[0])))
         self.panel.clear_button.clicked.connect(lambda: self.set_image(""))
         self.panel.dropped.connect(lambda path: self.set_image(path))
         self._paste_shortcut = QShortcut(QKeySequence.StandardKey.Paste, self.panel)
@@ -105,17 +118,43 @@ class ImagePicker(QObject):
         if image.isNull():
             self.mode.messages.show(for_error("image", "The clipboard holds no picture."))
             return False
-        folder = self.paste_folder or Path(self.mode.shell.settings.record_dir or Path.home()) / "pasted images"
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / time.strftime("pasted-%Y%m%d-%H%M%S.png")
-        n = 1
-        while path.exists():
-            n += 1
-            path = path.with_name(time.strftime(f"pasted-%Y%m%d-%H%M%S-{n}.png"))
+        path = self._new_file("pasted")
         if not image.save(str(path), "PNG"):
             self.mode.messages.show(for_error("image", f"{path}: could not be saved."))
             return False
         return self.set_image(str(path))
+
+    def screenshot(self) -> bool:
+        """Start the screenshot tool (in the background: the window stays live); its picture is
+        shown when it is done, nothing when cancelled. False when one is already running."""
+        if self._capture is not None:
+            return False
+        path = self._new_file("screenshot")
+        process = self._capture = QProcess(self)
+        process.finished.connect(lambda *_: self._screenshot_done(process, path))
+        process.errorOccurred.connect(lambda *_: self._screenshot_done(process, path))
+        program, *args = self.screenshot_command
+        process.start(program, [*args, str(path)])
+        return True
+
+    def _screenshot_done(self, process: QProcess, path: Path) -> None:
+        if self._capture is not process:
+            return  # finished after errorOccurred: handled once
+        self._capture = None
+        if path.is_file() and path.stat().st_size > 0:
+            self.set_image(str(path))
+        elif process.error() == QProcess.ProcessError.FailedToStart:
+            self.mode.messages.show(for_error("image", f"{self.screenshot_command[0]} could not start."))
+
+    def _new_file(self, stem: str) -> Path:
+        folder = self.saved_folder or Path(self.mode.shell.settings.record_dir or Path.home()) / "MoshiVis images"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / time.strftime(f"{stem}-%Y%m%d-%H%M%S.png")
+        n = 1
+        while path.exists():
+            n += 1
+            path = path.with_name(time.strftime(f"{stem}-%Y%m%d-%H%M%S-{n}.png"))
+        return path
 
     def set_image(self, path: str) -> bool:
         """Use `path` ("" for none): at once in a running conversation, else from the next one.

@@ -94,7 +94,7 @@ def test_image_dropped_or_pasted(qtbot, make_app, tmp_path):
     image = QImage(24, 12, QImage.Format.Format_RGB32)
     image.fill(Qt.GlobalColor.yellow)
     QGuiApplication.clipboard().setImage(image)
-    c.image.paste_folder = tmp_path / "pasted"
+    c.image.saved_folder = tmp_path / "pasted"
     qtbot.mouseClick(c.image.panel.paste_button, Qt.MouseButton.LeftButton)
     pasted = Path(c.image.kind_options()["image"])
     assert pasted.parent == tmp_path / "pasted" and pasted.suffix == ".png"
@@ -104,3 +104,30 @@ def test_image_dropped_or_pasted(qtbot, make_app, tmp_path):
     c.messages.show = lambda message: shown.append(message)
     assert not c.image.paste()
     assert len(shown) == 1 and "no picture" in shown[0].text
+
+
+def test_screenshot(qtbot, make_app, tmp_path):
+    """The screenshot tool runs in the background (a stand-in here for macOS's screencapture: it
+    writes the file named last); its picture is shown; a cancelled one (no file) changes nothing."""
+    import sys
+
+    c = talk(make_app(FakeBackend(), model="demo-vis"))
+    c.image.saved_folder = tmp_path / "shots"
+    c.image.screenshot_command = (sys.executable, "-c", "import sys; from PIL import Image; "
+                                  "Image.new('RGB', (16, 9), 'white').save(sys.argv[-1])")
+    assert c.image.screenshot()
+    assert not c.image.screenshot()  # one at a time
+    wait_for(qtbot, lambda: c.image.kind_options() is not None)
+    shot = Path(c.image.kind_options()["image"])
+    assert shot.parent == tmp_path / "shots" and shot.name.startswith("screenshot-")
+    assert Image.open(shot).size == (16, 9)
+    c.image.screenshot_command = (sys.executable, "-c", "pass")  # Escape: no file
+    assert c.image.screenshot()
+    wait_for(qtbot, lambda: c.image._capture is None)
+    assert c.image.kind_options() == {"image": str(shot)}
+    shown = []
+    c.messages.show = lambda message: shown.append(message)
+    c.image.screenshot_command = (str(tmp_path / "no-such-tool"),)
+    assert c.image.screenshot()
+    wait_for(qtbot, lambda: c.image._capture is None)
+    assert len(shown) == 1 and "could not start" in shown[0].text
