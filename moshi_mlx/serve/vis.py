@@ -73,7 +73,9 @@ async def receive_image(ws, timeout: float = IMAGE_WAIT_S) -> Path:
         with os.fdopen(fd, "wb") as f:
             f.write(message.data[1:])
         await asyncio.to_thread(open_rgb, path)
-    except BaseException:
+    except BaseException as e:
         path.unlink(missing_ok=True)
+        if isinstance(e, ImageError):  # the client hears of its picture, not of this file
+            raise ImageError(str(e).replace(str(path), "the picture")) from None
         raise
     return path
