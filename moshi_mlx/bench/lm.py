@@ -355,8 +355,7 @@ def main(args: argparse.Namespace) -> int:
     if vis is not None:
         from .vis import bench_image
 
-        result["image"] = bench_image(model, gen, config, args.steps, args.warmup, max(2, args.repeats),
-                                      _time_steps)
+        result["image"] = bench_image(model, gen, config, args.steps, args.warmup, max(2, args.repeats))
     if not args.no_split:
         result["split_ms"] = _time_split(model, config, dtype, args.steps, args.warmup, gen)
     if args.compare_kyutai:
