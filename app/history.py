@@ -51,6 +51,7 @@ class Session:
     first_words: str
     name: str = ""  # given by the user (Rename)
     ended: bool = True  # False: still recording, or the process died (files valid all the same)
+    images: tuple[tuple[float, Path | None], ...] = ()  # MoshiVis: (time shown, its copy or None)
 
     @property
     def title(self) -> str:
@@ -58,7 +59,8 @@ class Session:
 
     @property
     def files(self) -> list[Path]:
-        return [p for p in (self.wav, self.transcript, self.meta) if p is not None and p.exists()]
+        kept = [self.wav, self.transcript, self.meta] + [p for _, p in self.images]
+        return [p for p in dict.fromkeys(kept) if p is not None and p.exists()]
 
 
 # ---- reading ----------------------------------------------------------------------------------
@@ -113,6 +115,20 @@ def _existing(path: Path) -> Path | None:
     return path if path.is_file() else None
 
 
+def _images(folder: Path, entries) -> tuple[tuple[float, Path | None], ...]:
+    """The sidecar's `images` (MoshiVis: each image shown, from when; engine/recorder.py), its
+    damaged entries left out; files are names in the sidecar's own folder."""
+    shown = []
+    for entry in entries if isinstance(entries, list) else ():
+        if not isinstance(entry, dict) or not isinstance(entry.get("time_s"), (int, float)):
+            continue
+        name = entry.get("file")
+        if name is not None and (not isinstance(name, str) or not name or Path(name).name != name):
+            continue
+        shown.append((float(entry["time_s"]), folder / name if name else None))
+    return tuple(shown)
+
+
 def _from_sidecar(sidecar: Path, data: dict) -> Session:
     base = Path(str(sidecar)[: -len(".json")])
     wav = _existing(sidecar.parent / data["wav"]) if data.get("wav") else _existing(base.with_name(base.name + ".wav"))
@@ -134,7 +150,7 @@ def _from_sidecar(sidecar: Path, data: dict) -> Session:
     return Session(base, wav, txt, sidecar, started, str(data.get("mode") or "talk"),
                    str(data.get("kind") or ""), str(data.get("model") or ""),
                    str(data.get("model_name") or data.get("model") or ""), duration, words,
-                   str(data.get("name") or ""), ended)
+                   str(data.get("name") or ""), ended, _images(sidecar.parent, data.get("images")))
 
 
 def _legacy(wav: Path) -> Session:

@@ -126,9 +126,13 @@ class HistoryController(QObject):
                            self.model_label(session), format_duration(session.duration_s)])
         p.show_session(session.title, info)
         p.transcript.clear()
-        for line in self.lines:
-            item = QListWidgetItem(f"{history.clock(line.time_s):>6}   {line.text}")
-            item.setData(Qt.ItemDataRole.UserRole, line.time_s)
+        rows = [(line.time_s, line.text, "") for line in self.lines]
+        rows += [(t, f"[picture shown: {path.name if path else 'none'}]", str(path or ""))  # MoshiVis
+                 for t, path in session.images]
+        for time_s, text, tip in sorted(rows, key=lambda r: r[0]):
+            item = QListWidgetItem(f"{history.clock(time_s):>6}   {text}")
+            item.setData(Qt.ItemDataRole.UserRole, time_s)
+            item.setToolTip(tip)
             p.transcript.addItem(item)
         if not self.lines:
             p.transcript.addItem(QListWidgetItem("(no words in this recording)"))

@@ -74,9 +74,13 @@ class TalkMode(LiveMode):
         return f"Conversation on · {p.input_combo.currentText()} → {p.output_combo.currentText()}{persona}"
 
     def session_event(self, event) -> None:
-        from moshi_mlx.engine.events import TextEvent
+        from moshi_mlx.engine.events import OptionsEvent, TextEvent
 
-        if isinstance(event, TextEvent):
+        if isinstance(event, OptionsEvent) and "image" in event.options:  # a new image is seen
+            image = event.options["image"]
+            self.show_state(f"{self.running_text()} · at {event.time_s:.1f} s: "
+                            + (f"showing {Path(image).name}" if image else "no image"))
+        elif isinstance(event, TextEvent):
             what, _line = self.transcript.add(event.text, event.time_s, event.conversation)
             self.page.transcript_view.add_piece(what, self.transcript, SESSION_TITLE, event.text)
             self.last_conversation = event.conversation

@@ -30,7 +30,13 @@ class TalkPage(SessionPage):
             outer.addWidget(image_panel)
 
         self.transcript_view = LiveTextView("Transcript", "Moshi's words appear here during a conversation.")
-        outer.addWidget(self.transcript_view, 1)
+        if image_panel is not None:  # the picture MoshiVis sees, beside the transcript
+            body = QHBoxLayout()
+            body.addWidget(self.transcript_view, 1)
+            body.addWidget(image_panel.preview)
+            outer.addLayout(body, 1)
+        else:
+            outer.addWidget(self.transcript_view, 1)
         self.input_meter, self.output_meter = self.meters.meters
         outer.addWidget(self.meters)
 
@@ -60,8 +66,8 @@ class TalkPage(SessionPage):
         self.start_button.setEnabled(not busy)
         self.lock_setup(running or busy, self.aec_check)
         self.persona_panel.set_locked(running or busy)
-        if self.image_panel is not None:  # one image per conversation
-            self.image_panel.setEnabled(not (running or busy))
+        if self.image_panel is not None:  # changeable during a conversation, not while it starts
+            self.image_panel.setEnabled(not busy)
 
     def transcript_text(self) -> str:
         return self.transcript_view.toPlainText()

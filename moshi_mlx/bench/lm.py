@@ -107,8 +107,7 @@ def main(args: argparse.Namespace) -> int:
     if vis is not None:
         from .vis import bench_image
 
-        result["image"] = bench_image(model, gen, config, args.steps, args.warmup, max(2, args.repeats),
-                                      time_steps)
+        result["image"] = bench_image(model, gen, config, args.steps, args.warmup, max(2, args.repeats))
     if not args.no_split:
         result["split_ms"] = time_split(model, config, dtype, args.steps, args.warmup, gen)
     if args.compare_kyutai:

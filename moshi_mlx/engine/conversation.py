@@ -9,6 +9,7 @@ the worker thread. No Qt and no terminal here; MLX runs only on the worker threa
 from __future__ import annotations
 
 import collections
+import queue
 from concurrent import futures
 import threading
 import time
@@ -25,7 +26,8 @@ from . import mlx_worker
 from .core import FrameEngine, Sampling
 from .live_engine import FRAME_MS, LiveEngine, LiveStats, db  # noqa: F401  (db: its old home)
 from .session_base import error_event  # noqa: F401  (one map for every engine)
-from .events import ErrorEvent, Event, LevelEvent, ProgressEvent, StateEvent, StatsEvent, TextEvent
+from .events import (ErrorEvent, Event, LevelEvent, OptionsEvent, ProgressEvent, StateEvent, StatsEvent,
+                     TextEvent)
 
 WARMUP_FRAMES = 3
 KINDS_ACCEPTED = ("moshi", "personaplex")  # what a conversation runs by default (moshi_mlx/kinds.py)
@@ -115,6 +117,20 @@ class ConversationEngine(LiveEngine):
         super().__init__(listener)
         self._models = ModelCache()
         self._conversation = 0
+        self._changes: queue.SimpleQueue = queue.SimpleQueue()
+
+    def change(self, kind_options: dict) -> None:
+        """Kind options for the running conversation, from its next frame on (MoshiVis: {"image":
+        path}, or {"image": None} for none). Applied on the MLX worker between two frames (before
+        the first one while the model still loads), then an OptionsEvent, or a non-fatal
+        ErrorEvent when the model cannot take them. RuntimeError when no conversation runs."""
+        with self._lock:
+            if not self.running:
+                raise RuntimeError("no conversation is running: pass the options to start()")
+            self._changes.put(dict(kind_options))
+
+    def _prepare(self, options: EngineOptions) -> None:
+        self._changes = queue.SimpleQueue()  # nothing asked for an earlier conversation
 
     def run_on_model(self, options: EngineOptions, fn: Callable) -> futures.Future:
         """Run `fn(model)` on the MLX worker with the LoadedModel of `options`, loaded (with its
@@ -140,7 +156,7 @@ class ConversationEngine(LiveEngine):
     def _open_session(self, model, options: EngineOptions):
         """The session to run: has `recording_paths`, `run()` (until stop) and `close()`."""
         self._conversation += 1
-        return _LiveSession(model, options, self._conversation, self._emit, self._stop)
+        return _LiveSession(model, options, self._conversation, self._emit, self._stop, self._changes)
 
     def _check_devices(self, options) -> None:
         """A missing or unusable device is reported before the model is loaded (DeviceError)."""
@@ -152,10 +168,12 @@ class ConversationEngine(LiveEngine):
 class _LiveSession:
     """One conversation: devices, AEC, recorder and the frame loop."""
 
-    def __init__(self, model, options: EngineOptions, conversation: int, emit, stop: threading.Event):
+    def __init__(self, model, options: EngineOptions, conversation: int, emit, stop: threading.Event,
+                 changes: queue.SimpleQueue | None = None):
         from .live import LiveAudio
 
         self.emit, self.stop, self.conversation = emit, stop, conversation
+        self.changes = changes or queue.SimpleQueue()
         self.options = options
         self.core = FrameEngine(model, options.sampling, options.kind_options)
         self.audio = LiveAudio(options.input_device, options.output_device, options.max_lag_frames)
@@ -171,7 +189,9 @@ class _LiveSession:
             names = {} if kind.mode == "talk" else dict(name=kind.mode, title=f"{kind.label.capitalize()}, {model.files.name},")
             self.recorder = Recorder(options.record_dir, note=note, meta=dict(
                 mode=kind.mode, kind=kind.name, model=options.model, model_name=model.files.name), **names)
-            self.recording_paths = dict(self.recorder.paths)
+            self.recording_paths = self.recorder.paths  # the same dict: images shown later join it
+            if (options.kind_options or {}).get("image"):
+                self._keep_image(options.kind_options["image"], 0.0)
 
     def _make_aec(self, wanted: bool | None):
         if wanted is None:
@@ -202,6 +222,8 @@ class _LiveSession:
         from .live import microphone_frames
 
         for mic in microphone_frames(audio, self.stop, emit, "conversation", self.recorder is not None):
+            while not self.changes.empty():
+                self.apply(self.changes.get(), frame_index / FRAME_RATE)
             t0 = time.perf_counter()
             lag_after = audio.lag_frames
             near = mic
@@ -234,6 +256,26 @@ class _LiveSession:
                                 dropped_frames=audio.dropped_frames, underruns=audio.underruns,
                                 aec_ms=aec_ms))
         self.emit(StateEvent("stopping"))
+
+    def apply(self, kind_options: dict, time_s: float) -> None:
+        """Kind options changed from this frame on (see ConversationEngine.change)."""
+        try:
+            self.core.change(kind_options)
+        except (MoshiError, OSError) as e:
+            self.emit(ErrorEvent(next(iter(kind_options), "options"), str(e), fatal=False))
+            return
+        if self.recorder is not None and "image" in kind_options:
+            self._keep_image(kind_options["image"], time_s)
+        self.emit(OptionsEvent(dict(kind_options), time_s, self.conversation))
+
+    def _keep_image(self, path: str | None, time_s: float) -> None:
+        """The recording keeps a copy of the picture shown from `time_s` on (a failure to copy it
+        is said; the conversation goes on)."""
+        try:
+            self.recorder.add_image(path, time_s)
+        except OSError as e:
+            self.emit(ErrorEvent("image", f"the recording could not keep a copy of {path}: "
+                                 f"{e.strerror or e}", fatal=False))
 
     def close(self) -> None:
         self.audio.close()

@@ -69,6 +69,11 @@ class FrameEngine:
         self.frames = 0
         self.setup.start(self.gen)
 
+    def change(self, options: dict) -> None:
+        """Kind options changed from the next frame of this conversation on (MoshiVis: a new
+        image); ConfigError for those the kind cannot change mid-stream."""
+        self.setup.change(self.gen, options)
+
     def step(self, pcm: np.ndarray) -> FrameResult:
         t0 = time.perf_counter()
         codes = self.model.codec.encode_frame(np.ascontiguousarray(pcm, dtype=np.float32))

@@ -58,10 +58,21 @@ class StatsEvent:
 
 
 @dataclass(frozen=True)
+class OptionsEvent:
+    """The model kind's options changed during a conversation (MoshiVis: a new image, {"image":
+    path or None}), in effect from the frame at `time_s` on."""
+
+    options: dict
+    time_s: float
+    conversation: int
+
+
+@dataclass(frozen=True)
 class ErrorEvent:
     """Something failed. `kind`: 'no_input_device', 'mic_permission', 'device_lost', 'model_load',
     'out_of_memory', 'download', 'model_kind' (a model of a kind this engine does not run),
-    'persona' (a voice or role prompt the model cannot use), 'internal'. `fatal`: the
+    'persona' (a voice or role prompt the model cannot use), 'image' (a picture MoshiVis cannot
+    use), 'internal'. `fatal`: the
     conversation stopped because of it."""
 
     kind: str
@@ -69,4 +80,4 @@ class ErrorEvent:
     fatal: bool = True
 
 
-Event = StateEvent | ProgressEvent | TextEvent | LevelEvent | StatsEvent | ErrorEvent
+Event = StateEvent | ProgressEvent | TextEvent | LevelEvent | StatsEvent | OptionsEvent | ErrorEvent

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import struct
+import shutil
 import time
 from typing import Callable
 from pathlib import Path
@@ -90,6 +91,7 @@ class Recorder:
         while base.with_suffix(".wav").exists():
             n += 1
             base = folder / (time.strftime(f"{name}-%Y%m%d-%H%M%S", now) + f"-{n}")
+        self.base = base
         self.paths = {"wav": base.with_suffix(".wav"), "transcript": base.with_suffix(".txt")}
         self._wav = IncrementalWav(self.paths["wav"], channels=channels)
         self._txt = open(self.paths["transcript"], "w", encoding="utf-8")
@@ -126,6 +128,19 @@ class Recorder:
             self._txt.write(text)
         self._last_text_s = time_s
         self._txt.flush()
+
+    def add_image(self, path: str | None, time_s: float) -> None:
+        """MoshiVis: `path` is shown from `time_s` on (None: no image). A copy is kept beside the
+        recording (`<base>-image-<n>.<ext>`, in paths) and listed in the sidecar with its time."""
+        name = None
+        if path:
+            n = sum(1 for k in self.paths if k.startswith("image")) + 1
+            target = self.base.with_name(f"{self.base.name}-image-{n}{Path(path).suffix.lower()}")
+            shutil.copyfile(Path(path).expanduser(), target)
+            self.paths[f"image-{n}"] = target
+            name = target.name
+        if self.meta is not None:
+            self.meta.add_image(name, time_s)
 
     def close(self) -> None:
         self._wav.close()

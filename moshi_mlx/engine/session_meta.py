@@ -83,6 +83,11 @@ class SessionMeta:
                      "transcript": self.transcript.name if self.transcript else None}
         write_atomic(self.path, self.data)
 
+    def add_image(self, file_name: str | None, time_s: float) -> None:
+        """MoshiVis: the image shown from `time_s` on (its copy beside the recording; None: none)."""
+        self.data.setdefault("images", []).append({"time_s": round(float(time_s), 3), "file": file_name})
+        write_atomic(self.path, self.data)
+
     def finish(self, duration_s: float) -> None:
         """The session ended: its duration, end time and first words."""
         self.data.update(ended=now_iso(self.clock), duration_s=round(float(duration_s), 3),

@@ -19,6 +19,7 @@ class StreamSetup:
     `options`: the kind's own options (e.g. {"cfg_coef": 3.0}); unknown ones are an error."""
 
     accepted_options: tuple[str, ...] = ()
+    changeable_options: tuple[str, ...] = ()  # those `change` takes during a stream
 
     def __init__(self, model, sampling, options: Mapping[str, Any] | None = None):
         from ..errors import ConfigError
@@ -51,6 +52,19 @@ class StreamSetup:
 
     def start(self, gen) -> None:
         """Called after each reset, before the first frame (prompts); default: nothing."""
+
+    def check_changeable(self, options: Mapping[str, Any]) -> None:
+        from ..errors import ConfigError
+
+        fixed = sorted(set(options) - set(self.changeable_options))
+        if fixed:
+            raise ConfigError(f"{self.model.files.name}: options {fixed} cannot change during a "
+                              f"conversation of a {self.model.kind} model")
+
+    def change(self, gen, options: Mapping[str, Any]) -> None:
+        """Apply kind options to the running stream `gen` from its next frame on (on the MLX
+        worker, between two frames); the kinds that can say which (`changeable_options`)."""
+        self.check_changeable(options)
 
 
 def setup_class(kind: str) -> type[StreamSetup]:

@@ -9,7 +9,7 @@ DEMO_VISION = {"hidden_size": 32, "intermediate_size": 48, "num_hidden_layers": 
                "num_attention_heads": 2, "image_size": 28, "patch_size": 14}
 
 KIND = ModelKind(
-    "moshivis", "conversation about an image", ("chat", "run"), "talk", "demo-vis",
+    "moshivis", "conversation about an image", ("chat", "run", "serve"), "talk", "demo-vis",
     demo_spec=DemoSpec(metadata={"model_type": "moshivis"}, extras="moshi_mlx.vis.demo:make_demo_files"),
     setup="moshi_mlx.vis.setup:VisSetup",
     lm_loader="moshi_mlx.vis.loading:load_vis_lm")

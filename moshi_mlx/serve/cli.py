@@ -46,6 +46,9 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     from ..personas.cli import add_persona_options
 
     add_persona_options(p)  # the server's persona; a client's URL may ask for another (persona.py)
+    from ..vis.cli import add_image_option
+
+    add_image_option(p)  # MoshiVis: the picture of every conversation (serve/server.py)
     p.add_argument("--max-lag-frames", type=int, default=3,
                    help="drop frames rather than let the conversation fall more than this many 80 ms "
                         "frames behind (engine too slow, or client too slow to receive)")
@@ -122,7 +125,10 @@ def main(args: argparse.Namespace) -> int:
               file=sys.stderr)
     from ..personas.cli import persona_options
 
+    from ..vis.cli import image_options
+
     token = _token(args)
+    image = (image_options(args, None) or {}).get("image")  # checked now, before any loading
     persona = persona_options(args) or {}
     model = args.model or (None if args.stt or args.tts or args.llm else DEFAULT_MODEL)  # as before: Moshi
     tts_voice = persona.pop("voice", None) if args.tts else None  # --voice: the speech's voice
@@ -130,7 +136,7 @@ def main(args: argparse.Namespace) -> int:
                            ssl_dir=args.ssl, static_dir=args.static, cache_dir=args.cache_dir,
                            codec_backend=args.codec_backend, sampling=sampling_from_args(args),
                            max_lag_frames=args.max_lag_frames, voice=persona.get("voice"),
-                           role=persona.get("role"), stt=args.stt, tts=args.tts,
+                           role=persona.get("role"), image=image, stt=args.stt, tts=args.tts,
                            tts_voice=tts_voice, api_queue=args.api_queue, llm=args.llm,
                            max_upload_mb=args.max_upload_mb)
     view = ServeView()
@@ -158,6 +164,8 @@ def main(args: argparse.Namespace) -> int:
                     print(f"  {scheme}{url[url.index(':'):]}/v1/realtime", file=sys.stderr)
         if token:
             print(f"  token: {token}", file=sys.stderr)
+        if options.image:
+            print(f"  image: {options.image} (every conversation is about it)", file=sys.stderr)
         if options.persona:
             print(f"  persona: {describe_persona(options.persona)} (a client may ask for another: "
                   "?voice_prompt=NAME&text_prompt=TEXT)", file=sys.stderr)

@@ -16,24 +16,29 @@ def load_for_serving(options, models, emit: Callable, cancel: threading.Event):
     for the next start). The kind is checked before anything is loaded. Returns the LoadedModel."""
     from ..engine.conversation import EngineOptions
     from ..hub import resolve_model
-    from ..kinds import check_kind
+    from ..kinds import KINDS, check_kind
 
     files = resolve_model(options.model, cache_dir=options.cache_dir, allow_download=True,
                           progress=lambda d, t: emit(ProgressEvent("download", d, t, "bytes")),
                           cancel=cancel)
-    kind = check_kind(files.config, ("moshi", "personaplex"), files.name or options.model,
-                      "`serve`").name
+    served = tuple(k for k in KINDS if "serve" in KINDS[k].commands)
+    kind = check_kind(files.config, served, files.name or options.model, "`serve`").name
     if options.persona and kind != "personaplex":
         raise ConfigError(f"--voice/--role: {files.name or options.model} is a {kind} model, which "
                           "takes no persona (PersonaPlex models do)")
+    if options.image and kind != "moshivis":
+        raise ConfigError(f"--image: {files.name or options.model} is a {kind} model, which takes "
+                          "no image (MoshiVis models do)")
     s = options.sampling
-    # the warm-up runs the server's persona: a bad one is an error here, and its prompt state is kept
+    # the warm-up runs the server's persona (its prompt state is kept) or encodes its image (kept
+    # in the model's image cache): a bad one is an error here
     model = models.get(EngineOptions(model=options.model, cache_dir=options.cache_dir,
                                      codec_backend=options.codec_backend,
                                      text_temperature=s.text_temperature, text_top_k=s.text_top_k,
                                      audio_temperature=s.audio_temperature,
                                      audio_top_k=s.audio_top_k, seed=s.seed,
-                                     kind_options=options.persona or None),
+                                     kind_options=options.kind_options or None,
+                                     kinds=served),
                        emit, cancel)
     model.codec.reset()
     emit(StateEvent("ready", files.name))

@@ -24,6 +24,7 @@ class ServeOptions:
     max_lag_frames: int = 3
     voice: str | None = None  # PersonaPlex: the persona of every conversation (see persona.py);
     role: str | None = None  # a client's URL may ask for another one
+    image: str | None = None  # MoshiVis: the picture every conversation is about (see serve/vis.py)
     stt: str | None = None  # /v1/audio/transcriptions: a speech to text model (e.g. "demo-stt")
     tts: str | None = None  # /v1/audio/speech: a text to speech model (e.g. "demo-tts")
     tts_voice: str | None = None  # the speech endpoint's default voice (None: the model's)
@@ -36,6 +37,11 @@ class ServeOptions:
     def persona(self) -> dict:
         """The server's own persona as kind options (empty: the model's defaults)."""
         return {k: v for k, v in (("voice", self.voice), ("role", self.role)) if v}
+
+    @property
+    def kind_options(self) -> dict:
+        """The conversation model's kind options: the persona (PersonaPlex) or the image (MoshiVis)."""
+        return self.persona | ({"image": self.image} if self.image else {})
 
     @property
     def model_names(self) -> list[str]:

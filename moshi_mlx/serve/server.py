@@ -34,6 +34,7 @@ from .loading import load_error
 from .options import ServeOptions
 from .pages import HttpPages
 from .persona import check_persona, persona_from_query
+from .vis import vis_from_query
 from .session import ChatSession, on_worker
 
 log = logging.getLogger("moshi_mlx.serve")
@@ -327,7 +328,10 @@ class ChatServer(HttpPages):
             return await serve_assistant_chat(self, request, ws, peer)
         try:
             params = protocol.params_from_query(request.query, self._options.sampling)
-            persona = await self._persona(request.query, params)
+            kind_options = await self._persona(request.query, params)
+            image_options, image_first, notes = vis_from_query(request.query, self._model, self._options.image)
+            kind_options = kind_options or image_options
+            params.notes.extend(notes)
         except (protocol.QueryError, PersonaError) as e:
             self._emit(ClientEvent("refused", peer, detail="bad request"))
             return web.Response(status=400, text=f"400: {e}\n")
@@ -357,7 +361,7 @@ class ChatServer(HttpPages):
                 session = self._session = ChatSession(
                     ws, request.transport, self._model, params.sampling, session_id=self._sessions,
                     peer=peer, max_lag_frames=self._options.max_lag_frames, emit=self._emit,
-                    persona=persona)
+                    persona=kind_options, image_first=image_first)
         if held is not None:
             return await self._refuse(ws, peer, "held", held)
         self._idle.clear()

@@ -37,6 +37,7 @@ from .ogg import OpusInput
 log = logging.getLogger("moshi_mlx.serve")
 
 FRAME_MS = 1000.0 / FRAME_RATE
+CLOSE_BAD_IMAGE = 1003  # RFC 6455 "unsupported data"
 MAX_MESSAGE_BYTES = 256 * 1024  # an 80 ms Opus page is < 2 kB; bigger messages are skipped
 MAX_INPUT_FRAMES = 64  # hard bound on queued input (5 s), whatever the lag setting
 MAX_OUTBOX_ITEMS = 512  # text messages kept for a client that does not read at all
@@ -149,12 +150,15 @@ class ChatSession:
     the engine state it made is released on the worker thread before it returns."""
 
     def __init__(self, ws, transport, model, sampling, *, session_id: int, peer: str,
-                 max_lag_frames: int, emit: Callable, persona: dict | None = None):
+                 max_lag_frames: int, emit: Callable, persona: dict | None = None,
+                 image_first: bool = False):
         import sphn
 
         self.ws, self.model, self.sampling = ws, model, sampling
         self.session_id, self.peer, self.emit = session_id, peer, emit
-        self.persona = persona  # PersonaPlex kind options (checked by the server), or None
+        self.persona = persona  # kind options (checked by the server): a persona, an image, or None
+        self.image_first = image_first  # a MoshiVis client: its picture comes first (serve/vis.py)
+        self.image_file = None
         self.max_lag_frames = max_lag_frames
         self.frame_size = model.codec.frame_size
         self.inbox = InputFrames(self.frame_size, max_lag_frames * FRAME_MS / 1000.0)
@@ -194,6 +198,8 @@ class ChatSession:
     async def run(self) -> None:
         tasks: list[asyncio.Task] = []
         try:
+            if self.image_first and not await self._receive_image():
+                return
             await on_worker(self._prepare)
             await self.ws.send_bytes(protocol.handshake())
             tasks = [asyncio.create_task(self.outbox.run(), name=f"send-{self.session_id}"),
@@ -214,9 +220,28 @@ class ChatSession:
             await asyncio.gather(*tasks, return_exceptions=True)
             # Jobs run in order on the worker: once this one ran, no step of ours is running.
             await asyncio.shield(on_worker(self._release))
+            if self.image_file is not None:
+                self.image_file.unlink(missing_ok=True)
             if self.counters.skipped_messages > LOGGED_PROBLEMS:
                 log.warning("%s: %d malformed messages skipped in all", self.peer,
                             self.counters.skipped_messages)
+
+    async def _receive_image(self) -> bool:
+        """The client's picture (kind 8) for this conversation; False after telling it why not."""
+        from ..vis.image import ImageError
+        from .vis import receive_image
+
+        try:
+            self.image_file = await receive_image(self.ws)
+        except ImageError as e:
+            self.close_reason = "bad image"
+            log.info("%s: refused its image: %s", self.peer, e)
+            await self.ws.send_bytes(protocol.error_message(str(e)))
+            await self.ws.send_bytes(protocol.text_message(f"[{e}]"))
+            await self.ws.close(code=CLOSE_BAD_IMAGE, message=b"bad image")
+            return False
+        self.persona = {**(self.persona or {}), "image": str(self.image_file)}
+        return True
 
     async def _receive(self) -> None:
         import aiohttp

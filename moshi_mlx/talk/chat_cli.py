@@ -7,7 +7,7 @@ import sys
 import threading
 
 from ..personas.cli import add_persona_options, persona_options
-from ..vis.cli import add_image_option, image_options
+from ..vis.cli import add_image_option, image_console, image_options
 from ..engine.options_cli import add_model_options, add_sampling_options, number
 
 
@@ -46,7 +46,7 @@ class TerminalView:
         self._at_line_start = True
 
     def __call__(self, event) -> None:
-        from ..engine.events import ErrorEvent, ProgressEvent, StateEvent, StatsEvent, TextEvent
+        from ..engine.events import ErrorEvent, OptionsEvent, ProgressEvent, StateEvent, StatsEvent, TextEvent
 
         if isinstance(event, TextEvent):
             sys.stdout.write(event.text.lstrip() if self._at_line_start else event.text)
@@ -67,6 +67,10 @@ class TerminalView:
             else:
                 sys.stderr.write(f"\r{event.job}: {event.done:.0f}{total} {event.unit}   ")
             sys.stderr.flush()
+        elif isinstance(event, OptionsEvent):
+            from ..vis.cli import describe_change
+
+            sys.stderr.write(f"\n[{event.time_s:.1f} s] {describe_change(event.options)}\n")
         elif isinstance(event, ErrorEvent):
             self.fatal_error |= event.fatal
             sys.stderr.write(f"\n{'error' if event.fatal else 'warning'} ({event.kind}): {event.message}\n")
@@ -88,13 +92,15 @@ def main(args: argparse.Namespace) -> int:
     from ..hub import DEMO, preview_config
     from ..kinds import KINDS, check_kind
 
-    check_kind(preview_config(args.model, args.cache_dir), [k for k in KINDS if "chat" in KINDS[k].commands],
-               args.model, "`chat`")
+    chat_kinds = tuple(k for k in KINDS if "chat" in KINDS[k].commands)
+    kind = check_kind(preview_config(args.model, args.cache_dir), chat_kinds, args.model, "`chat`")
 
     if args.model == DEMO:
         print("note: the demo model has random weights: you will hear noise and see random words",
               file=sys.stderr)
-    return run_live(args, live_options(args, kind_options=image_options(args, persona_options(args))))
+    console = image_console if kind.name == "moshivis" else None  # a new image path per line typed
+    return run_live(args, live_options(args, kind_options=image_options(args, persona_options(args)),
+                                       kinds=chat_kinds), console)
 
 
 def live_options(args: argparse.Namespace, **overrides):
@@ -111,27 +117,29 @@ def live_options(args: argparse.Namespace, **overrides):
     return EngineOptions(**(values | overrides))
 
 
-def run_live(args: argparse.Namespace, options) -> int:
+def run_live(args: argparse.Namespace, options, console=None) -> int:
     """Run a live session in the terminal until Ctrl+C, `--duration` or a fatal error."""
     from ..engine.conversation import ConversationEngine
 
     view = TerminalView(show_stats=not args.no_stats)
-    return run_in_terminal(ConversationEngine, view, options, args.duration)
+    return run_in_terminal(ConversationEngine, view, options, args.duration, console)
 
 
-def run_in_terminal(engine_class, view, options, duration: float | None) -> int:
+def run_in_terminal(engine_class, view, options, duration: float | None, console=None) -> int:
     """Start `engine_class(view)` with `options` (a live engine: ConversationEngine or one with its
     lifecycle), wait for Ctrl+C, `duration` seconds or the end, stop; exit code 2 after a fatal
     error. The recording folder is checked before the model loads."""
     from ..outputs import record_folder
 
     with record_folder(options.record_dir, "--record"):  # checked now; removed if left empty
-        return _run_in_terminal(engine_class, view, options, duration)
+        return _run_in_terminal(engine_class, view, options, duration, console)
 
 
-def _run_in_terminal(engine_class, view, options, duration: float | None) -> int:
+def _run_in_terminal(engine_class, view, options, duration: float | None, console=None) -> int:
     engine = engine_class(view)
     engine.start(options)
+    if console is not None:  # `console(engine)`: reads commands while it runs (chat: new images)
+        console(engine)
     try:
         view.stopped.wait(duration)
     except KeyboardInterrupt:

@@ -73,8 +73,8 @@ def main(args: argparse.Namespace) -> int:
     from ..audio_io import AudioFileReader
     from ..outputs import OutputSet
 
-    # checked before any work (never the input); on failure or stop: all removed
-    with OutputSet(inputs=[args.input]) as outputs:
+    # checked before any work (never an input: the audio, MoshiVis's image); on failure or stop: all removed
+    with OutputSet(inputs=[args.input, *([args.image] if getattr(args, "image", None) else [])]) as outputs:
         paths = [outputs.add(args.output, "--output"), outputs.add(args.transcript, "--transcript"),
                  outputs.add(args.tokens, "--tokens")]
         with AudioFileReader(args.input, FRAME_SIZE) as reader:

@@ -14,14 +14,14 @@ from __future__ import annotations
 import mlx.core as mx
 
 from ..lm.model import Lm
-from ..lm.transformer import CrossAttention, RMSNorm
+from ..lm.transformer import RMSNorm
 from .config import VisConfig
-from .modules import ImageProjection, VarianceRMSNorm, XaGate
+from .modules import ImageProjection, SharedCrossAttention, VarianceRMSNorm, XaGate
 
 
 def adapt_lm(lm: Lm, vis: VisConfig) -> Lm:
     c = lm.config
-    shared = CrossAttention(c.dim, c.num_heads)
+    shared = SharedCrossAttention(c.dim, c.num_heads)
     lm.transformer.cross_attention = shared
     for layer in lm.transformer.layers:
         layer.norm_cross = RMSNorm(c.dim, c.norm_eps, c.norm == "rms_norm_f32")

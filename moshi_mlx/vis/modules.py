@@ -6,8 +6,31 @@ from __future__ import annotations
 import mlx.core as mx
 import mlx.nn as nn
 
+from ..lm.transformer import CrossAttention
 from .config import SiglipConfig
 from .siglip import SiglipVision
+
+
+class SharedCrossAttention(CrossAttention):
+    """MoshiVis's cross-attention (one for all layers). The image's keys come from `source_kv` already
+    scaled by head_dim^-0.5 and transposed ([B, H, Dh, tokens]), once per image, so that each frame
+    in each layer is q-projection, two matmuls around a softmax, and the out-projection (MLX's
+    CPU SDPA would scale q and transpose the keys again in every layer of every frame)."""
+
+    def source_kv(self, src: mx.array) -> tuple[mx.array, mx.array]:
+        keys, values = super().source_kv(src)
+        keys_t = mx.contiguous((keys * self.scale).swapaxes(-1, -2))
+        return keys_t, values
+
+    def __call__(self, x: mx.array, keys_t: mx.array, values: mx.array) -> mx.array:
+        B, T, _ = x.shape
+        q = self.q_proj(x).reshape(B, T, self.num_heads, self.head_dim)
+        q = q.reshape(B, self.num_heads, 1, self.head_dim) if T == 1 else q.transpose(0, 2, 1, 3)
+        if q.dtype != keys_t.dtype:
+            q = q.astype(keys_t.dtype)
+        out = mx.softmax(q @ keys_t, axis=-1, precise=True) @ values
+        out = out.reshape(B, 1, -1) if T == 1 else out.transpose(0, 2, 1, 3).reshape(B, T, -1)
+        return self.out_proj(out.astype(x.dtype))
 
 
 class VarianceRMSNorm(nn.Module):

@@ -66,6 +66,16 @@ class ScriptedEngine:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
+    def change(self, kind_options: dict) -> None:
+        """ConversationEngine.change: applied at once here (OptionsEvent at the scripted time)."""
+        from moshi_mlx.engine.events import OptionsEvent
+
+        self.backend.calls.append(("change", threading.current_thread().name))
+        self.backend.changes.append(dict(kind_options))
+        if not self.running:
+            raise RuntimeError("no conversation is running: pass the options to start()")
+        self._listener(OptionsEvent(dict(kind_options), 1.5, self.conversation))
+
     def _begin(self, options, recording: str, key: str) -> None:
         """Loading, ready, a recording (`recording` in the recordings folder) when asked, running."""
         emit = self._listener
@@ -187,6 +197,7 @@ class FakeBackend(Backend):
         self.devices = list(DEFAULT_DEVICES if devices is None else devices)
         self.calls: list[tuple[str, str]] = []
         self.options: list = []
+        self.changes: list = []  # kind options changed during a conversation (ScriptedEngine.change)
         self.start_error: BaseException | None = None
         self.error_after: tuple[str, bool] | None = None
         self.words = [" Hello", " there,", " how", " are", " you?", " Fine", " thanks."]

@@ -170,3 +170,39 @@ def test_srt_cues_end_at_the_next_line_or_after_a_while():
     assert history.srt_time(3725.5) == "01:02:05,500"
     assert history.seconds_of("00:01:02.500") == 62.5 and history.seconds_of("1:02") == 62
     assert session_meta.TITLE_WORDS == 12
+
+
+def test_a_moshivis_session_keeps_its_images(tmp_path):
+    """Each image shown (engine/recorder.py: a copy beside the recording, listed with its time in
+    the sidecar) belongs to the session: listed, trashed and kept with it."""
+    from PIL import Image
+
+    pictures = tmp_path / "pictures"
+    pictures.mkdir()
+    Image.new("RGB", (20, 10), "red").save(pictures / "a.png")
+    Image.new("RGB", (20, 10), "blue").save(pictures / "b.jpg")
+    rec = record(tmp_path, [" What", " is", " this"], close=False, meta=dict(
+        mode="talk", kind="moshivis", model="demo-vis", model_name="demo-vis"))
+    rec.add_image(str(pictures / "a.png"), 0.0)
+    rec.add_image(str(pictures / "b.jpg"), 12.5)
+    rec.add_image(None, 20.0)
+    rec.close()
+    (pictures / "a.png").unlink()  # the original may go: the session has its copy
+    s = history.scan(tmp_path)[0]
+    assert [t for t, _ in s.images] == [0.0, 12.5, 20.0] and s.images[2][1] is None
+    first, second = s.images[0][1], s.images[1][1]
+    assert first.name.endswith("-image-1.png") and second.name.endswith("-image-2.jpg")
+    assert Image.open(first).getpixel((0, 0)) == (255, 0, 0)
+    assert set(s.files) == {rec.paths["wav"], rec.paths["transcript"], s.meta, first, second}
+    trashed = history.delete(s, lambda p: p.unlink() is None)
+    assert set(trashed) == {rec.paths["wav"], rec.paths["transcript"], s.meta, first, second}
+
+
+def test_damaged_image_entries_are_left_out(tmp_path):
+    rec = record(tmp_path, [" Hi"])
+    sidecar = session_meta.sidecar_path(rec.base)
+    data = json.loads(sidecar.read_text())
+    data["images"] = [{"time_s": "soon", "file": "x.png"}, {"time_s": 1, "file": "../../etc/passwd"},
+                      {"time_s": 2, "file": None}, "nonsense"]
+    sidecar.write_text(json.dumps(data))
+    assert history.scan(tmp_path)[0].images == ((2.0, None),)

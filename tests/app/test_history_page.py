@@ -196,3 +196,29 @@ def test_reveal_shows_the_file_in_finder_or_its_folder(qtbot, make_app, tmp_path
     monkeypatch.setattr(hc.subprocess, "Popen", lambda args: launched.append(args))
     qtbot.mouseClick(h.page.reveal_button, Qt.MouseButton.LeftButton)
     assert launched == [["open", "-R", str(rec.paths["wav"])]]
+
+
+def test_a_moshivis_session_shows_its_pictures_in_time(qtbot, make_app, tmp_path):
+    """Each picture shown during a MoshiVis conversation is a line of the opened session, at the
+    time it was shown (between the words), its copy named in the tooltip."""
+    import numpy as np
+    from PIL import Image
+
+    from moshi_mlx.engine.recorder import Recorder
+
+    folder = tmp_path / "rec"
+    Image.new("RGB", (20, 10), "red").save(tmp_path / "cat.png")
+    rec = Recorder(folder, meta=dict(mode="talk", kind="moshivis", model="demo-vis", model_name="demo-vis"))
+    rec.add_image(str(tmp_path / "cat.png"), 0.0)
+    for i in range(40):
+        rec.write_frame(np.zeros(1920, np.float32), np.zeros(1920, np.float32))
+    rec.write_text(" Hello", 0.5)
+    rec.write_text(" again", 2.5)
+    rec.add_image(None, 1.5)
+    rec.close()
+    _, c = open_history(make_app, folder)
+    c.open(history.scan(folder)[0])
+    rows = [c.page.transcript.item(i).text().split(None, 1)[1] for i in range(c.page.transcript.count())]
+    assert rows == ["[picture shown: " + rec.paths["image-1"].name + "]", "Hello",
+                    "[picture shown: none]", "again"]
+    assert c.page.transcript.item(0).toolTip() == str(rec.paths["image-1"])

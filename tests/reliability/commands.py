@@ -35,6 +35,8 @@ COMMANDS = [
     Command("run--tokens", "wav", lambda i, o, m: [
         "run", "--model", m, "--input", i["wav"], "--output", _other(o, "a.wav"), "--tokens", o,
         "--quiet"], "demo"),
+    Command("run--image", "image", lambda i, o, m: [
+        "run", "--model", m, "--input", i["wav"], "--image", i["image"], "--output", o, "--quiet"], "demo-vis"),
     Command("encode", "wav", lambda i, o, m: ["encode", i["wav"], o, "--model", m], "demo"),
     Command("decode", "codes", lambda i, o, m: ["decode", i["codes"], o, "--model", m], "demo"),
     Command("transcribe", "wav", lambda i, o, m: ["transcribe", "--model", m, i["wav"], "-o", o,

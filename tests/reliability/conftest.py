@@ -16,15 +16,15 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="session")
 def inputs(tmp_path_factory):
-    """`home`: MOSHI_MLX_HOME with demo, demo-stt, demo-tts, demo-hibiki; `wav`: 0.4 s of noise;
-    `codes`: its Mimi codes; `text`: a line of text."""
+    """`home`: MOSHI_MLX_HOME with demo, demo-stt, demo-tts, demo-hibiki, demo-vis; `wav`: 0.4 s of
+    noise; `codes`: its Mimi codes; `text`: a line of text; `image`: a small PNG (MoshiVis)."""
     import soundfile as sf
 
     from moshi_mlx.demo import demo_model_dir
 
     base = tmp_path_factory.mktemp("matrix-inputs")
     home = base / "home"
-    for kind in ("demo", "demo-stt", "demo-tts", "demo-hibiki"):
+    for kind in ("demo", "demo-stt", "demo-tts", "demo-hibiki", "demo-vis"):
         demo_model_dir(home, kind)
     wav = base / "in.wav"
     sf.write(wav, (np.random.default_rng(0).standard_normal(9600) * 0.1).astype(np.float32), 24000)
@@ -32,7 +32,11 @@ def inputs(tmp_path_factory):
     text.write_text("Hello there. How are you?\n", encoding="utf-8")
     codes = base / "codes.npy"
     np.save(codes, np.random.default_rng(0).integers(0, 64, (8, 5)).astype(np.int32))
-    return {"home": home, "wav": wav, "codes": codes, "text": text}
+    from PIL import Image
+
+    image = base / "photo.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (30, 40, 3), np.uint8)).save(image)
+    return {"home": home, "wav": wav, "codes": codes, "text": text, "image": image}
 
 
 def run_cli(inputs, argv, *, stdout=subprocess.PIPE, umask: int | None = None, timeout=120,

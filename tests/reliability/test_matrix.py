@@ -36,7 +36,7 @@ def _clean_error(r, *words):
 
 
 def test_every_command_is_classified():
-    in_table = {c.argv({"wav": "w", "codes": "c", "text": "t"}, Path("o"), "m")[0] for c in COMMANDS}
+    in_table = {c.argv({"wav": "w", "codes": "c", "text": "t", "image": "i"}, Path("o"), "m")[0] for c in COMMANDS}
     unknown = set(SUBCOMMANDS) - in_table - set(NO_OUTPUT_FILES)
     assert not unknown, f"add these commands to tests/reliability/commands.py: {sorted(unknown)}"
 

@@ -14,3 +14,4 @@ def test_bench_reports_the_image():
     image = result["image"]
     assert image["image_tokens"] == 1024 and image["encode_ms"] > 0 and image["cross_kv_ms"] >= 0
     assert len(image["ms"]["image"]) == len(image["ms"]["plain"]) == 2 and image["ratio"] > 0
+    assert image["ratio_of_medians"] > 0

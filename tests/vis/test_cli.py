@@ -59,3 +59,26 @@ def test_chat_checks_the_image_first(tmp_path, demo_models, files):
     r = subprocess.run([sys.executable, "-m", "moshi_mlx", "chat", "--model", "demo-vis", "--cache-dir", str(home),
                         "--image", str(files / "notes.png")], capture_output=True, text=True, timeout=120)
     assert r.returncode != 0 and "not an image file" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_image_console_lines():
+    """chat's reader: one path per line, "-" / "none" for no image, blank lines skipped; after the
+    conversation has ended, one error line."""
+    import io
+
+    from moshi_mlx.vis.cli import image_console
+
+    class Engine:
+        stopping = False
+        asked: list = []
+
+        def change(self, options):
+            if options["image"] == "late.png":
+                raise RuntimeError("no conversation is running: pass the options to start()")
+            self.asked.append(options)
+
+    err = io.StringIO()
+    engine = Engine()
+    image_console(engine, ["a.png\n", "\n", "-\n", "NONE\n", "late.png\n"], err).join(5)
+    assert engine.asked == [{"image": "a.png"}, {"image": None}, {"image": None}]
+    assert err.getvalue().strip() == "error: no conversation is running: pass the options to start()"
