@@ -57,9 +57,11 @@ def _models(args, tmp: Path):
 
     options = AssistantOptions(stt=args.stt, llm=args.llm, tts="demo-tts", seed=0, greedy=True,
                                max_tokens=args.max_tokens, system="Answer in one sentence.")
-    loader = Assistant(lambda event: None)
+    from ..mimi.share import MimiShare
+
+    loader, share = Assistant(lambda event: None), MimiShare()  # as the session loads them
     chat = loader._load_llm(options)
-    transcriber = loader._load_stt(options)
+    transcriber = loader._load_stt(options, share)
     if args.dim:
         from ..tts.synth import Synthesizer, TtsSettings
         from .tts import _random_model, _voices
@@ -70,7 +72,7 @@ def _models(args, tmp: Path):
         synth = Synthesizer(model, _voices(model, TtsInfo.from_model(model)), TtsSettings(seed=0, final_padding=2))
         synth.gen.warmup()
     else:
-        synth = loader._load_tts(options)
+        synth = loader._load_tts(options, share)
     return options, chat, transcriber, synth
 
 
