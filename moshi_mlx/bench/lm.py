@@ -110,6 +110,9 @@ def _build_model(config, bits: int, group: int, dtype, vis=None):
         model = build_vis_lm(config, vis)
     else:
         model = Lm(config)
+    if bits < 16 and dtype != mx.float32:  # quantized from weights in `dtype`: no float32 scales to cast
+        model.set_dtype(dtype)
+    if vis is None:
         tie_step_weights(model)  # as loaded, the depformer steps sharing a weight set hold one copy
     if bits < 16:
         quantize_lm(model, bits, group)

@@ -102,6 +102,7 @@ def build_llm(shape: str, dtype):
     inner = model.model
     dims, vocab = shape_args["hidden_size"], shape_args["vocab_size"]
     inner.embed_tokens = nn.Embedding(1, dims)  # replaced below, never built whole in fp32
+    model.set_dtype(dtype)  # quantized from weights in `dtype`: no float32 scales to cast
     nn.quantize(model, group_size=LLM_GROUP, bits=4)
 
     def cast(module):
@@ -118,7 +119,7 @@ def build_llm(shape: str, dtype):
     parts = []
     for start in range(0, vocab, 8192):
         rows = min(8192, vocab - start)
-        q = mx.quantize(0.02 * mx.random.normal((rows, dims)), LLM_GROUP, 4)
+        q = mx.quantize((0.02 * mx.random.normal((rows, dims))).astype(dtype), LLM_GROUP, 4)
         mx.eval(q)
         parts.append(q)
     embed = nn.QuantizedEmbedding(1, dims, LLM_GROUP, 4)
