@@ -10,10 +10,21 @@ def on_gpu() -> bool:
     return mx.default_device().type == mx.DeviceType.gpu
 
 
+_forced: list = []  # force_activation_dtype's choice, if any
+
+
 def activation_dtype() -> mx.Dtype:
     """bf16 activations on a GPU; fp32 on the CPU backend, where quantized matmuls with bf16
     activations are ~8x slower than with fp32."""
+    if _forced:
+        return _forced[0]
     return mx.bfloat16 if on_gpu() else mx.float32
+
+
+def force_activation_dtype(dtype: mx.Dtype | None) -> None:
+    """Make activation_dtype() return `dtype` in this process (None: the device's own again): a
+    benchmark measuring a Mac's bf16 memory on the CPU backend."""
+    _forced[:] = [dtype] if dtype is not None else []
 
 
 def parse_dtype(name: str | None) -> mx.Dtype | None:

@@ -256,14 +256,15 @@ class ChatLLM:
 
     def _generator(self, r: _Reply):
         import mlx.core as mx
-        from mlx_lm.generate import generate_step
         from mlx_lm.models.cache import make_prompt_cache
+
+        from .llm_tokens import tokens_on_demand
 
         if self._cache is None:
             self._cache = make_prompt_cache(self.llm.model)
         self._cached.extend(r.new_tokens)
-        return generate_step(mx.array(r.new_tokens), self.llm.model, max_tokens=r.max_tokens,
-                             sampler=r.sampler, prompt_cache=self._cache)
+        # not mlx-lm's generate_step: its next token in flight would compete with the TTS's steps
+        return tokens_on_demand(self.llm.model, mx.array(r.new_tokens), self._cache, r.sampler, r.max_tokens)
 
     def _reuse(self, keep: int) -> int:
         """Make the cache hold only the first `keep` cached tokens (trimmed, or a fresh cache when

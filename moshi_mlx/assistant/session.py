@@ -128,9 +128,15 @@ class Assistant(BackgroundSession):
         self._emit(ProgressEvent(job, done, total))
 
     def _load(self, options: AssistantOptions) -> Models:
+        import mlx.core as mx
+
+        from ..mimi.share import MimiShare
+
+        share = MimiShare()  # an STT and a TTS naming the same Mimi weights: one Mimi, a state each
         chat = self._load_llm(options)
-        transcriber = self._load_stt(options) if options.stt else None
-        synth = self._load_tts(options) if options.tts else None
+        transcriber = self._load_stt(options, share) if options.stt else None
+        synth = self._load_tts(options, share) if options.tts else None
+        mx.clear_cache()  # loading's temporaries (casts, checks, warm-ups) go back to the system
         return Models(chat, transcriber, synth, ", ".join(m for m in (options.stt, options.llm, options.tts) if m))
 
     def _load_llm(self, options: AssistantOptions):
@@ -150,13 +156,14 @@ class Assistant(BackgroundSession):
                                   "calling): tools are off", fatal=False))
         return chat
 
-    def _load_stt(self, options: AssistantOptions):
+    def _load_stt(self, options: AssistantOptions, mimi_share=None):
         from ..stt.loading import load_stt_model
         from ..stt.transcriber import Transcriber
 
         model = load_stt_model(options.stt, "the assistant", cache_dir=options.cache_dir,
                                codec_backend=options.codec_backend, cancel=self._stop, progress=self._progress,
-                               download_progress=lambda d, t: self._emit(ProgressEvent("download", d, t, "bytes")))
+                               download_progress=lambda d, t: self._emit(ProgressEvent("download", d, t, "bytes")),
+                               mimi_share=mimi_share)
         tr = Transcriber(model, seed=options.seed)
         self._emit(ProgressEvent("warm-up", 0, 1))
         tr.warmup()
@@ -166,7 +173,7 @@ class Assistant(BackgroundSession):
                                   f"after {options.silence_timeout_s:g} s without a new word", fatal=False))
         return tr
 
-    def _load_tts(self, options: AssistantOptions):
+    def _load_tts(self, options: AssistantOptions, mimi_share=None):
         from ..engine.loader import load_model
         from ..hub import resolve_model
         from ..kinds import check_kind
@@ -177,7 +184,7 @@ class Assistant(BackgroundSession):
         files = resolve_model(options.tts, cache_dir=options.cache_dir, cancel=self._stop,
                               progress=lambda d, t: self._emit(ProgressEvent("download", d, t, "bytes")))
         check_kind(files.config, ("tts",), files.name, "the assistant's voice (tts)")
-        model = load_model(files, options.codec_backend, progress=self._progress)
+        model = load_model(files, options.codec_backend, progress=self._progress, mimi_share=mimi_share)
         info = TtsInfo.from_model(model, used_by="the assistant")
         voice = resolve_voice(options.voice or default_voice(model), info, model, options.cache_dir,
                               cancel=self._stop)

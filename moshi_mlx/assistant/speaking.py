@@ -32,6 +32,8 @@ class Marks:
     llm_tokens_speaking: int = 0
     tool_s: float = 0.0  # time waiting on tools (left out of the first-word latency)
     llm_waits: int = 0  # times the speech, once started, had to wait for the LLM's next word
+    tts_s_before_audio: float = 0.0  # time in TTS steps up to the first audio frame
+    tts_steps_before_audio: int = 0
     extra: dict = field(default_factory=dict)
 
 
@@ -152,10 +154,14 @@ class Reply:
 
     def tts_step(self) -> int:
         """One TTS step; 1 when it gave an audio frame."""
+        t = time.perf_counter()
         frame = self.synth.step()
+        now = time.perf_counter()
+        if self.marks.first_audio is None:
+            self.marks.tts_s_before_audio += now - t
+            self.marks.tts_steps_before_audio += 1
         if frame is None:
             return 0
-        now = time.perf_counter()
         if self.marks.first_audio is None:
             self.marks.first_audio = now
         self.frame_times.append(now)

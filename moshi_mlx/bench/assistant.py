@@ -48,6 +48,9 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--release-memory", choices=("qwen3-4b", "qwen3-1.7b", "llama-3.2-1b"), default=None,
                    help="instead: peak memory of STT 1B + TTS 1.6B + an LLM of this shape, all 4-bit random "
                         "weights, loaded together and run for a short turn")
+    p.add_argument("--dtype", choices=("fp32", "bf16"), default=None,
+                   help="with --release-memory: the activation dtype (scales, norms, caches; default the "
+                        "device's: fp32 on the CPU backend, bf16 on a Mac GPU)")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
 
 
@@ -57,9 +60,11 @@ def _models(args, tmp: Path):
 
     options = AssistantOptions(stt=args.stt, llm=args.llm, tts="demo-tts", seed=0, greedy=True,
                                max_tokens=args.max_tokens, system="Answer in one sentence.")
-    loader = Assistant(lambda event: None)
+    from ..mimi.share import MimiShare
+
+    loader, share = Assistant(lambda event: None), MimiShare()  # as the session loads them
     chat = loader._load_llm(options)
-    transcriber = loader._load_stt(options)
+    transcriber = loader._load_stt(options, share)
     if args.dim:
         from ..tts.synth import Synthesizer, TtsSettings
         from .tts import _random_model, _voices
@@ -70,7 +75,7 @@ def _models(args, tmp: Path):
         synth = Synthesizer(model, _voices(model, TtsInfo.from_model(model)), TtsSettings(seed=0, final_padding=2))
         synth.gen.warmup()
     else:
-        synth = loader._load_tts(options)
+        synth = loader._load_tts(options, share)
     return options, chat, transcriber, synth
 
 
@@ -160,7 +165,12 @@ def _turn(chat, transcriber, synth, audio, user: str, tools=None) -> dict:
     s, r = stats[0], replies[0]
     m = r.marks
     lat = s.latency_ms
-    return {"e2e_ms": (marks["audio"] - source.end) * 1e3 if "audio" in marks else None,
+    e2e = (marks["audio"] - source.end) * 1e3 if "audio" in marks else None
+    split = {"stt": (marks["flushed"] - source.end) * 1e3, "llm": (m.llm_s - m.llm_s_speaking) * 1e3,
+             "llm_tokens": m.llm_tokens - m.llm_tokens_speaking, "tts": m.tts_s_before_audio * 1e3,
+             "tts_steps": m.tts_steps_before_audio}
+    split["other"] = e2e - split["stt"] - split["llm"] - split["tts"] if e2e is not None else None
+    return {"e2e_ms": e2e, "split_ms": split,
             "parts_ms": {"end_of_turn": (marks["eot"] - source.end) * 1e3,
                          "stt_flush": (marks["flushed"] - marks["eot"]) * 1e3,
                          "llm_first_word": lat.get("llm_first_word"), "tts_first_audio": lat.get("tts_first_audio")},
@@ -233,8 +243,9 @@ def tool_turn(transcriber, synth, audio, tool_s: float, cache_dir=None) -> dict:
             "spoken": " ".join(said)}
 
 
-def _alone(chat, transcriber, synth, audio, user: str, reply_text: str) -> dict:
-    """Each part alone."""
+def _alone(chat, transcriber, synth, audio, user: str, reply_text: str, tokens_needed: int = 0) -> dict:
+    """Each part alone; `llm_needed`: the LLM's time alone to the `tokens_needed`-th token (as many
+    as it wrote in the loop before the first audio)."""
     from ..assistant.speech_text import WordChunker
 
     transcriber.reset()
@@ -253,12 +264,14 @@ def _alone(chat, transcriber, synth, audio, user: str, reply_text: str) -> dict:
     chunker = WordChunker()
     t = time.perf_counter()
     chat.begin_reply(user)
-    first_word, tokens = None, 0
+    first_word, tokens, needed = None, 0, None
     while True:
         piece = chat.step()
         tokens += 1
         if first_word is None and (chunker.push(piece.text) or piece.done):
             first_word = time.perf_counter() - t
+        if tokens == tokens_needed or (piece.done and needed is None):
+            needed = time.perf_counter() - t
         if piece.done:
             break
     llm_s = time.perf_counter() - t
@@ -274,7 +287,8 @@ def _alone(chat, transcriber, synth, audio, user: str, reply_text: str) -> dict:
             break
     synth.cancel()
     return {"end_of_turn": eot * 1e3, "stt_flush": flush * 1e3, "llm_first_word": first_word * 1e3,
-            "tts_first_audio": audio_s * 1e3 if audio_s else None, "tokens": tokens, "llm_s": llm_s}
+            "tts_first_audio": audio_s * 1e3 if audio_s else None, "tokens": tokens, "llm_s": llm_s,
+            "llm_needed": max(needed, first_word) * 1e3}
 
 
 def run(args) -> dict:
@@ -291,7 +305,8 @@ def run(args) -> dict:
         for i in range(args.turns):
             user = users[i % len(users)]
             turns.append(_turn(chat, transcriber, synth, audio, user))
-            alone.append(_alone(chat, transcriber, synth, audio, user, turns[-1]["text"]))
+            alone.append(_alone(chat, transcriber, synth, audio, user, turns[-1]["text"],
+                                turns[-1]["split_ms"]["llm_tokens"]))
         tool = tool_turn(transcriber, synth, audio, args.tool_s) if args.tool_s > 0 else None
 
     def med(values):
@@ -303,11 +318,15 @@ def run(args) -> dict:
     parts_alone = {k: med([a[k] for a in alone]) for k in parts}
     e2e = med([t["e2e_ms"] for t in turns])
     total = sum(v for v in parts_alone.values() if v is not None)
+    split = {k: med([t["split_ms"][k] for t in turns]) for k in turns[0]["split_ms"]}
+    later_words = med([a["llm_needed"] - a["llm_first_word"] for a in alone])  # the LLM alone, words 2..
     speaking_s = sum(t["llm_s_speaking"] for t in turns)
     return {"models": {"stt": args.stt, "llm": args.llm, "tts": f"random tts-1.6b dim {args.dim}" if args.dim
                        else "demo-tts"}, "device": str(mx.default_device()), "turns": args.turns,
             "e2e_ms": e2e, "parts_ms": parts, "parts_alone_ms": parts_alone, "sum_of_parts_ms": total,
             "ratio": e2e / total if e2e and total else None,
+            "first_audio_split_ms": split, "later_words_alone_ms": later_words,
+            "ratio_with_later_words": e2e / (total + later_words) if e2e and total else None,
             "llm_tokens_per_s": {"alone": sum(a["tokens"] for a in alone) / sum(a["llm_s"] for a in alone),
                                  "while_speaking": (sum(t["tokens_speaking"] for t in turns) / speaking_s
                                                     if speaking_s else None)},
@@ -324,9 +343,10 @@ def _release_memory(args) -> int:
         return 0
     t = r["turn"]
     print(f"assistant memory at release shapes: STT 1B + TTS 1.6B + {r['llm_shape']} LLM, 4-bit random "
-          f"weights, {r['device']}, scales in {r['dtype']}")
+          f"weights, one Mimi, {r['device']}, activations and scales in {r['dtype']}")
     for name, m in r["models"].items():
-        print(f"  {name}: {m['param_gb']:.2f} GB of parameters ({m['param_gb_bf16']:.2f} GB with bf16 scales)")
+        print(f"  {name}: {m['param_gb']:.2f} GB of parameters ({m['param_gb_bf16']:.2f} GB with bf16 scales); "
+              "largest: " + ", ".join(f"{g} {gb:.3f}" for g, gb in m["groups"].items()))
     print(f"  parameters in all: {r['param_gb']:.2f} GB ({r['param_gb_bf16']:.2f} GB with bf16 scales)")
     print(f"  a short turn: {t['stt_frames']} STT frames {t['stt_s']:.1f} s, LLM prefill of "
           f"{t['llm_prefill_tokens']} tokens {t['llm_prefill_s']:.1f} s + {t['llm_tokens']} tokens "
@@ -338,6 +358,10 @@ def _release_memory(args) -> int:
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.dtype and not args.release_memory:
+        from ..errors import ConfigError
+
+        raise ConfigError("--dtype applies to --release-memory only")
     if args.release_memory:
         return _release_memory(args)
     r = run(args)
@@ -355,6 +379,11 @@ def main(args: argparse.Namespace) -> int:
           + ", ".join(f"{k} {ms(v)}" for k, v in r["parts_ms"].items()))
     print("  parts alone: " + ", ".join(f"{k} {ms(v)}" for k, v in r["parts_alone_ms"].items())
           + f"; sum {ms(r['sum_of_parts_ms'])}; e2e / sum {r['ratio']:.2f} (goal <= 1.15)" if r["ratio"] else "")
+    sp = r["first_audio_split_ms"]
+    print(f"  in the loop, end of speech -> first audio: STT {ms(sp['stt'])}, LLM {ms(sp['llm'])} "
+          f"({sp['llm_tokens']:.0f} tokens), TTS {ms(sp['tts'])} ({sp['tts_steps']:.0f} steps), other (idle, "
+          f"bookkeeping) {ms(sp['other'])}; the LLM's words after its first, alone: "
+          f"{ms(r['later_words_alone_ms'])}; e2e / (sum + those) {r['ratio_with_later_words']:.2f}")
     ws = tps["while_speaking"]
     print(f"  LLM tokens/s: alone {tps['alone']:.0f}, while the TTS speaks "
           f"{'-' if ws is None else f'{ws:.0f}'}; underruns {r['underruns']} (speech waiting for the LLM: "

@@ -65,6 +65,7 @@ def build_model(config, bits: int, group: int, dtype, vis=None):
     from mlx.utils import tree_map
 
     from ..lm import Lm, quantize_lm
+    from ..lm.step_sharing import tie_step_weights
     from ..lm.transformer import RMSNorm
 
     mx.random.seed(0)
@@ -74,15 +75,24 @@ def build_model(config, bits: int, group: int, dtype, vis=None):
         model = build_vis_lm(config, vis)
     else:
         model = Lm(config)
+    if bits < 16 and dtype != mx.float32:  # quantized from weights in `dtype`: no float32 scales to cast
+        model.set_dtype(dtype)
+    if vis is None:
+        tie_step_weights(model)  # as loaded, the depformer steps sharing a weight set hold one copy
     if bits < 16:
         quantize_lm(model, bits, group)
     quantized = (nn.QuantizedLinear, nn.QuantizedEmbedding)
+    casts: dict[int, tuple] = {}  # a shared array is cast once (the original kept: ids stay unique)
+
+    def cast(a):
+        return a if a.dtype == dtype else casts.setdefault(id(a), (a, a.astype(dtype)))[1]
+
     for _, module in model.named_modules():
         if isinstance(module, quantized):  # what load_lm does: scales and biases in the activation dtype
-            module.scales = module.scales.astype(dtype)
-            module.biases = module.biases.astype(dtype)
+            module.scales = cast(module.scales)
+            module.biases = cast(module.biases)
         elif isinstance(module, (nn.Linear, nn.Embedding, RMSNorm)):
-            module.update(tree_map(lambda p: p.astype(dtype), module.parameters()))
+            module.update(tree_map(cast, module.parameters()))
         else:
             continue
         mx.eval(module.parameters())

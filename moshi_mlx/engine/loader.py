@@ -34,8 +34,9 @@ def _mimi_config(files: ModelFiles):
 
 
 def load_model(files: ModelFiles, codec_backend: str = "mlx",
-               progress: Callable[[str, int, int], None] | None = None) -> LoadedModel:
-    """Load LM, codec and tokenizer; `progress(job, done, total)` after each of the three."""
+               progress: Callable[[str, int, int], None] | None = None, mimi_share=None) -> LoadedModel:
+    """Load LM, codec and tokenizer; `progress(job, done, total)` after each of the three.
+    `mimi_share`: a MimiShare, for models loaded together that may name the same Mimi weights."""
     import sentencepiece
 
     from ..lm import load_lm
@@ -61,7 +62,7 @@ def load_model(files: ModelFiles, codec_backend: str = "mlx",
         report("load model", 1, 3)
         num_codebooks = setup_class(kind).codec_codebooks(lm.config)  # PersonaPlex: 8 of its 16
         codec = open_codec(files.mimi_path, backend=codec_backend, num_codebooks=num_codebooks,
-                           config=_mimi_config(files))
+                           config=_mimi_config(files), share=mimi_share)
         report("load model", 2, 3)
         tokenizer = sentencepiece.SentencePieceProcessor(model_file=str(files.tokenizer_path))
         report("load model", 3, 3)

@@ -18,6 +18,7 @@ from ..errors import CheckpointError
 from ..jsonfile import read_json_object
 from .config import LmConfig
 from .model import Lm
+from .step_sharing import share_step_weights, tie_step_weights, tied_step_parts
 from .transformer import RMSNorm
 from .weights import KNOWN_FILES, check_weights, module_quantization, pytorch_release_names, sanitize
 
@@ -88,13 +89,17 @@ def load_lm(path: str | Path, config: LmConfig | None = None, dtype: mx.Dtype | 
                               "(config.json 'quantization' or a known file name such as model.q4.safetensors)")
     if implied:
         _check_implied_7b(raw, weights, config, quantization, source)
+    del raw  # its arrays are the file's: a duplicate dropped below must not stay alive through it
+    share_step_weights(weights, config)  # depformer steps sharing one weight set: one copy
     check_weights(weights, config, quantization, source, pytorch_file)
     model = Lm(config)
     if quantization:
         nn.quantize(model, class_predicate=lambda p, m: _predicate(quantization, p, m))
     # Everything floating, quantization scales/biases included, in the activation dtype: a quantized
-    # matmul otherwise converts its scales and biases on every call.
-    weights = {k: v if v.dtype == mx.uint32 else v.astype(dtype) for k, v in weights.items()}
+    # matmul otherwise converts its scales and biases on every call. A shared array is cast once.
+    cast: dict[int, mx.array] = {}
+    weights = {k: v if v.dtype == mx.uint32 else cast.setdefault(id(v), v.astype(dtype))
+               for k, v in weights.items()}
     model.load_weights(list(weights.items()), strict=True)
     mx.eval(model.parameters())
     return model
@@ -139,7 +144,9 @@ def quantize_lm(model: Lm, bits: int, group_size: int, overrides: Mapping | None
             return False
         return q
 
+    tied = tied_step_parts(model)  # depformer steps sharing one weight set stay shared
     nn.quantize(model, class_predicate=predicate)
+    tie_step_weights(model, tied)
     leaves = (nn.QuantizedLinear, nn.QuantizedEmbedding, nn.Linear, nn.Embedding, RMSNorm)
     for _, module in model.named_modules():
         if isinstance(module, leaves):

@@ -101,8 +101,11 @@ def _check_codes(codes: np.ndarray, k: int, card: int, fewer: bool = False) -> n
 
 
 def open_codec(path: str | Path, backend: str = "mlx", num_codebooks: int = 8,
-               config: MimiConfig | None = None) -> StreamingCodec:
-    """A streaming codec on the Mimi weights at `path` (release safetensors format)."""
+               config: MimiConfig | None = None, share=None) -> StreamingCodec:
+    """A streaming codec on the Mimi weights at `path` (release safetensors format). `share`: a
+    MimiShare (mimi/share.py) whose Mimi an MLX codec reuses when the weights are the same."""
+    if backend == "mlx" and share is not None:
+        return share.open(path, num_codebooks, config)
     if backend == "mlx":
         from .weights import load_mimi
 

@@ -18,12 +18,21 @@ def test_bench_assistant_json(home, capsys):
     assert 0.5 < r["ratio"] < 3.0
     assert r["llm_tokens_per_s"]["alone"] > 0 and r["peak_memory_gb"] > 0
     assert r["llm_waits"] >= 0 and r["underruns"] >= 0
+    split = r["first_audio_split_ms"]  # the loop's time to the first audio, by who spent it
+    assert set(split) == {"stt", "llm", "llm_tokens", "tts", "tts_steps", "other"}
+    assert split["llm"] > 0 and split["tts"] > 0 and split["tts_steps"] >= 1 and split["llm_tokens"] >= 1
+    assert r["later_words_alone_ms"] >= 0 and r["ratio_with_later_words"] <= r["ratio"]
     tool = r["tool_turn_ms"]
     assert set(tool) >= {"filler_first_audio", "answer_first_audio", "tool_s"}
     assert tool["tool_s"] >= 0.9
     assert tool["spoken"].startswith("Let me check.") and tool["spoken"].endswith("degrees.")
     assert 0 < tool["filler_first_audio"] < tool["answer_first_audio"]
     assert tool["answer_first_audio"] >= 900  # the answer waits for the tool
+
+
+def test_dtype_needs_release_memory(home, capsys):
+    assert main(["bench", "assistant", "--dtype", "bf16"]) != 0
+    assert "--dtype applies to --release-memory only" in capsys.readouterr().err
 
 
 def test_bench_assistant_no_tool_turn(home, capsys):
