@@ -296,22 +296,23 @@ def _gated_message(repo_id: str, status: int) -> str:
             "in once with `hf auth login`. Nothing was downloaded.")
 
 
-def _offline_message(repo_id: str) -> str:
+def _offline_message(repo_id: str, option: str = "--model") -> str:
     known = known_model(repo_id)
     size = f" ({known.size_bytes / GB:.1f} GB)" if known else ""
     return (f"model {repo_id} is not downloaded and the network is off (HF_HUB_OFFLINE=1 or no "
             f"connection). Download it once while online{size}: `python -m moshi_mlx models "
             f"--download {repo_id}` (or `huggingface-cli download {repo_id}`), or pass a local "
-            "folder with --model, or use --model demo")
+            f"folder with {option}, or use {option} " + ("demo" if option == "--model" else "demo-" + option[2:]))
 
 
 # ---- resolution ----
 
 def resolve_model(spec: str, cache_dir: str | None = None, allow_download: bool = True,
                   progress: Callable[[int, int], None] | None = None,
-                  cancel: threading.Event | None = None) -> ModelFiles:
+                  cancel: threading.Event | None = None, option: str = "--model") -> ModelFiles:
     """`demo`, a local folder (or LM file inside one), or a HF repo id -> ModelFiles. A repo not
-    in the cache is downloaded (unless offline or `allow_download` is False)."""
+    in the cache is downloaded (unless offline or `allow_download` is False). `option`: the
+    command-line option the messages name (the assistant's --stt, --tts)."""
     from .demo import DEMOS, demo_model_dir
 
     if spec in DEMOS:
@@ -324,16 +325,16 @@ def resolve_model(spec: str, cache_dir: str | None = None, allow_download: bool 
         files = folder_files(path.parent)
         return ModelFiles(path, files.mimi_path, files.tokenizer_path, files.config, str(path))
     if spec.count("/") != 1 or spec.startswith((".", "/", "~")):
-        raise ModelNotAvailableError(f"--model {spec!r}: not a folder, not a file, and not a Hugging "
+        raise ModelNotAvailableError(f"{option} {spec!r}: not a folder, not a file, and not a Hugging "
                                      "Face repo id (org/name); known models: "
                                      + ", ".join(m.repo_id for m in KNOWN_MODELS))
     if is_installed(spec, cache_dir):
         return folder_files(_snapshot_folder(spec, cache_dir), name=spec)
     # `org/name` also reads as a relative path: say both readings when neither works
-    local = "" if known_model(spec) else (f"--model {spec!r} is not a local folder or file "
+    local = "" if known_model(spec) else (f"{option} {spec!r} is not a local folder or file "
                                           f"({path.absolute()} does not exist); as a Hugging Face repo id: ")
     if not allow_download or is_offline():
-        raise ModelNotAvailableError(local + _offline_message(spec))
+        raise ModelNotAvailableError(local + _offline_message(spec, option))
     try:
         return folder_files(download(spec, cache_dir, progress, cancel), name=spec)
     except HubUnavailable as e:
@@ -347,8 +348,10 @@ def preview_config(spec: str, cache_dir: str | None = None) -> dict:
     model of the wrong kind (moshi_mlx.kinds.check_kind) before any heavy work."""
     from .demo import DEMOS
 
-    if spec in DEMOS:
-        return dict(DEMOS[spec].metadata)
+    if spec in DEMOS:  # never {} ("nothing known"): a demo without model_type is a Moshi one
+        from .kinds import DEFAULT_KIND
+
+        return {"model_type": DEFAULT_KIND} | dict(DEMOS[spec].metadata)
     path = Path(spec).expanduser()
     if path.is_dir() or path.is_file():
         return _read_config(path if path.is_dir() else path.parent)

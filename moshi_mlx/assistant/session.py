@@ -163,7 +163,7 @@ class Assistant(BackgroundSession):
         model = load_stt_model(options.stt, "the assistant", cache_dir=options.cache_dir,
                                codec_backend=options.codec_backend, cancel=self._stop, progress=self._progress,
                                download_progress=lambda d, t: self._emit(ProgressEvent("download", d, t, "bytes")),
-                               mimi_share=mimi_share)
+                               mimi_share=mimi_share, option="--stt")
         tr = Transcriber(model, seed=options.seed)
         self._emit(ProgressEvent("warm-up", 0, 1))
         tr.warmup()
@@ -181,7 +181,7 @@ class Assistant(BackgroundSession):
         from ..tts.synth import Synthesizer, TtsSettings
         from ..tts.voice_repo import default_voice, resolve_voice
 
-        files = resolve_model(options.tts, cache_dir=options.cache_dir, cancel=self._stop,
+        files = resolve_model(options.tts, cache_dir=options.cache_dir, cancel=self._stop, option="--tts",
                               progress=lambda d, t: self._emit(ProgressEvent("download", d, t, "bytes")))
         check_kind(files.config, ("tts",), files.name, "the assistant's voice (tts)")
         model = load_model(files, options.codec_backend, progress=self._progress, mimi_share=mimi_share)

@@ -64,7 +64,9 @@ def main(args: argparse.Namespace) -> int:
     from ..talk.chat_cli import run_in_terminal
     from .live import ListenOptions, LiveTranscription
 
-    check_kind(preview_config(args.model, args.cache_dir), ("stt",), args.model, "`listen`")
+    preview = preview_config(args.model, args.cache_dir)
+    if preview:  # {}: nothing known yet; the model's own config.json is checked once resolved
+        check_kind(preview, ("stt",), args.model, "`listen`")
     if args.model == DEMO:
         print("note: the demo model has random weights: the captions are random words", file=sys.stderr)
     options = ListenOptions(model=args.model, input_device=args.input_device, cache_dir=args.cache_dir,

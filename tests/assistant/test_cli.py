@@ -88,6 +88,18 @@ def test_bad_llm_is_one_clear_error(home, tmp_path, monkeypatch, capsys):
     assert code == 2 and "not an mlx-lm model folder" in err
 
 
+@pytest.mark.parametrize("option", ["--stt", "--tts"])
+def test_a_missing_stt_or_tts_folder_is_named_by_its_option(option, home, tmp_path, monkeypatch, capsys):
+    """A folder that does not exist is said to be missing under the option that named it, not taken
+    for a model of another kind (nothing is known of it before it resolves)."""
+    sf.write(tmp_path / "q.wav", np.zeros(2400, np.float32), 24000)
+    models = {"--stt": "demo-stt", "--tts": "demo-tts"} | {option: str(tmp_path / "no-such-model")}
+    code, out, err = run(["--input", str(tmp_path / "q.wav"), "-o", str(tmp_path / "r.wav"), "--llm", "demo-llm",
+                          *[a for pair in models.items() for a in pair]], monkeypatch, capsys)
+    assert code == 2 and f"{option} '{tmp_path / 'no-such-model'}': not a folder" in err, err
+    assert "model_type" not in err and not (tmp_path / "r.wav").exists()
+
+
 def test_text_with_a_real_tool(home, tmp_path, monkeypatch, capsys):
     call = '<tool_call>\n{"name": "calculator", "arguments": {"expression": "6*7"}}\n</tool_call>'
     spec = script(tmp_path, ["One moment. " + call, "Forty-two."])

@@ -64,8 +64,8 @@ def test_several_files_any_format(tmp_path, demo_stt_home, speech_file, speech):
     assert r.stdout.startswith(f"==> {speech_file} <==\n") and f"==> {stereo} <==\n" in r.stdout
 
 
-@pytest.mark.parametrize("case", ["empty", "garbage", "missing", "moshi model", "exists", "several to file",
-                                  "same name", "input as output"])
+@pytest.mark.parametrize("case", ["empty", "garbage", "missing", "moshi model", "missing model", "exists",
+                                  "several to file", "same name", "input as output"])
 def test_bad_input(tmp_path, demo_stt_home, speech_file, case):
     """A clear message naming the file or model, exit code 2, no output written, no traceback."""
     out = tmp_path / "out.txt"
@@ -88,6 +88,8 @@ def test_bad_input(tmp_path, demo_stt_home, speech_file, case):
         assert "`transcribe` needs a speech to text model" in r.stderr and "`python -m moshi_mlx chat`" in r.stderr
         assert not out.exists() and "Traceback" not in r.stderr and not (tmp_path / "home").exists()
         return
+    elif case == "missing model":  # nothing known of it: said missing, not taken for a Moshi model
+        args, named = ["--model", tmp_path / "no-model", speech_file, "-o", out], "no-model': not a folder"
     elif case == "exists":
         out.write_text("precious")
         named = "out.txt exists; use --force"
