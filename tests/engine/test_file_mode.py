@@ -9,6 +9,7 @@ import pytest
 import soundfile as sf
 
 from moshi_mlx import audio_io
+from tests.support.greedy import file_tokens
 
 
 @pytest.fixture(scope="module")
@@ -59,14 +60,7 @@ def test_tokens_match_the_generator_directly(tmp_path, demo_home, speech):
     _, _, tokens, _ = _run(tmp_path, demo_home, speech, "--greedy", tag="g")
     model = load_model(resolve_model("demo", cache_dir=str(demo_home)))
     gen = LmGen(model.lm, make_sampler(0.0), make_sampler(0.0))
-    pcm = audio_io.pad_to_frames(audio_io.read_audio(speech), 1920)
-    model.codec.reset()
-    expected = []
-    for i in range(len(pcm) // 1920):
-        out = gen.step(model.codec.encode_frame(pcm[i * 1920:(i + 1) * 1920]))
-        if out is not None:
-            expected.append([out.text_token, *out.audio_codes])
-    assert np.array_equal(tokens, np.array(expected, np.int32).T)
+    assert np.array_equal(tokens, file_tokens(model, gen, speech))
 
 
 def test_run_bad_input_names_the_file(tmp_path, demo_home):

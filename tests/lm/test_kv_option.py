@@ -11,6 +11,7 @@ import soundfile as sf
 
 from moshi_mlx.cli import main as cli_main
 from moshi_mlx.lm import Lm, LmConfig, LmGen, make_sampler
+from tests.support.greedy import file_tokens
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +89,6 @@ def test_kv_bits_must_be_8_or_4(value, capsys):
 def test_run_kv_bits_reaches_the_generator(tmp_path, demo_home):
     """`run --kv-bits 8 --greedy` on the demo model writes the tokens of an 8-bit-cache LmGen fed the
     same codes (and the demo's 16-wide heads are stored padded to a group of 32)."""
-    from moshi_mlx import audio_io
     from moshi_mlx.engine.core import FrameEngine, Sampling
     from moshi_mlx.engine.loader import load_model
     from moshi_mlx.hub import resolve_model
@@ -105,14 +105,7 @@ def test_run_kv_bits_reaches_the_generator(tmp_path, demo_home):
     engine = FrameEngine(model, Sampling.greedy(0, kv_bits=8))
     assert engine.gen._kv.bits == 8 and engine.gen._kv.layers[0].width == 32
     gen = LmGen(model.lm, make_sampler(0.0), make_sampler(0.0), kv_bits=8)
-    pcm = audio_io.pad_to_frames(audio_io.read_audio(wav), 1920)
-    model.codec.reset()
-    expected = []
-    for i in range(len(pcm) // 1920):
-        out = gen.step(model.codec.encode_frame(pcm[i * 1920:(i + 1) * 1920]))
-        if out is not None:
-            expected.append([out.text_token, *out.audio_codes])
-    assert np.array_equal(np.load(tokens), np.array(expected, np.int32).T)
+    assert np.array_equal(np.load(tokens), file_tokens(model, gen, wav))
 
 
 def test_bench_lm_compare_kv_json(tmp_path):

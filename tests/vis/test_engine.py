@@ -6,16 +6,13 @@ from PIL import Image
 
 from moshi_mlx.lm.generate import LmGen
 from moshi_mlx.lm.sampling import make_sampler
+from tests.support.greedy import tokens_of as _tokens
 from moshi_mlx.vis.lm import image_source
 from moshi_mlx.vis.setup import image_cache
 
 
 def _gen(lm):
     return LmGen(lm, make_sampler(0.0), make_sampler(0.0), seed=0, dtype=mx.float32)
-
-
-def _tokens(outputs):
-    return np.array([[o.text_token, *o.audio_codes] for o in outputs if o is not None])
 
 
 def test_new_image_mid_conversation(tiny):

@@ -11,15 +11,12 @@ from PIL import Image
 
 from moshi_mlx.lm.generate import LmGen
 from moshi_mlx.lm.sampling import make_sampler
+from tests.support.greedy import tokens_of as _tokens
 from moshi_mlx.vis.lm import image_source
 
 
 def _gen(lm):
     return LmGen(lm, make_sampler(0.0), make_sampler(0.0), seed=0, dtype=mx.float32)
-
-
-def _tokens(outputs):
-    return np.array([[o.text_token, *o.audio_codes] for o in outputs if o is not None])
 
 
 def test_swap_before_xa_start_equals_a_run_with_the_new_image(tiny):
