@@ -9,7 +9,7 @@ from moshi_mlx.engine.events import LevelEvent, TextEvent
 from moshi_mlx.serve import ServeOptions, protocol
 from moshi_mlx.serve.events import ClientEvent, SessionStatsEvent
 from moshi_mlx.serve.probe import Prober, probe, probe_signal
-from moshi_mlx.serve.server import BUSY_MESSAGE, CLOSE_TRY_AGAIN
+from moshi_mlx.serve.chat_route import BUSY_MESSAGE, CLOSE_TRY_AGAIN
 
 from .conftest import TOKEN, auth, run, wait_until, ws_url
 
