@@ -72,3 +72,26 @@ def test_depformer_takes_plain_samplers_and_token_columns_alike():
     a = model.depformer.step(0, out, text, model.depformer.new_cache(), tables[0])
     b = model.depformer.step(0, out, text[:, None], model.depformer.new_cache(), tables[0])
     np.testing.assert_array_equal(np.array(a), np.array(b))
+
+
+def test_frame_graph_nodes_counts_without_stepping():
+    """bench.graph_nodes counts the next frame's compiled graph and leaves the generator as it
+    was: the frames that follow are those of an uncounted twin."""
+    from moshi_mlx.bench.graph_nodes import frame_graph_nodes
+    from moshi_mlx.lm import LmGen
+
+    mx.random.seed(5)
+    model = Lm(LmConfig.tiny())
+    mx.eval(model.parameters())
+    counted, twin = (LmGen(model, seed=0, dtype=mx.float32) for _ in range(2))
+    rng = np.random.default_rng(0)
+    codes = [rng.integers(0, model.config.card, 8) for _ in range(6)]
+    for c in codes[:3]:
+        counted.step(c), twin.step(c)
+    nodes = frame_graph_nodes(counted)
+    text_nodes = frame_graph_nodes(counted, "text")
+    assert nodes["Matmul"] > 0 and sum(text_nodes.values()) < sum(nodes.values())
+    assert counted.offset == twin.offset == 3
+    for c in codes[3:]:
+        a, b = counted.step(c), twin.step(c)
+        assert a.text_token == b.text_token and np.array_equal(a.audio_codes, b.audio_codes)
