@@ -62,12 +62,12 @@ class DepformerTable:
     def lookup(self, tokens: mx.array) -> mx.array:
         if self.second is None:
             rows = mx.take(self.table, mx.maximum(tokens, 0) if self.zero_aware else tokens, axis=0)
-            return mx.where((tokens < 0)[:, None], mx.zeros((), rows.dtype), rows) if self.zero_aware else rows
+            return mx.where((tokens < 0)[..., None], mx.zeros((), rows.dtype), rows) if self.zero_aware else rows
         main, second = demux_tokens(tokens, self.table.shape[0])
         out = 0
         for table, index in ((self.table, main), (self.second, second)):
             rows = mx.take(table, mx.maximum(index, 0), axis=0)
-            out = out + mx.where((index < 0)[:, None], mx.zeros((), rows.dtype), rows)
+            out = out + mx.where((index < 0)[..., None], mx.zeros((), rows.dtype), rows)
         return out
 
 
@@ -105,12 +105,13 @@ class Depformer(nn.Module):
 
     def step(self, k: int, temporal_out: mx.array, prev_token: mx.array, kv: list[list[mx.array]],
              table: DepformerTable) -> mx.array:
-        """Logits [B, card] of codebook k. `kv` (one list per layer) holds the stacked q, k, v
-        [B, 1, 3, H, Dh] of steps 0..k-1 of this frame and is extended in place; `table`: this
-        step's input table (depformer_tables)."""
+        """Logits [B, card] of codebook k from prev_token [B] (or [B, 1]). `kv` (one list per
+        layer) holds the stacked q, k, v [B, 1, 3, H, Dh] of steps 0..k-1 of this frame and is
+        extended in place; `table`: this step's input table (depformer_tables)."""
         s = self.slices[k]
         B = temporal_out.shape[0]
-        x = s.linear_in(temporal_out) + table.lookup(prev_token)[:, None]
+        rows = table.lookup(prev_token)  # [B, dim], or [B, 1, dim] for tokens [B, 1]
+        x = s.linear_in(temporal_out) + (rows[:, None] if prev_token.ndim == 1 else rows)
         first = s.transformer.layers[0].self_attn
         rope = None
         if first.rope_base is not None:
@@ -123,16 +124,17 @@ class Depformer(nn.Module):
                 rep = attn.num_heads // attn.kv_heads
                 qkv = mx.stack([q[:, :, 0], mx.repeat(key[:, :, 0], rep, axis=1),
                                 mx.repeat(value[:, :, 0], rep, axis=1)], axis=1)[:, None]
-            else:
-                qkv = attn.qkv(layer.norm1(x), rope)[:, None]  # [B, 1, 3, H, Dh]
+            else:  # one reshape straight to the cache's layout [B, 1, 3, H, Dh]
+                y = attn.in_proj(layer.norm1(x)) if rope is None else attn.qkv(layer.norm1(x), rope, flat=False)
+                qkv = y.reshape(B, 1, 3, attn.num_heads, attn.head_dim)
             cache.append(qkv)
             if k == 0:  # a single key: softmax weight 1, the output is the value itself
-                out = qkv[:, :, 2]
+                out = qkv[:, :, 2:3]  # a slice (an integer index adds a squeeze node)
             else:  # at most dep_q keys: elementwise products beat matmuls on so few
                 q, keys, values = mx.split(mx.concatenate(cache, axis=1), 3, axis=2)
                 q = q[:, -1:].astype(mx.float32) * attn.scale
                 scores = mx.softmax((q * keys).sum(-1, keepdims=True), axis=1)  # [B, k+1, 1, H, 1]
-                out = (scores * values).sum(axis=1).astype(x.dtype)
+                out = (scores * values).sum(axis=1, keepdims=True).astype(x.dtype)  # no squeeze node
             x = x + attn.out_proj(out.reshape(B, 1, -1))
             x = x + layer.gating(layer.norm2(x))
         if "norm" in s:

@@ -141,13 +141,15 @@ class Lm(nn.Module):
         self.prepare(temporal_out.dtype)
         kv, tables = self.depformer.new_cache(), self._tables.depformer
         rows = temporal_out.shape[0]
-        prev, tokens = text_token, []
+        # Tokens as [B, 1] columns: the next step's lookup and the output take them as they are.
+        column = getattr(sampler, "column", None) or (lambda logits, key: sampler(logits, key)[:, None])
+        prev, tokens = text_token[:, None], []
         for k in range(self.config.dep_q if count is None else count):
             step_in = prev if prev.shape[0] == rows else mx.repeat(prev, rows // prev.shape[0], axis=0)
             logits = self.depformer.step(k, temporal_out, step_in, kv, tables[k])
-            prev = sampler(logits if combine is None else combine(logits), keys[k])
+            prev = column(logits if combine is None else combine(logits), keys[k])
             tokens.append(prev)
-        return mx.stack(tokens, axis=1) if tokens else mx.zeros((text_token.shape[0], 0), mx.int32)
+        return mx.concatenate(tokens, axis=1) if tokens else mx.zeros((text_token.shape[0], 0), mx.int32)
 
 
 class InferenceTables:

@@ -37,17 +37,22 @@ def rope_tables(position: mx.array | int, head_dim: int, base: float, interleave
     return mx.stack([qk_cos, qk_cos, ones])[:, None], mx.stack([qk_sin, qk_sin, ones * 0])[:, None]
 
 
+def pair_shape(shape: tuple[int, ...], interleave: bool = True) -> tuple[int, ...]:
+    """`shape` with its last axis Dh split into the pairs `rotate_pairs` takes."""
+    half = shape[-1] // 2
+    return (*shape[:-1], half, 2) if interleave else (*shape[:-1], 2, half)
+
+
+def rotate_pairs(pairs: mx.array, cos: mx.array, sin: mx.array, interleave: bool = True) -> mx.array:
+    """`apply_rope` on x already reshaped to pair_shape (the result keeps that shape): a caller
+    that reshapes anyway saves the two reshapes, graph nodes of every frame."""
+    swapped = pairs[..., ::-1] if interleave else pairs[..., ::-1, :]
+    return (pairs * cos + swapped * sin).astype(pairs.dtype)
+
+
 def apply_rope(x: mx.array, cos: mx.array, sin: mx.array, interleave: bool = True) -> mx.array:
     """Rotate each pair of x's last axis by the tables of `rope_tables`."""
-    shape = x.shape
-    if interleave:
-        pairs = x.reshape(*shape[:-1], shape[-1] // 2, 2)
-        swapped = pairs[..., ::-1]
-    else:
-        pairs = x.reshape(*shape[:-1], 2, shape[-1] // 2)
-        swapped = pairs[..., ::-1, :]
-    rotated = pairs * cos + swapped * sin
-    return rotated.astype(x.dtype).reshape(shape)
+    return rotate_pairs(x.reshape(pair_shape(x.shape, interleave)), cos, sin, interleave).reshape(x.shape)
 
 
 def rope(x: mx.array, positions: mx.array, base: float, interleave: bool = True) -> mx.array:

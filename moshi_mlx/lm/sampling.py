@@ -16,7 +16,8 @@ import mlx.core as mx
 
 @functools.lru_cache(maxsize=64)
 def make_sampler(temperature: float, top_k: int | None = None, top_p: float | None = None):
-    """(logits [B, V], key) -> tokens [B] int32. temperature 0: greedy (argmax, key unused).
+    """(logits [B, V], key) -> tokens [B] int32 (its `column` attribute: the same as [B, 1]).
+    temperature 0: greedy (argmax, key unused).
     Otherwise softmax(logits / temperature) restricted to the top_k tokens (exactly k, like
     torch.topk in Kyutai's `sample_token`) and/or the top_p mass of those. The same settings give
     the same function object, so generators with equal settings share compiled frames."""
@@ -27,16 +28,22 @@ def make_sampler(temperature: float, top_k: int | None = None, top_p: float | No
     if top_k is not None and top_k < 1:
         raise ValueError(f"top_k must be >= 1, got {top_k}")
 
+    def greedy_column(logits: mx.array, key: mx.array | None = None) -> mx.array:
+        return mx.argmax(logits, axis=-1, keepdims=True).astype(mx.int32)
+
     def greedy(logits: mx.array, key: mx.array | None = None) -> mx.array:
         return mx.argmax(logits, axis=-1).astype(mx.int32)
 
+    greedy.column = greedy_column
     if temperature == 0 or top_k == 1:
         return greedy
     nucleus = None
     if top_p is not None and top_p < 1:
         from mlx_lm.sample_utils import apply_top_p as nucleus  # imports transformers: only when asked
 
-    def sample(logits: mx.array, key: mx.array) -> mx.array:
+    def column(logits: mx.array, key: mx.array) -> mx.array:
+        """The tokens as [B, 1]: the depformer's next input and output column as they are (no
+        squeeze and expand_dims nodes per codebook, see Lm.depformer_sample)."""
         x = logits.astype(mx.float32) / temperature
         vocab = x.shape[-1]
         best = None
@@ -45,9 +52,13 @@ def make_sampler(temperature: float, top_k: int | None = None, top_p: float | No
             x = mx.take_along_axis(x, best, axis=-1)
         if nucleus is not None:
             x = nucleus(x - mx.logsumexp(x, axis=-1, keepdims=True), top_p)
-        token = mx.random.categorical(x, axis=-1, key=key)
+        token = mx.random.categorical(x, axis=-1, key=key)[..., None]
         if best is not None:
-            token = mx.take_along_axis(best, token[..., None], axis=-1)[..., 0]
+            token = mx.take_along_axis(best, token, axis=-1)
         return token.astype(mx.int32)
 
+    def sample(logits: mx.array, key: mx.array) -> mx.array:
+        return column(logits, key)[..., 0]
+
+    sample.column = column
     return sample

@@ -16,7 +16,7 @@ import numpy as np
 
 from .kv_cache import (LayerCaches, RingKVCache, kv_cache_dtype, make_ring_cache, ring_mask,  # noqa: F401
                        ring_update, ring_write)
-from .rope import apply_rope, rope_tables
+from .rope import apply_rope, pair_shape, rotate_pairs, rope_tables
 
 
 class RMSNorm(nn.Module):
@@ -71,11 +71,15 @@ class Attention(nn.Module):
     def grouped(self) -> bool:
         return self.kv_heads != self.num_heads
 
-    def qkv(self, x: mx.array, rope: tuple[mx.array, mx.array] | None) -> mx.array:
+    def qkv(self, x: mx.array, rope: tuple[mx.array, mx.array] | None, flat: bool = True) -> mx.array:
         """x [B, 1, dim] (one position) -> q, k, v stacked [B, 3, H, Dh], q and k rotated by
-        `rope` (see rope_tables). Only without grouped heads (see `project`)."""
-        qkv = self.in_proj(x).reshape(x.shape[0], 3, self.num_heads, self.head_dim)
-        return qkv if rope is None else apply_rope(qkv, *rope, self.interleave)
+        `rope` (see rope_tables). Only without grouped heads (see `project`). flat=False with a
+        rope: the rotation's pair layout [B, 3, H, Dh/2, 2] (or [.., 2, Dh/2]), one reshape fewer."""
+        shape = (x.shape[0], 3, self.num_heads, self.head_dim)
+        if rope is None:
+            return self.in_proj(x).reshape(shape)
+        pairs = rotate_pairs(self.in_proj(x).reshape(pair_shape(shape, self.interleave)), *rope, self.interleave)
+        return pairs.reshape(shape) if flat else pairs
 
     def project(self, x: mx.array, rope: tuple[mx.array, mx.array] | None
                 ) -> tuple[mx.array, mx.array, mx.array]:
@@ -94,9 +98,13 @@ class Attention(nn.Module):
                  rope: tuple[mx.array, mx.array] | None) -> mx.array:
         """x [B, T, dim] at the cache's offset; `rope` from `Transformer.rope_for`."""
         B, T, _ = x.shape
-        if T == 1 and not self.grouped:
+        if T == 1 and B == 1 and not self.grouped:  # [3, H, 1, Dh] split on its first axis: q, k,
+            # v as [1, H, 1, Dh] each, two graph nodes (a split and a reshape per part otherwise)
+            qkv = self.qkv(x, rope, flat=False).reshape(3, self.num_heads, 1, self.head_dim)
+            q, k, v = mx.split(qkv, 3, axis=0)
+        elif T == 1 and not self.grouped:
             q, k, v = (a.reshape(B, self.num_heads, 1, self.head_dim)
-                       for a in mx.split(self.qkv(x, rope), 3, axis=1))
+                       for a in mx.split(self.qkv(x, rope, flat=False), 3, axis=1))
         else:
             q, k, v = self.project(x, rope)
         keys, values = cache.update_and_fetch(k, v)
