@@ -8,8 +8,9 @@ blocks, mixes its channels (user and Moshi) to mono, resamples to the device's r
 keeps the ring ~1 s ahead.
 
 Seeking: the feeder stops writing, then asks the callback (the ring's consumer) to drop what is
-queued; once the callback has done so, the feeder reads from the new place. So no stale block is
-ever played after a seek, and the ring keeps its single-producer single-consumer discipline.
+queued; once the callback has done so, the feeder reads from the new place. From the seek until
+then the callback plays silence, so no stale block is ever played after a seek, and the ring keeps
+its single-producer single-consumer discipline.
 """
 
 from __future__ import annotations
@@ -136,8 +137,8 @@ class Player:
             self._played = 0
             self.drained = False
             self._flushed = self._flush
-        if not self.playing or self.drained:
-            outdata.fill(0)
+        if not self.playing or self.drained or self._seek_to is not None:
+            outdata.fill(0)  # a seek asked for: what is queued is from before it
             return
         block = self._block[:frames]
         n = self._ring.read_into(block)

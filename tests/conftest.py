@@ -1,4 +1,5 @@
 import os
+import signal
 
 import pytest
 
@@ -12,6 +13,11 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # network, a real request where there is.
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# A shell's background job (`make test &`, a CI step started with `&`) starts with Ctrl+C ignored,
+# and so would every command a test starts: the Ctrl+C tests would see nothing. They test what a
+# user's terminal does, so the suite puts Python's own handler back (children then get the default).
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_collection_modifyitems(config, items):

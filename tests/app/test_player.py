@@ -131,6 +131,53 @@ def test_seek_drops_what_was_queued_and_plays_from_the_new_place(ramp):
         player.close()
 
 
+class ManualStream:
+    """An output whose callback the test calls itself, block by block."""
+
+    def __init__(self, callback):
+        self.callback, self.active = callback, True
+
+    def start(self):
+        pass
+
+    def stop(self):
+        pass
+
+    def close(self):
+        pass
+
+    def block(self, frames=int(RATE * 0.04)):
+        out = np.empty((frames, 1), np.float32)
+        self.callback(out, frames, None, None)
+        return out[:, 0]
+
+
+def test_nothing_from_before_a_seek_plays_while_the_seek_is_pending(ramp):
+    made = {}
+
+    def open_stream(callback):
+        made["stream"] = ManualStream(callback)
+        return made["stream"], RATE, 1
+
+    player = Player(ramp, open_stream=open_stream)
+    stream = made["stream"]
+    try:
+        assert wait(lambda: player._ring.available() >= RATE // 2)  # the start of the file queued
+        player.play()
+        assert np.allclose(stream.block()[:3], value_at(np.arange(3) / RATE), atol=1e-6)
+        for _ in range(20):  # seek, then the callback comes before the feeder has asked for a flush
+            player.seek(3.5)
+            played = stream.block()
+            assert not (played[played != 0] < value_at(3.5) - 1e-6).any()
+            assert wait(lambda: player._seek_to is None)
+            stream.block()
+            player.seek(0.0)
+            stream.block()
+            assert wait(lambda: player._seek_to is None)
+    finally:
+        player.close()
+
+
 def test_end_of_file_stops_at_the_duration_and_play_starts_again(ramp):
     player, stream = make(ramp, speed=20.0)
     try:
