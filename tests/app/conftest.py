@@ -94,6 +94,7 @@ class ScriptedEngine:
         self._begin(options, f"conversation-{conversation}-moshi.wav", "moshi")
         words = self.backend.words
         i = 0
+        errored = False
         while not self._stop.wait(0.02):
             t = i * 0.08
             emit(LevelEvent(-20.0 - (i % 5), -12.0 - (i % 3)))
@@ -102,8 +103,11 @@ class ScriptedEngine:
             if i % 10 == 9:
                 emit(StatsEvent(frames=i + 1, real_time_factor=0.5, latency_ms=180.0, step_ms=40.0,
                                 dropped_frames=2, underruns=1))
-            if self.backend.error_after is not None and i == 5:
+            gate = self.backend.error_gate
+            if (self.backend.error_after is not None and not errored and i >= 5
+                    and (gate is None or gate.is_set())):
                 kind, fatal = self.backend.error_after
+                errored = True
                 emit(ErrorEvent(kind, f"scripted {kind} failure", fatal=fatal))
                 if fatal:
                     break
@@ -200,6 +204,7 @@ class FakeBackend(Backend):
         self.changes: list = []  # kind options changed during a conversation (ScriptedEngine.change)
         self.start_error: BaseException | None = None
         self.error_after: tuple[str, bool] | None = None
+        self.error_gate: threading.Event | None = None  # set: the scripted error may come
         self.words = [" Hello", " there,", " how", " are", " you?", " Fine", " thanks."]
         self.refreshes = 0
         self.convert_fn = None

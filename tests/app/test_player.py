@@ -165,15 +165,21 @@ def test_nothing_from_before_a_seek_plays_while_the_seek_is_pending(ramp):
         assert wait(lambda: player._ring.available() >= RATE // 2)  # the start of the file queued
         player.play()
         assert np.allclose(stream.block()[:3], value_at(np.arange(3) / RATE), atol=1e-6)
-        for _ in range(20):  # seek, then the callback comes before the feeder has asked for a flush
+        def blocks_until_the_seek_is_done():
+            played = [stream.block()]  # the first before the feeder has even asked for a flush
+            end = time.monotonic() + 10
+            while player._seek_to is not None and time.monotonic() < end:
+                played.append(stream.block())
+                time.sleep(0.001)
+            assert player._seek_to is None
+            return np.concatenate(played)
+
+        for _ in range(20):
             player.seek(3.5)
-            played = stream.block()
+            played = blocks_until_the_seek_is_done()
             assert not (played[played != 0] < value_at(3.5) - 1e-6).any()
-            assert wait(lambda: player._seek_to is None)
-            stream.block()
             player.seek(0.0)
-            stream.block()
-            assert wait(lambda: player._seek_to is None)
+            blocks_until_the_seek_is_done()
     finally:
         player.close()
 

@@ -144,8 +144,10 @@ def _last_message(c):
 def test_engine_errors_are_shown_and_the_app_keeps_running(qtbot, make_app, kind, expected):
     backend = FakeBackend()
     backend.error_after = (kind, True)
+    backend.error_gate = threading.Event()  # the error comes once the test has seen the start
     c = talk(make_app(backend, model="demo"))
     _start(qtbot, c)
+    backend.error_gate.set()
     wait_for(qtbot, lambda: c.messages.last_box is not None)
     assert expected in _last_message(c) and f"scripted {kind} failure" in _last_message(c)
     wait_for(qtbot, lambda: not c.running and c.page.start_button.text() == "Start conversation")
