@@ -13,11 +13,16 @@ DEV_STAMP := $(VENV)/.dev-$(DEPS_SUM)
 app: setup-app
 	$(BIN)/moshi-app
 
+# One pytest-xdist worker per core, tests handed out one at a time in collection order (the `slow`
+# ones first, see tests/conftest.py); tests that share one costly fixture carry an `xdist_group`.
+# `make test PYTEST_ARGS=-n0` runs everything in one process.
+XDIST := -n auto --dist loadgroup --no-loadscope-reorder
+
 test: setup-dev
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 
 test-fast: setup-dev
-	$(BIN)/python -m pytest -m "not slow and not audio" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(XDIST) -m "not slow and not audio" $(PYTEST_ARGS)
 
 setup-app:
 	@bash scripts/install_system_deps.sh app

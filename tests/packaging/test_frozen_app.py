@@ -12,7 +12,8 @@ import verify_bundle
 REPO = Path(__file__).resolve().parents[2]
 IMPORT_FAILURES = ("Traceback", "ModuleNotFoundError", "ImportError", "Failed to execute script")
 
-pytestmark = pytest.mark.slow
+# One bundle build (~100 s) for the module: under pytest-xdist its tests go to one worker together.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("frozen-app")]
 
 
 def _env(home: Path) -> dict:
