@@ -33,20 +33,6 @@ def pytest_collection_modifyitems(config, items):
         items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
-def pytest_collection_finish(session):
-    """Under `--dist loadgroup`, pytest-xdist marks a grouped test by a suffix on its node id. When
-    a pytest release breaks that (pytest-xdist#1386: 9.2), the groups are silently spread over the
-    workers and each one builds the frozen app: stop with the reason instead."""
-    config = session.config
-    if not (hasattr(config, "workerinput") and config.getvalue("loadgroup")):
-        return
-    lost = [item.nodeid for item in session.items
-            if item.get_closest_marker("xdist_group") is not None and "@" not in item.nodeid]
-    if lost:
-        raise pytest.UsageError(f"pytest-xdist's loadgroup does not group {lost[0]} (pytest {pytest.__version__}; "
-                                "see pyproject.toml's pin)")
-
-
 @pytest.fixture(scope="session")
 def demo_models(tmp_path_factory):
     """Each demo model built once for the whole session; `demo_models.home(folder, *names)` puts
