@@ -20,17 +20,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import queue
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
 
+from .assistant_turn import EOT_FRAMES, turn as _turn
 from .stats import peak_rss_bytes
 
-EOT_FRAMES = 3  # the end of turn is forced this many frames after the speech (240 ms of audio)
+# What the LLM writes unless --free-text (its words at a chat model's ~1.3 tokens a word)
+REPLIES = {"What is the weather like?": "It looks sunny today, with a light breeze and about twenty one degrees.",
+           "Tell me a story.": "Once upon a time, a small robot learned to whistle by listening to the birds.",
+           "And then?": "Then it whistled every morning, and the birds began to answer back.",
+           None: "You are welcome. Tell me if there is anything else I can do."}
 SPEECH_S = 1.2
 
 
@@ -43,6 +46,9 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--llm", default="demo-llm", help="the chat model (default demo-llm)")
     p.add_argument("--stt", default="demo-stt", help="the STT model (default demo-stt)")
     p.add_argument("--max-tokens", type=number(1, integer=True), default=40, help="per reply (default 40)")
+    p.add_argument("--free-text", action="store_true",
+                   help="the LLM writes its own words (random weights: noise, several tokens a word) instead of "
+                        "a set reply computed with its own forward pass")
     p.add_argument("--tool-s", type=SECONDS, default=1.0,
                    help="the tool turn's tool takes this long (default 1.0 s; 0: no tool turn)")
     p.add_argument("--release-memory", choices=("qwen3-4b", "qwen3-1.7b", "llama-3.2-1b"), default=None,
@@ -64,6 +70,10 @@ def _models(args, tmp: Path):
 
     loader, share = Assistant(lambda event: None), MimiShare()  # as the session loads them
     chat = loader._load_llm(options)
+    if not args.free_text:
+        from .forced_text import force_replies
+
+        force_replies(chat, lambda user: REPLIES.get(user, REPLIES[None]))
     transcriber = loader._load_stt(options, share)
     if args.dim:
         from ..tts.synth import Synthesizer, TtsSettings
@@ -77,170 +87,6 @@ def _models(args, tmp: Path):
     else:
         synth = loader._load_tts(options, share)
     return options, chat, transcriber, synth
-
-
-class _Speech:
-    """FileSource with a clock: `end` = when the first frame after the speech was read."""
-
-    live = False
-
-    def __init__(self, pcm):
-        from ..assistant.listening import FileSource
-
-        self.inner, self.speech_frames, self.read_frames, self.end = FileSource(pcm), len(pcm) // 1920, 0, None
-        self.pcm = self.inner.pcm
-
-    exhausted = property(lambda self: False)
-
-    def read(self):
-        if self.read_frames == self.speech_frames:
-            self.end = time.perf_counter()
-        self.read_frames += 1
-        return self.inner.read()
-
-    def close(self):
-        pass
-
-
-def _turn(chat, transcriber, synth, audio, user: str, tools=None) -> dict:
-    """One turn through the engine's loop; its times (`words`: (perf_counter, word) of each word of
-    the reply as its first audio frame came out)."""
-    from ..assistant.conversation import Conversation
-    from ..assistant.events import AssistantWord, TurnStats
-    from ..assistant.listening import Ears
-    from ..assistant.speaking import VoiceOutput
-    from ..assistant.turn import TurnDetector
-
-    transcriber.reset()
-    source = _Speech(audio)
-    detector = TurnDetector()
-    ears = Ears(transcriber, detector, source)
-    forced = source.speech_frames + EOT_FRAMES
-    frame, flush = ears.frame, ears.flush
-    marks: dict = {}
-
-    def frame_forced(speaking=False):
-        heard = frame(speaking)
-        if heard is not None and ears.frames == forced:
-            heard.signal = "end_of_turn"
-        elif heard is not None and heard.signal == "end_of_turn":
-            heard.signal = None
-        return heard
-
-    def timed_flush():
-        marks["eot"] = time.perf_counter()
-        out = flush()
-        marks["flushed"] = time.perf_counter()
-        return out
-
-    ears.frame, ears.flush = frame_forced, timed_flush
-    ears.take_turn = lambda: (ears.__dict__.__setitem__("text", ""), detector.reset_turn(), user)[-1]
-    output = VoiceOutput()
-    speak = output.speak
-
-    def first_audio(pcm):
-        marks.setdefault("audio", time.perf_counter())
-        speak(pcm)
-
-    output.speak = first_audio
-    stats, replies, words = [], [], []
-
-    def emit(event):
-        if isinstance(event, TurnStats):
-            stats.append(event)
-        elif isinstance(event, AssistantWord):
-            words.append((time.perf_counter(), event.word))
-
-    conv = Conversation(chat=chat, synth=synth, ears=ears, output=output, tools=tools, recorder=None, emit=emit,
-                        stop=threading.Event(), commands=queue.SimpleQueue(), wake=threading.Event(),
-                        single_turn=True)
-    original_end = conv._end_reply
-
-    def end_reply(interrupted):
-        replies.append(conv.reply)
-        original_end(interrupted)
-
-    conv._end_reply = end_reply
-    conv.run()
-    s, r = stats[0], replies[0]
-    m = r.marks
-    lat = s.latency_ms
-    e2e = (marks["audio"] - source.end) * 1e3 if "audio" in marks else None
-    split = {"stt": (marks["flushed"] - source.end) * 1e3, "llm": (m.llm_s - m.llm_s_speaking) * 1e3,
-             "llm_tokens": m.llm_tokens - m.llm_tokens_speaking, "tts": m.tts_s_before_audio * 1e3,
-             "tts_steps": m.tts_steps_before_audio}
-    split["other"] = e2e - split["stt"] - split["llm"] - split["tts"] if e2e is not None else None
-    return {"e2e_ms": e2e, "split_ms": split,
-            "parts_ms": {"end_of_turn": (marks["eot"] - source.end) * 1e3,
-                         "stt_flush": (marks["flushed"] - marks["eot"]) * 1e3,
-                         "llm_first_word": lat.get("llm_first_word"), "tts_first_audio": lat.get("tts_first_audio")},
-            "tokens_speaking": m.llm_tokens_speaking, "llm_s_speaking": m.llm_s_speaking,
-            "underruns": s.underruns, "llm_waits": m.llm_waits, "text": r.text, "end": source.end,
-            "words": words, "tool_s": m.tool_s}
-
-
-class _SlowToolBox:
-    """ToolBox's interface (assistant/tools): one tool, `lookup`, that takes `delay` s (or until
-    cancelled), no consent, no reminders."""
-
-    def __init__(self, delay: float):
-        self.delay = delay
-
-    def schemas(self):
-        return [{"type": "function", "function": {
-            "name": "lookup", "description": "Look something up.",
-            "parameters": {"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]}}}]
-
-    def needs_consent(self, name):
-        return False
-
-    def question(self, name, arguments):
-        return f"May I use {name}?"
-
-    def allow_always(self, name):
-        pass
-
-    def call(self, name, arguments, cancel):
-        from ..assistant.tool_calls import Outcome
-
-        cancel.wait(self.delay)
-        return Outcome("Sunny, 21 degrees.", False)
-
-    def due_reminders(self, now):
-        return []
-
-    def close(self):
-        pass
-
-
-ANSWER = "It is sunny and twenty one degrees."
-
-
-def tool_turn(transcriber, synth, audio, tool_s: float, cache_dir=None) -> dict:
-    """One turn whose reply is a tool call (scripted LLM, qwen format) to a tool taking `tool_s`:
-    ms from the end of the speech to the filler's first audio and to the answer's first audio."""
-    from ..assistant.llm import ChatLLM, LlmSettings
-    from ..assistant.scripted import scripted_llm
-    from ..assistant.speech_text import speakable
-    from ..assistant.tool_calls import FILLER
-
-    tools = _SlowToolBox(tool_s)
-    call = '<tool_call>\n{"name": "lookup", "arguments": {"query": "weather"}}\n</tool_call>'
-    llm = scripted_llm([call, ANSWER], "qwen", cache_dir)
-    chat = ChatLLM(llm, "Answer in one sentence.", LlmSettings(greedy=True, max_tokens=60, seed=0),
-                   tools=tools.schemas())
-    t = _turn(chat, transcriber, synth, audio, "What is the weather like?", tools=tools)
-    filler, answer = speakable(FILLER).split(), speakable(ANSWER).split()
-    said = [w.strip() for _, w in t["words"]]
-
-    def first(word_list):
-        for i in range(len(said) - len(word_list) + 1):
-            if said[i:i + len(word_list)] == word_list:
-                return (t["words"][i][0] - t["end"]) * 1e3
-        return None
-
-    return {"filler_first_audio": first(filler), "answer_first_audio": first(answer), "tool_s": t["tool_s"],
-            "spoken": " ".join(said)}
 
 
 def _alone(chat, transcriber, synth, audio, user: str, reply_text: str, tokens_needed: int = 0) -> dict:
@@ -298,7 +144,7 @@ def run(args) -> dict:
     n = int(SPEECH_S * 24000) // 1920 * 1920
     t = np.arange(n) / 24000
     audio = (0.1 * rng.standard_normal(n) + 0.2 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
-    users = ["What is the weather like?", "Tell me a story.", "And then?", "Thanks!"]
+    users = ["What is the weather like?", "Tell me a story.", "And then?", "Thanks!"]  # REPLIES' keys
     with tempfile.TemporaryDirectory() as tmp:
         options, chat, transcriber, synth = _models(args, Path(tmp))
         turns, alone = [], []
@@ -307,7 +153,12 @@ def run(args) -> dict:
             turns.append(_turn(chat, transcriber, synth, audio, user))
             alone.append(_alone(chat, transcriber, synth, audio, user, turns[-1]["text"],
                                 turns[-1]["split_ms"]["llm_tokens"]))
-        tool = tool_turn(transcriber, synth, audio, args.tool_s) if args.tool_s > 0 else None
+        if args.tool_s > 0:
+            from .assistant_tool import tool_turn
+
+            tool = tool_turn(transcriber, synth, audio, args.tool_s)
+        else:
+            tool = None
 
     def med(values):
         values = [v for v in values if v is not None]
@@ -321,10 +172,16 @@ def run(args) -> dict:
     split = {k: med([t["split_ms"][k] for t in turns]) for k in turns[0]["split_ms"]}
     later_words = med([a["llm_needed"] - a["llm_first_word"] for a in alone])  # the LLM alone, words 2..
     speaking_s = sum(t["llm_s_speaking"] for t in turns)
+    # each turn against its own parts alone, measured right after it (a slow moment of the machine
+    # then weighs on both sides of one ratio)
+    per_turn = [t["e2e_ms"] / sum(a[k] for k in parts if a[k] is not None) if t["e2e_ms"] else None
+                for t, a in zip(turns, alone)]
     return {"models": {"stt": args.stt, "llm": args.llm, "tts": f"random tts-1.6b dim {args.dim}" if args.dim
-                       else "demo-tts"}, "device": str(mx.default_device()), "turns": args.turns,
+                       else "demo-tts", "llm_text": "free" if args.free_text else "set"},
+            "device": str(mx.default_device()), "turns": args.turns,
             "e2e_ms": e2e, "parts_ms": parts, "parts_alone_ms": parts_alone, "sum_of_parts_ms": total,
             "ratio": e2e / total if e2e and total else None,
+            "ratio_per_turn": per_turn, "ratio_per_turn_median": med(per_turn),
             "first_audio_split_ms": split, "later_words_alone_ms": later_words,
             "ratio_with_later_words": e2e / (total + later_words) if e2e and total else None,
             "llm_tokens_per_s": {"alone": sum(a["tokens"] for a in alone) / sum(a["llm_s"] for a in alone),
@@ -373,12 +230,16 @@ def main(args: argparse.Namespace) -> int:
         return "-" if x is None else f"{x:.0f} ms"
 
     tps = r["llm_tokens_per_s"]
-    print(f"assistant bench: STT {r['models']['stt']}, LLM {r['models']['llm']}, TTS {r['models']['tts']}, "
+    print(f"assistant bench: STT {r['models']['stt']}, LLM {r['models']['llm']} ("
+          + ("its own words" if r["models"]["llm_text"] == "free" else "a set reply, its own compute")
+          + f"), TTS {r['models']['tts']}, "
           f"{r['device']}, {r['turns']} turns (medians; compute times, not paced in real time)")
     print(f"  end of speech -> first audio: {ms(r['e2e_ms'])}; parts in the loop: "
           + ", ".join(f"{k} {ms(v)}" for k, v in r["parts_ms"].items()))
     print("  parts alone: " + ", ".join(f"{k} {ms(v)}" for k, v in r["parts_alone_ms"].items())
           + f"; sum {ms(r['sum_of_parts_ms'])}; e2e / sum {r['ratio']:.2f} (goal <= 1.15)" if r["ratio"] else "")
+    print("  per turn, e2e / its parts alone: " + " ".join("-" if x is None else f"{x:.2f}" for x in r["ratio_per_turn"])
+          + f" (median {r['ratio_per_turn_median']:.2f})")
     sp = r["first_audio_split_ms"]
     print(f"  in the loop, end of speech -> first audio: STT {ms(sp['stt'])}, LLM {ms(sp['llm'])} "
           f"({sp['llm_tokens']:.0f} tokens), TTS {ms(sp['tts'])} ({sp['tts_steps']:.0f} steps), other (idle, "

@@ -16,6 +16,8 @@ def test_bench_assistant_json(home, capsys):
     assert all(v > 0 for v in r["parts_ms"].values())
     assert r["e2e_ms"] >= 0.9 * sum(r["parts_ms"].values())  # e2e is made of its parts
     assert 0.5 < r["ratio"] < 3.0
+    assert len(r["ratio_per_turn"]) == 2 and r["ratio_per_turn_median"] > 0
+    assert r["models"]["llm_text"] == "set"  # the demo LLM writes a set reply with its own compute
     assert r["llm_tokens_per_s"]["alone"] > 0 and r["peak_memory_gb"] > 0
     assert r["llm_waits"] >= 0 and r["underruns"] >= 0
     split = r["first_audio_split_ms"]  # the loop's time to the first audio, by who spent it
@@ -36,5 +38,7 @@ def test_dtype_needs_release_memory(home, capsys):
 
 
 def test_bench_assistant_no_tool_turn(home, capsys):
-    assert main(["bench", "assistant", "--json", "--turns", "1", "--max-tokens", "4", "--tool-s", "0"]) == 0
-    assert json.loads(capsys.readouterr().out)["tool_turn_ms"] is None
+    assert main(["bench", "assistant", "--json", "--turns", "1", "--max-tokens", "4", "--tool-s", "0",
+                 "--free-text"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["tool_turn_ms"] is None and r["models"]["llm_text"] == "free"
