@@ -229,6 +229,9 @@ def main(args: argparse.Namespace) -> int:
     def ms(x):
         return "-" if x is None else f"{x:.0f} ms"
 
+    def x2(x):  # a ratio; None where no turn had audio
+        return "-" if x is None else f"{x:.2f}"
+
     tps = r["llm_tokens_per_s"]
     print(f"assistant bench: STT {r['models']['stt']}, LLM {r['models']['llm']} ("
           + ("its own words" if r["models"]["llm_text"] == "free" else "a set reply, its own compute")
@@ -237,14 +240,14 @@ def main(args: argparse.Namespace) -> int:
     print(f"  end of speech -> first audio: {ms(r['e2e_ms'])}; parts in the loop: "
           + ", ".join(f"{k} {ms(v)}" for k, v in r["parts_ms"].items()))
     print("  parts alone: " + ", ".join(f"{k} {ms(v)}" for k, v in r["parts_alone_ms"].items())
-          + f"; sum {ms(r['sum_of_parts_ms'])}; e2e / sum {r['ratio']:.2f} (goal <= 1.15)" if r["ratio"] else "")
-    print("  per turn, e2e / its parts alone: " + " ".join("-" if x is None else f"{x:.2f}" for x in r["ratio_per_turn"])
-          + f" (median {r['ratio_per_turn_median']:.2f})")
+          + f"; sum {ms(r['sum_of_parts_ms'])}; e2e / sum {x2(r['ratio'])} (goal <= 1.15)")
+    print("  per turn, e2e / its parts alone: " + " ".join(x2(x) for x in r["ratio_per_turn"])
+          + f" (median {x2(r['ratio_per_turn_median'])})")
     sp = r["first_audio_split_ms"]
     print(f"  in the loop, end of speech -> first audio: STT {ms(sp['stt'])}, LLM {ms(sp['llm'])} "
           f"({sp['llm_tokens']:.0f} tokens), TTS {ms(sp['tts'])} ({sp['tts_steps']:.0f} steps), other (idle, "
           f"bookkeeping) {ms(sp['other'])}; the LLM's words after its first, alone: "
-          f"{ms(r['later_words_alone_ms'])}; e2e / (sum + those) {r['ratio_with_later_words']:.2f}")
+          f"{ms(r['later_words_alone_ms'])}; e2e / (sum + those) {x2(r['ratio_with_later_words'])}")
     ws = tps["while_speaking"]
     print(f"  LLM tokens/s: alone {tps['alone']:.0f}, while the TTS speaks "
           f"{'-' if ws is None else f'{ws:.0f}'}; underruns {r['underruns']} (speech waiting for the LLM: "
