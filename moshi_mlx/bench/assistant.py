@@ -13,7 +13,8 @@ parts alone says what running them in one loop costs (goal <= 1.15). Also: the L
 alone and while the TTS speaks, underruns (audio frames made later than a speaker started at the
 first one would need them), `llm_waits` (times the speech, once started, waited for the LLM's next
 word: the LLM falling behind), peak memory. Models: demo-stt, demo-llm (or --llm) and demo-tts, or
-with --dim a random TTS of the 1.6B's layout at that width (tiny Mimi). Frames are not paced in
+with --dim a random TTS of the 1.6B's layout at that width (tiny Mimi). The LLM writes a set reply
+with its own forward pass per token (forced_text.py; its own words with --free-text). Frames are not paced in
 real time: the times are compute times."""
 
 from __future__ import annotations
