@@ -32,6 +32,11 @@ REPLY_STARTS = {"qwen": (("<|im_start|>assistant\n",), ()),
                 "mistral": (("[/INST]", "[/TOOL_RESULTS]"), ("[TOOL_RESULTS]",))}
 
 
+def all_on(token: int, vocab: int) -> mx.array:
+    """Logits [vocab] with all the probability on `token`."""
+    return mx.where(mx.arange(vocab) == token, 0.0, -1e9)
+
+
 class ScriptedModel(nn.Module):
     """Logits (1, L, vocab) all on the next scripted token; its cache (one KVCache) keeps the ids."""
 
@@ -51,7 +56,7 @@ class ScriptedModel(nn.Module):
             ids, _ = cache[0].update_and_fetch(ids, ids)
         context = [int(t) for t in ids.reshape(-1).tolist()]
         nxt = self.next_token(context)
-        logits = mx.where(mx.arange(self._vocab) == nxt, 0.0, -1e9)
+        logits = all_on(nxt, self._vocab)
         return mx.broadcast_to(logits, (1, length, self._vocab))
 
     def next_token(self, context: list[int]) -> int:

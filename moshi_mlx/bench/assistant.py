@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .assistant_tool import tool_turn
 from .assistant_turn import EOT_FRAMES, turn as _turn
 from .stats import peak_rss_bytes
 
@@ -34,7 +35,7 @@ from .stats import peak_rss_bytes
 REPLIES = {"What is the weather like?": "It looks sunny today, with a light breeze and about twenty one degrees.",
            "Tell me a story.": "Once upon a time, a small robot learned to whistle by listening to the birds.",
            "And then?": "Then it whistled every morning, and the birds began to answer back.",
-           None: "You are welcome. Tell me if there is anything else I can do."}
+           "Thanks!": "You are welcome. Tell me if there is anything else I can do."}  # the turns, in order
 SPEECH_S = 1.2
 
 
@@ -74,7 +75,7 @@ def _models(args, tmp: Path):
     if not args.free_text:
         from .forced_text import force_replies
 
-        force_replies(chat, lambda user: REPLIES.get(user, REPLIES[None]))
+        force_replies(chat, lambda user: REPLIES.get(user, REPLIES["Thanks!"]))
     transcriber = loader._load_stt(options, share)
     if args.dim:
         from ..tts.synth import Synthesizer, TtsSettings
@@ -145,7 +146,7 @@ def run(args) -> dict:
     n = int(SPEECH_S * 24000) // 1920 * 1920
     t = np.arange(n) / 24000
     audio = (0.1 * rng.standard_normal(n) + 0.2 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
-    users = ["What is the weather like?", "Tell me a story.", "And then?", "Thanks!"]  # REPLIES' keys
+    users = list(REPLIES)
     with tempfile.TemporaryDirectory() as tmp:
         options, chat, transcriber, synth = _models(args, Path(tmp))
         turns, alone = [], []
@@ -154,12 +155,7 @@ def run(args) -> dict:
             turns.append(_turn(chat, transcriber, synth, audio, user))
             alone.append(_alone(chat, transcriber, synth, audio, user, turns[-1]["text"],
                                 turns[-1]["split_ms"]["llm_tokens"]))
-        if args.tool_s > 0:
-            from .assistant_tool import tool_turn
-
-            tool = tool_turn(transcriber, synth, audio, args.tool_s)
-        else:
-            tool = None
+        tool = tool_turn(transcriber, synth, audio, args.tool_s) if args.tool_s > 0 else None
 
     def med(values):
         values = [v for v in values if v is not None]

@@ -14,6 +14,7 @@ from typing import Callable
 import mlx.core as mx
 import mlx.nn as nn
 
+from ..assistant.scripted import all_on
 from ..errors import ConfigError
 
 
@@ -48,7 +49,7 @@ class ForcedText(nn.Module):
         k = offset + inputs.shape[-1] - self._start  # < 0: a prefill chunk, whose logits are not used
         logits = self.inner(inputs, cache=cache, **kwargs)
         nxt = self._ids[min(max(k, 0), len(self._ids) - 1)]
-        forced = mx.where(mx.arange(logits.shape[-1]) == nxt, 0.0, -1e9).astype(logits.dtype)
+        forced = all_on(nxt, logits.shape[-1]).astype(logits.dtype)
         return forced + 0 * logits  # the model's logits are computed, as a real reply computes them
 
 
