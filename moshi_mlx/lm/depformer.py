@@ -15,7 +15,6 @@ import mlx.nn as nn
 
 from .config import LmConfig
 from .embeddings import TextDemux, demux_tokens, dequantized_table
-from .rope import rope_tables
 from .transformer import RMSNorm, Transformer
 
 
@@ -106,35 +105,23 @@ class Depformer(nn.Module):
     def step(self, k: int, temporal_out: mx.array, prev_token: mx.array, kv: list[list[mx.array]],
              table: DepformerTable) -> mx.array:
         """Logits [B, card] of codebook k from prev_token [B] (or [B, 1]). `kv` (one list per
-        layer) holds the stacked q, k, v [B, 1, 3, H, Dh] of steps 0..k-1 of this frame and is
+        layer) holds the keys and values [B, kv_heads, 1, Dh] of steps 0..k-1 of this frame and is
         extended in place; `table`: this step's input table (depformer_tables)."""
         s = self.slices[k]
         B = temporal_out.shape[0]
         rows = table.lookup(prev_token)  # [B, dim], or [B, 1, dim] for tokens [B, 1]
         x = s.linear_in(temporal_out) + (rows[:, None] if prev_token.ndim == 1 else rows)
-        first = s.transformer.layers[0].self_attn
-        rope = None
-        if first.rope_base is not None:
-            rope = rope_tables(mx.array([k]) if first.grouped else k, first.head_dim, first.rope_base,
-                               first.interleave, stacked=not first.grouped)
+        rope = s.transformer.rope_for(k, 1)  # step k is position k of the frame's short sequence
         for layer, cache in zip(s.transformer.layers, kv):
             attn = layer.self_attn
-            if attn.grouped:  # repeat the KV heads: the cache then looks the same
-                q, key, value = attn.project(layer.norm1(x), rope)
-                rep = attn.num_heads // attn.kv_heads
-                qkv = mx.stack([q[:, :, 0], mx.repeat(key[:, :, 0], rep, axis=1),
-                                mx.repeat(value[:, :, 0], rep, axis=1)], axis=1)[:, None]
-            else:  # one reshape straight to the cache's layout [B, 1, 3, H, Dh]
-                y = attn.in_proj(layer.norm1(x)) if rope is None else attn.qkv(layer.norm1(x), rope, flat=False)
-                qkv = y.reshape(B, 1, 3, attn.num_heads, attn.head_dim)
-            cache.append(qkv)
-            if k == 0:  # a single key: softmax weight 1, the output is the value itself
-                out = qkv[:, :, 2:3]  # a slice (an integer index adds a squeeze node)
-            else:  # at most dep_q keys: elementwise products beat matmuls on so few
-                q, keys, values = mx.split(mx.concatenate(cache, axis=1), 3, axis=2)
-                q = q[:, -1:].astype(mx.float32) * attn.scale
-                scores = mx.softmax((q * keys).sum(-1, keepdims=True), axis=1)  # [B, k+1, 1, H, 1]
-                out = (scores * values).sum(axis=1, keepdims=True).astype(x.dtype)  # no squeeze node
+            q, key, value = attn.heads(layer.norm1(x), rope)  # [B, heads, 1, Dh]
+            cache.append((key, value))
+            if k == 0 and not attn.grouped:  # a single key: softmax weight 1, the value itself
+                out = value
+            else:  # one node on a Mac GPU; grouped heads share their keys as in the temporal one
+                keys = mx.concatenate([c[0] for c in cache], axis=2) if k else key
+                values = mx.concatenate([c[1] for c in cache], axis=2) if k else value
+                out = mx.fast.scaled_dot_product_attention(q, keys, values, scale=attn.scale)
             x = x + attn.out_proj(out.reshape(B, 1, -1))
             x = x + layer.gating(layer.norm2(x))
         if "norm" in s:

@@ -94,19 +94,25 @@ class Attention(nn.Module):
             qk = apply_rope(qk, *rope, self.interleave)
         return qk[:, :H], qk[:, H:], v
 
+    def heads(self, x: mx.array, rope: tuple[mx.array, mx.array] | None
+              ) -> tuple[mx.array, mx.array, mx.array]:
+        """`project` with the fewest graph nodes for each layout: x [B, T, dim] -> q [B, H, T, Dh],
+        k and v [B, kv_heads, T, Dh]; `rope` from `Transformer.rope_for`."""
+        B, T, _ = x.shape
+        if T == 1 and B == 1 and not self.grouped:  # [3, H, 1, Dh] split on its first axis: q, k,
+            # v as [1, H, 1, Dh] each, two graph nodes (a split and a reshape per part otherwise)
+            y = self.in_proj(x) if rope is None else self.qkv(x, rope, flat=False)
+            return tuple(mx.split(y.reshape(3, self.num_heads, 1, self.head_dim), 3, axis=0))
+        if T == 1 and not self.grouped:
+            return tuple(a.reshape(B, self.num_heads, 1, self.head_dim)
+                         for a in mx.split(self.qkv(x, rope, flat=False), 3, axis=1))
+        return self.project(x, rope)
+
     def __call__(self, x: mx.array, mask: mx.array | None, cache: RingKVCache,
                  rope: tuple[mx.array, mx.array] | None) -> mx.array:
         """x [B, T, dim] at the cache's offset; `rope` from `Transformer.rope_for`."""
         B, T, _ = x.shape
-        if T == 1 and B == 1 and not self.grouped:  # [3, H, 1, Dh] split on its first axis: q, k,
-            # v as [1, H, 1, Dh] each, two graph nodes (a split and a reshape per part otherwise)
-            qkv = self.qkv(x, rope, flat=False).reshape(3, self.num_heads, 1, self.head_dim)
-            q, k, v = mx.split(qkv, 3, axis=0)
-        elif T == 1 and not self.grouped:
-            q, k, v = (a.reshape(B, self.num_heads, 1, self.head_dim)
-                       for a in mx.split(self.qkv(x, rope, flat=False), 3, axis=1))
-        else:
-            q, k, v = self.project(x, rope)
+        q, k, v = self.heads(x, rope)
         keys, values = cache.update_and_fetch(k, v)
         out = cache.attend(q, keys, values, self.scale, mask)
         out = out.reshape(B, 1, -1) if T == 1 else out.transpose(0, 2, 1, 3).reshape(B, T, -1)
