@@ -99,13 +99,10 @@ class Attention(nn.Module):
         """`project` with the fewest graph nodes for each layout: x [B, T, dim] -> q [B, H, T, Dh],
         k and v [B, kv_heads, T, Dh]; `rope` from `Transformer.rope_for`."""
         B, T, _ = x.shape
-        if T == 1 and B == 1 and not self.grouped:  # [3, H, 1, Dh] split on its first axis: q, k,
-            # v as [1, H, 1, Dh] each, two graph nodes (a split and a reshape per part otherwise)
+        if T == 1 and not self.grouped:  # [B, 3H, 1, Dh] split on its head axis: q, k, v as
+            # [B, H, 1, Dh] views, two graph nodes (no transposes, no copies)
             y = self.in_proj(x) if rope is None else self.qkv(x, rope, flat=False)
-            return tuple(mx.split(y.reshape(3, self.num_heads, 1, self.head_dim), 3, axis=0))
-        if T == 1 and not self.grouped:
-            return tuple(a.reshape(B, self.num_heads, 1, self.head_dim)
-                         for a in mx.split(self.qkv(x, rope, flat=False), 3, axis=1))
+            return tuple(mx.split(y.reshape(B, 3 * self.num_heads, 1, self.head_dim), 3, axis=1))
         return self.project(x, rope)
 
     def __call__(self, x: mx.array, mask: mx.array | None, cache: RingKVCache,

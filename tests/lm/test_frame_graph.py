@@ -33,21 +33,23 @@ def test_rotate_pairs_is_apply_rope_in_pair_layout(interleave):
 
 
 @pytest.mark.parametrize("interleave", [True, False])
-def test_single_row_attention_split_matches_the_general_layout(interleave):
-    """One row, one position: q, k, v split from [3, H, 1, Dh] are bit for bit those of the
-    [B, 3, H, Dh] layout (cache contents and output)."""
+@pytest.mark.parametrize("rows", [1, 2])
+def test_single_position_attention_split_matches_the_general_layout(interleave, rows):
+    """One position: q, k, v split from [B, 3H, 1, Dh] are bit for bit those of the [B, 3, H, Dh]
+    layout (cache contents and output), for one row and for two (classifier-free guidance)."""
     dim, heads = 64, 4
     attn = Attention(dim, heads, 10000.0, interleave=interleave)
     mx.eval(attn.parameters())
-    x = mx.random.normal((1, 1, dim), key=mx.random.key(1))
+    x = mx.random.normal((rows, 1, dim), key=mx.random.key(1))
     offset = mx.array(5, dtype=mx.int32)
     rope = rope_tables(offset, dim // heads, 10000.0, interleave)
-    caches = [make_ring_cache(1, 1, heads, dim // heads, 16, mx.float32).seek(offset).layers[0] for _ in range(2)]
+    caches = [make_ring_cache(1, rows, heads, dim // heads, 16, mx.float32).seek(offset).layers[0]
+              for _ in range(2)]
     mask = caches[0].make_mask(1)
     ours = attn(x, mask, caches[0], rope)
-    q, k, v = (a.reshape(1, heads, 1, dim // heads) for a in mx.split(attn.qkv(x, rope), 3, axis=1))
+    q, k, v = (a.reshape(rows, heads, 1, dim // heads) for a in mx.split(attn.qkv(x, rope), 3, axis=1))
     keys, values = caches[1].update_and_fetch(k, v)
-    plain = attn.out_proj(caches[1].attend(q, keys, values, attn.scale, mask).reshape(1, 1, -1))
+    plain = attn.out_proj(caches[1].attend(q, keys, values, attn.scale, mask).reshape(rows, 1, -1))
     np.testing.assert_array_equal(np.array(ours), np.array(plain))
     np.testing.assert_array_equal(np.array(caches[0].keys), np.array(caches[1].keys))
     np.testing.assert_array_equal(np.array(caches[0].values), np.array(caches[1].values))
