@@ -13,21 +13,13 @@ DEV_STAMP := $(VENV)/.dev-$(DEPS_SUM)
 app: setup-app
 	$(BIN)/moshi-app
 
-# One pytest-xdist worker per core, tests handed out one at a time in collection order (the `slow`
-# ones first, see tests/conftest.py); tests that share one costly fixture carry an `xdist_group`.
-# Then the `audio` tests, in one process on an otherwise idle machine: they play and record through
-# the virtual sound card in real time, as a user's Mac would run them (a busy second worker made the
-# echo canceller's loopback test miss its deadlines). Exit status 5 (no test selected, e.g. with a
-# PYTEST_ARGS path that holds no audio test) is not a failure. `PYTEST_ARGS=-n0`: one process.
-XDIST := -n auto --dist loadgroup --no-loadscope-reorder
-PYTEST_OK := || [ $$? -eq 5 ]
-
+# The suite's phases and how they share the CPU: scripts/run_tests.sh. `PYTEST_ARGS=-n0`: the first
+# phase in one process.
 test: setup-dev
-	$(BIN)/python -m pytest $(XDIST) -m "not audio" $(PYTEST_ARGS) $(PYTEST_OK)
-	$(BIN)/python -m pytest -m audio $(PYTEST_ARGS) $(PYTEST_OK)
+	bash scripts/run_tests.sh $(BIN)/python $(PYTEST_ARGS)
 
 test-fast: setup-dev
-	$(BIN)/python -m pytest $(XDIST) -m "not slow and not audio" $(PYTEST_ARGS)
+	bash scripts/run_tests.sh $(BIN)/python --fast $(PYTEST_ARGS)
 
 setup-app:
 	@bash scripts/install_system_deps.sh app
