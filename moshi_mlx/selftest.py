@@ -1,7 +1,9 @@
-"""Self-test: the demo model through codec and LM without audio devices; one line, exit code.
+"""Self-test: the demo model through codec and LM without audio devices, and the assistant's
+demo chat model through mlx-lm; one line, exit code.
 
 Used by `moshi-app --self-test` and the frozen Moshi.app to prove that MLX, the codec, the LM and
-the tokenizer all load and run on this machine.
+the tokenizer all load and run on this machine, and that mlx-lm and transformers read a chat model's
+tokenizer and chat template and generate with it (the Assistant mode's path).
 """
 
 from __future__ import annotations
@@ -42,7 +44,22 @@ def run(cache_dir: str | None = None, frames: int = FRAMES) -> str:
         raise RuntimeError(f"the LM emitted nothing in {frames} frames")
     ms = (time.perf_counter() - t0) * 1e3 / frames
     return (f"self-test OK: demo model (random weights), {frames} frames through Mimi + LM + Mimi "
-            f"on {mx.default_device()}, {emitted} emitted, {ms:.1f} ms/frame")
+            f"on {mx.default_device()}, {emitted} emitted, {ms:.1f} ms/frame; {chat_model(cache_dir)}")
+
+
+def chat_model(cache_dir: str | None, tokens: int = 4) -> str:
+    """demo-llm (random weights) through mlx-lm: its chat template, then up to `tokens` tokens."""
+    from mlx_lm import stream_generate
+
+    from .assistant.llm_loader import load_llm
+
+    llm = load_llm("demo-llm", cache_dir=cache_dir)
+    prompt = llm.tokenizer.apply_chat_template([{"role": "user", "content": "What time is it?"}],
+                                               add_generation_prompt=True)
+    made = [r.token for r in stream_generate(llm.model, llm.tokenizer, prompt, max_tokens=tokens)]
+    if not made:
+        raise RuntimeError("demo-llm generated no token through mlx-lm")
+    return f"demo-llm: a {len(prompt)}-token chat prompt and {len(made)} tokens through mlx-lm"
 
 
 def main(argv: list[str] | None = None) -> int:

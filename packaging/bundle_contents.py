@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 # Qt plugin folder -> plugin file stems kept, per sys.platform
 QT_PLUGINS: dict[str, dict[str, tuple[str, ...]]] = {
@@ -40,6 +40,46 @@ EXCLUDED_MODULES = (
     "pytest", "_pytest", "pytestqt", "IPython", "jupyter", "notebook",
     "tkinter", "matplotlib", "tests",
 )
+
+# transformers' per-model modules that the app never runs: PyTorch model code (modeling_*, which
+# imports torch) and image, video, audio-feature and multimodal processors. The Assistant mode reads
+# a chat model's config and tokenizer through transformers (mlx-lm's tokenizer): configuration_*,
+# tokenization_* and the `auto` package stay. Their names are read from the installed package's
+# folders; PyInstaller's analysis otherwise follows every model of transformers' TYPE_CHECKING
+# imports (~2,500 modules, ~40 s of the build).
+TRANSFORMERS_UNUSED_PREFIXES = ("modeling_", "image_processing", "video_processing", "feature_extraction",
+                                "processing_", "convert_")
+
+
+def package_folder(name: str) -> Path | None:
+    """The folder of the installed top-level package `name`, found without importing it."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def modules_in(package: str) -> list[str]:
+    """The modules of a package's folder (`a.b` -> `a.b.x` for a/b/x.py), read from the disk:
+    PyInstaller's collect_submodules imports the package in a subprocess, ~20 s for mlx_lm.models."""
+    top, *rest = package.split(".")
+    folder = package_folder(top)
+    if folder is None:
+        return []
+    return sorted(f"{package}.{f.stem}" for f in folder.joinpath(*rest).glob("*.py") if f.stem != "__init__")
+
+
+def transformers_unused() -> list[str]:
+    """Module names `transformers.models.<model>.<module>` that TRANSFORMERS_UNUSED_PREFIXES names,
+    for the installed transformers (none if it is not installed)."""
+    folder = package_folder("transformers")
+    if folder is None:
+        return []
+    return sorted(f"transformers.models.{f.parent.name}.{f.stem}" for f in (folder / "models").glob("*/*.py")
+                  if f.parent.name != "auto" and f.stem.startswith(TRANSFORMERS_UNUSED_PREFIXES))
+
 
 MODEL_SUFFIXES = (".safetensors", ".gguf", ".pt", ".pth", ".ckpt")
 

@@ -54,3 +54,21 @@ def test_pyinstaller_qt_hooks_collect_only_our_plugins(monkeypatch):
             for p, dst in info.collect_plugins(kind)}
     assert kept == {"PySide6/Qt/plugins/platforms/" + name for name in
                     ("libqoffscreen.so", "libqxcb.so", "libqminimal.so")}
+
+
+def test_modules_loaded_by_name_are_listed_from_the_disk():
+    """mlx-lm imports a chat model's architecture and tool parser by name: the spec lists them."""
+    parsers = bundle_contents.modules_in("mlx_lm.tool_parsers")
+    assert {"mlx_lm.tool_parsers.json_tools", "mlx_lm.tool_parsers.mistral"} <= set(parsers)
+    models = bundle_contents.modules_in("mlx_lm.models")
+    assert {"mlx_lm.models.llama", "mlx_lm.models.qwen3"} <= set(models)
+    assert not any(m.endswith("__init__") for m in parsers + models)
+    assert bundle_contents.modules_in("no_such_package.models") == []
+
+
+def test_transformers_keeps_configs_and_tokenizers_and_drops_model_code():
+    unused = set(bundle_contents.transformers_unused())
+    assert "transformers.models.llama.modeling_llama" in unused
+    assert "transformers.models.qwen2.modeling_qwen2" in unused
+    assert not any(m.split(".")[3].startswith(("configuration_", "tokenization_")) for m in unused)
+    assert not any(m.startswith("transformers.models.auto.") for m in unused)

@@ -57,6 +57,10 @@ def test_bundle_holds_mlx_rustymimi_and_only_needed_qt_plugins(built_app):
     assert any(f.startswith("mlx/lib/libmlx.") for f in files)
     assert not any(f.startswith("torch/") or f.endswith(".safetensors") for f in files)
     assert not any(m.split(".")[0] in ("torch", "moshi", "pytest") for m in report.modules)
+    # transformers' PyTorch model code stays out; its configs and tokenizers (the Assistant's) are in
+    models = [m.split(".") for m in report.modules if m.startswith("transformers.models.")]
+    assert models and not any(len(p) > 3 and p[3].startswith("modeling_") and p[2] != "auto" for p in models)
+    assert "transformers.models.llama.tokenization_llama" in report.modules
     assert {"moshi_app.main", "moshi_mlx.selftest", "moshi_mlx.demo"} <= report.modules
     plugins = sorted(p for p in (verify_bundle.bundle_contents.qt_plugin(f) for f in files) if p)
     assert {folder for folder, _ in plugins} <= {"platforms", "xcbglintegrations", "imageformats",
@@ -72,6 +76,7 @@ def test_frozen_self_test_runs_the_engine(built_app, tmp_path):
     assert proc.returncode == 0, f"--self-test exited {proc.returncode}:\n{out[-4000:]}"
     assert not any(s in out for s in IMPORT_FAILURES), out[-4000:]
     assert "self-test OK" in proc.stdout
+    assert "tokens through mlx-lm" in proc.stdout  # the Assistant's chat-model path, frozen
     assert (tmp_path / "moshi-mlx").is_dir()  # the demo model went to MOSHI_MLX_HOME, not the bundle
     print("\n" + proc.stdout.strip())
 
