@@ -123,9 +123,10 @@ class Mimi(nn.Module):
         """Store the matrices used as `x @ w.T` (Linear weights [out, in], codebooks [size, dim]) as
         transposed views of row-major [in, out] copies: same shapes, names and values, but `w.T` is
         then a plain row-major operand, which the CPU BLAS multiplies 2-3x faster than a transposed
-        one (the transformers' and quantizer's steps are small-M, weight-bound products). Idempotent;
-        no extra memory (the [out, in] buffers are released)."""
-        arrays = []
+        one (the transformers' and quantizer's steps are small-M, weight-bound products). The
+        convolutions' weights become views of their one-matmul layout (StreamingConv1d.prepare_taps).
+        Idempotent; no extra memory (the [out, in] buffers are released)."""
+        arrays = [m.prepare_taps() for _, m in self.named_modules() if isinstance(m, StreamingConv1d)]
         for module in (self.encoder_transformer, self.decoder_transformer, self.quantizer):
             for _, m in module.named_modules():
                 name = ("weight" if isinstance(m, nn.Linear)
