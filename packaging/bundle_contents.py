@@ -10,6 +10,7 @@ Model weights never go into the bundle: the app downloads them to the Hugging Fa
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 from pathlib import Path, PurePosixPath
@@ -53,8 +54,6 @@ TRANSFORMERS_UNUSED_PREFIXES = ("modeling_", "image_processing", "video_processi
 
 def package_folder(name: str) -> Path | None:
     """The folder of the installed top-level package `name`, found without importing it."""
-    import importlib.util
-
     spec = importlib.util.find_spec(name)
     if spec is None or not spec.submodule_search_locations:
         return None

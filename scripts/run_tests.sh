@@ -17,17 +17,19 @@
 set -uo pipefail
 py=$1
 shift
-marks="not audio"
+fast=0
 if [ "${1:-}" = --fast ]; then
-    marks="not slow and not audio"
+    fast=1
     shift
 fi
+marks="not audio"
+[ "$fast" = 1 ] && marks="not slow and not audio"
 first=(-m pytest -n auto --dist loadgroup --no-loadscope-reorder -m "$marks")
 audio=(-m pytest -m audio -p no:cacheprovider)
 
 ok() { [ "$1" -eq 0 ] || [ "$1" -eq 5 ]; }
 
-if [ "$marks" != "not audio" ]; then
+if [ "$fast" = 1 ]; then
     exec "$py" "${first[@]}" "$@"
 fi
 

@@ -42,14 +42,18 @@ class StreamingConv1d(nn.Module):
             state["first"] = mx.ones((batch,), dtype=mx.bool_)
         return state
 
+    def _kept_taps(self) -> mx.array | None:
+        kept = self.__dict__.get("_taps")
+        return kept[1] if kept is not None and kept[0] is self.weight else None
+
     def taps_matrix(self) -> mx.array:
         """The weight as one [groups * stride * in, out] matrix for `_conv`'s windows of `groups`
         stride-sized rows (zero rows for the taps past the kernel). Kept once made by
         `prepare_taps` (outside any compiled function: made inside one, it would be made again at
         every call)."""
-        kept = self.__dict__.get("_taps")
-        if kept is not None and kept[0] is self.weight:
-            return kept[1]
+        kept = self._kept_taps()
+        if kept is not None:
+            return kept
         K, S = self.kernel_size, self.stride
         w = self.weight
         missing = -(-K // S) * S - K
@@ -60,9 +64,9 @@ class StreamingConv1d(nn.Module):
     def prepare_taps(self) -> mx.array:
         """Make and keep `taps_matrix`; the weight becomes a view of it (same values, no second
         copy). Idempotent."""
-        kept = self.__dict__.get("_taps")
-        if kept is not None and kept[0] is self.weight:
-            return kept[1]
+        kept = self._kept_taps()
+        if kept is not None:
+            return kept
         shape = self.weight.shape
         matrix = mx.contiguous(self.taps_matrix())
         self.weight = matrix[: shape[0] * shape[1]].reshape(shape)
