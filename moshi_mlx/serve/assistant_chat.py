@@ -98,6 +98,7 @@ class AssistantChat:
                     break
         finally:
             sender.cancel()
+            self.api.slots_ending()
             await self.loop.run_in_executor(None, self.assistant.stop)
             self.api.block_slots(None)
 

@@ -43,7 +43,13 @@ class Api:
     def block_slots(self, why: str | None) -> None:
         """While a realtime session holds the MLX worker, the /v1/audio requests get 503 `why`."""
         for slot in self.slots.values():
-            slot.blocked = why
+            slot.block(why)
+
+    def slots_ending(self) -> None:
+        """The blocking session's client has gone and it is being stopped: requests wait for it."""
+        for slot in self.slots.values():
+            if slot.blocked:
+                slot.block(slot.blocked, ending=True)
 
     def tts_engine(self):
         slot = self.slots.get("tts")

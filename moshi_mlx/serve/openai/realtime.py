@@ -231,6 +231,7 @@ class RealtimeSession:
 
     async def _stop_assistant(self) -> None:
         if self.assistant is not None:
+            self.api.slots_ending()
             await self.loop.run_in_executor(None, self.assistant.stop)
         self.api.block_slots(None)
 
