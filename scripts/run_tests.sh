@@ -6,7 +6,8 @@
 #    costly fixture carry an `xdist_group`. `--fast` (`make test-fast`): this phase alone, without
 #    the `slow` tests.
 # 2. The `audio` tests, in one process: they play and record through one virtual sound card in real
-#    time, so they cannot share it, and they must not wait for a busy CPU.
+#    time, so they cannot share it, and they must not wait for a busy CPU. The `realtime` tests (paced
+#    by the wall clock: they mostly wait, e.g. ten seconds of a live link) run with them.
 #
 # Where Linux's SCHED_IDLE policy is available (`chrt --idle`), both phases run at once: phase 1 at
 # SCHED_IDLE, so that it gets only the CPU time phase 2 leaves (a normal task that wakes preempts an
@@ -22,10 +23,10 @@ if [ "${1:-}" = --fast ]; then
     fast=1
     shift
 fi
-marks="not audio"
+marks="not audio and not realtime"
 [ "$fast" = 1 ] && marks="not slow and not audio"
 first=(-m pytest -n auto --dist loadgroup --no-loadscope-reorder -m "$marks")
-audio=(-m pytest -m audio -p no:cacheprovider)
+audio=(-m pytest -m "audio or realtime" -p no:cacheprovider)
 
 ok() { [ "$1" -eq 0 ] || [ "$1" -eq 5 ]; }
 

@@ -15,7 +15,7 @@ SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "run_tests.sh"
 FAKE = """\
 import json, os, sys
 args = sys.argv[1:]
-phase = "audio" if args[args.index("-m", 1) + 1] == "audio" else "first"
+phase = "audio" if args[args.index("-m", 1) + 1] == "audio or realtime" else "first"
 policy = os.sched_getscheduler(0) if hasattr(os, "sched_getscheduler") else None
 with open(os.environ["FAKE_LOG"], "a") as f:
     f.write(json.dumps({"phase": phase, "args": args, "policy": policy}) + "\\n")
@@ -50,7 +50,7 @@ def test_the_run_fails_when_either_phase_fails(tmp_path, serial, first, audio, o
     assert "output of the first phase" in proc.stdout and "output of the audio phase" in proc.stdout
     for call in calls.values():  # the caller's arguments reach both phases, quoting kept
         assert call["args"][-2:] == ["-k", "mimi or lm"]
-    assert "not audio" in calls["first"]["args"] and "-n" in calls["first"]["args"]
+    assert "not audio and not realtime" in calls["first"]["args"] and "-n" in calls["first"]["args"]
     assert "-n" not in calls["audio"]["args"]
 
 

@@ -66,6 +66,7 @@ def test_rows_list_known_models_with_size_status_and_fit(qtbot, make_app, tmp_pa
     assert d.grab().save(str(SCREENSHOTS / "model_manager.png"))
 
 
+@pytest.mark.realtime
 def test_download_shows_progress_and_can_be_cancelled_then_completes(qtbot, make_app, tmp_path, fake_hub):
     cache = str(tmp_path / "hf")
     c = make_app(FakeBackend(), cache_dir=cache)

@@ -14,6 +14,7 @@ from moshi_mlx.serve.chat_route import BUSY_MESSAGE, CLOSE_TRY_AGAIN
 from .conftest import TOKEN, auth, run, wait_until, ws_url
 
 
+@pytest.mark.realtime
 def test_conversation_audio_both_ways_text_and_latency(idle_server, server_log):
     before = len(server_log.events)
     result = run(probe(ws_url(idle_server), seconds=3.0, token=TOKEN))
@@ -83,6 +84,7 @@ def test_bad_query_parameter_is_a_clear_400(idle_server, server_log):
     assert server_log.of(ClientEvent)[-1].detail == "bad request"
 
 
+@pytest.mark.realtime
 def test_second_client_is_told_the_server_is_busy(idle_server, server_log):
     async def scenario():
         async with aiohttp.ClientSession() as http:

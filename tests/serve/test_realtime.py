@@ -15,6 +15,7 @@ from moshi_mlx.serve.openai import realtime
 from .conftest import TOKEN, EventLog
 
 pytest.importorskip("websockets")
+pytestmark = pytest.mark.realtime  # the assistant's input is a live clock: 80 ms a frame
 
 REPLIES = ["Hello there, nice to hear you.",
            " ".join(["This is a long reply that goes on and on, so that there is time to cut it."] * 6)]

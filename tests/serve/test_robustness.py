@@ -147,6 +147,7 @@ def test_client_vanishing_mid_frame_frees_everything(idle_server):
     assert run(probe(ws_url(idle_server), seconds=0.5, token=TOKEN)).answered == 6
 
 
+@pytest.mark.realtime
 def test_slow_client_makes_the_server_drop_frames_not_queue_them(server, demo_home):
     """Moshi's audio through a link too slow for it: the server drops frames; when the link
     recovers, what was still queued anywhere between server and client is under a second, where
@@ -185,6 +186,7 @@ def test_slow_client_makes_the_server_drop_frames_not_queue_them(server, demo_ho
         lan.stop()
 
 
+@pytest.mark.realtime
 def test_a_client_that_reads_nothing_never_stalls_the_input(server, demo_home):
     """A device that sends its microphone but reads nothing (a small receive buffer, full at
     once): every frame it sends is still heard and answered in time; Moshi's audio for it is
@@ -218,6 +220,7 @@ def test_a_client_that_reads_nothing_never_stalls_the_input(server, demo_home):
         lan.stop()
 
 
+@pytest.mark.realtime
 def test_slow_engine_drops_input_instead_of_falling_behind(server, demo_home, monkeypatch):
     real_step = ChatSession._step
 

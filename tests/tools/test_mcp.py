@@ -199,6 +199,7 @@ def test_remote_server_with_headers(tmp_path):
         proc.wait(timeout=10)
 
 
+@pytest.mark.realtime
 def test_server_that_never_answers_fails_to_start(tmp_path):
     config = write_config(tmp_path / "mcp.json", {
         "mute": {"command": sys.executable, "args": ["-c", "import sys, time; print('starting', file=sys.stderr); time.sleep(60)"]}})

@@ -93,6 +93,7 @@ def _settled(synth, seconds=0.6):
     return last
 
 
+@pytest.mark.realtime
 def test_waits_for_lookahead_then_flush_speaks_all_then_resumes(model_and_voice):
     synth, rows = _synth(model_and_voice)
     frames = []
