@@ -15,6 +15,7 @@ import mlx.nn as nn
 
 from .config import LmConfig
 from .embeddings import TextDemux, demux_tokens, dequantized_table
+from .linear import Linear
 from .transformer import RMSNorm, Transformer
 
 
@@ -34,11 +35,11 @@ class DepformerSlice(nn.Module):
         width = c.depformer_low_rank_embeddings or c.depformer_dim
         self.emb = nn.Embedding(c.text_card + 1 if k == 0 else c.card + 1, width)
         if c.depformer_low_rank_embeddings:
-            self.low_rank = nn.Linear(width, c.depformer_dim, bias=False)
+            self.low_rank = Linear(width, c.depformer_dim, bias=False)
         if k == 0 and c.demux_second_stream:
             self.demux = TextDemux(width, c.depformer_dim)
-        self.linear_in = nn.Linear(c.dim, c.depformer_dim, bias=False)
-        self.linear_out = nn.Linear(c.depformer_dim, c.card, bias=False)
+        self.linear_in = Linear(c.dim, c.depformer_dim, bias=False)
+        self.linear_out = Linear(c.depformer_dim, c.card, bias=False)
         rope = c.depformer_max_period if c.depformer_pos_emb != "none" else None
         self.transformer = Transformer(
             c.depformer_num_layers, dim=c.depformer_dim, num_heads=c.depformer_num_heads,

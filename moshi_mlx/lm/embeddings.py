@@ -11,6 +11,8 @@ from __future__ import annotations
 import mlx.core as mx
 import mlx.nn as nn
 
+from .linear import Linear
+
 Table = nn.Embedding | nn.QuantizedEmbedding
 
 
@@ -88,8 +90,8 @@ class TextDemux(nn.Module):
 
     def __init__(self, width: int, dim: int):
         super().__init__()
-        self.out1 = nn.Linear(width, dim, bias=False)
-        self.out2 = nn.Linear(width, dim, bias=False)
+        self.out1 = Linear(width, dim, bias=False)
+        self.out2 = Linear(width, dim, bias=False)
 
 
 def demux_tokens(tokens: mx.array, card: int) -> tuple[mx.array, mx.array]:

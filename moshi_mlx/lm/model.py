@@ -16,6 +16,7 @@ from .config import LmConfig
 from .depformer import Depformer, depformer_tables
 from .embeddings import StackedEmbedding, TextDemux, demux_tokens
 from .kv_cache import LayerCaches, kv_cache_dtype, kv_group_size, make_ring_cache
+from .linear import Linear, prepare_linears
 from .transformer import RMSNorm, Transformer
 
 Sampler = Callable[[mx.array, mx.array], mx.array]  # (logits [B, V], key) -> tokens [B]
@@ -39,9 +40,9 @@ class Lm(nn.Module):
             kv_heads=c.num_kv_heads, interleave=c.positional_embedding != "rope_concat",
             cross_attention=c.cross_attention)
         self.out_norm = RMSNorm(c.dim, c.norm_eps, c.norm == "rms_norm_f32")
-        self.text_linear = nn.Linear(c.dim, c.text_out_vocab, bias=False)
+        self.text_linear = Linear(c.dim, c.text_out_vocab, bias=False)
         self.depformer = Depformer(c)
-        self.extra_heads = [nn.Linear(c.dim, c.extra_heads_dim, bias=False)
+        self.extra_heads = [Linear(c.dim, c.extra_heads_dim, bias=False)
                             for _ in range(c.extra_heads_num_heads)]
         if c.conditioners:
             self.condition_provider = ConditionProvider(c)
@@ -64,6 +65,7 @@ class Lm(nn.Module):
         they are current. Runs on first use; call it before tracing a compiled step."""
         tables = getattr(self, "_tables", None)
         if tables is None or not tables.is_current(dtype):
+            prepare_linears(self)  # one node per full-precision linear in a one-row step (lm/linear.py)
             object.__setattr__(self, "_tables", InferenceTables(self, dtype))
 
     def embed(self, tokens: mx.array, dtype: mx.Dtype, cond_sum: mx.array | None = None) -> mx.array:

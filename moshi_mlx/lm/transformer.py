@@ -17,6 +17,7 @@ import numpy as np
 from .kv_cache import (LayerCaches, RingKVCache, kv_cache_dtype, make_ring_cache, ring_mask,  # noqa: F401
                        ring_update, ring_write)
 from .rope import apply_rope, pair_shape, rotate_pairs, rope_tables
+from .linear import Linear
 
 
 class RMSNorm(nn.Module):
@@ -41,8 +42,8 @@ class Gating(nn.Module):
 
     def __init__(self, dim: int, hidden: int, activation: str):
         super().__init__()
-        self.linear_in = nn.Linear(dim, 2 * hidden, bias=False)
-        self.linear_out = nn.Linear(hidden, dim, bias=False)
+        self.linear_in = Linear(dim, 2 * hidden, bias=False)
+        self.linear_out = Linear(hidden, dim, bias=False)
         self.act = nn.silu if activation == "silu" else nn.gelu
 
     def __call__(self, x: mx.array) -> mx.array:
@@ -61,8 +62,8 @@ class Attention(nn.Module):
         self.num_heads = num_heads
         self.kv_heads = kv_heads or num_heads
         self.head_dim = dim // num_heads
-        self.in_proj = nn.Linear(dim, dim + 2 * self.kv_heads * self.head_dim, bias=False)
-        self.out_proj = nn.Linear(dim, dim, bias=False)
+        self.in_proj = Linear(dim, dim + 2 * self.kv_heads * self.head_dim, bias=False)
+        self.out_proj = Linear(dim, dim, bias=False)
         self.scale = self.head_dim ** -0.5
         self.rope_base = rope_base
         self.interleave = interleave
@@ -125,9 +126,9 @@ class CrossAttention(nn.Module):
         super().__init__()
         self.num_heads = num_heads
         self.head_dim = dim // num_heads
-        self.q_proj = nn.Linear(dim, dim, bias=False)
-        self.kv_proj = nn.Linear(dim, 2 * dim, bias=False)
-        self.out_proj = nn.Linear(dim, dim, bias=False)
+        self.q_proj = Linear(dim, dim, bias=False)
+        self.kv_proj = Linear(dim, 2 * dim, bias=False)
+        self.out_proj = Linear(dim, dim, bias=False)
         self.scale = self.head_dim ** -0.5
 
     def source_kv(self, src: mx.array) -> tuple[mx.array, mx.array]:

@@ -42,9 +42,9 @@ class StreamingConv1d(nn.Module):
             state["first"] = mx.ones((batch,), dtype=mx.bool_)
         return state
 
-    def _kept_taps(self) -> mx.array | None:
+    def _kept_taps(self, batched: bool = False) -> mx.array | None:
         kept = self.__dict__.get("_taps")
-        return kept[1] if kept is not None and kept[0] is self.weight else None
+        return kept[2 if batched else 1] if kept is not None and kept[0] is self.weight else None
 
     def taps_matrix(self) -> mx.array:
         """The weight as one [groups * stride * in, out] matrix for `_conv`'s windows of `groups`
@@ -70,7 +70,10 @@ class StreamingConv1d(nn.Module):
         shape = self.weight.shape
         matrix = mx.contiguous(self.taps_matrix())
         self.weight = matrix[: shape[0] * shape[1]].reshape(shape)
-        self.__dict__["_taps"] = (self.weight, matrix)
+        # also as [1, rows, out]: a one-row input is multiplied by it in one graph node, where a
+        # [B, T, rows] @ [rows, out] product is recorded as flatten, matmul, unflatten
+        self.__dict__["_taps"] = (self.weight, matrix, matrix.reshape(1, *matrix.shape))
+        mx.eval(self.__dict__["_taps"])  # constants of the compiled steps, not graph nodes in them
         return matrix
 
     def _conv(self, xp: mx.array, steps: int) -> mx.array:
@@ -86,7 +89,8 @@ class StreamingConv1d(nn.Module):
             windows = xp.reshape(B, steps, S * C)
         else:  # output t reads rows t .. t + groups - 1, which lie next to each other in memory
             windows = mx.as_strided(xp, (B, steps, groups * S * C), (rows * S * C, S * C, 1))
-        return windows @ self.taps_matrix()
+        batched = self._kept_taps(batched=True) if B == 1 else None
+        return windows @ (self.taps_matrix() if batched is None else batched)
 
     def step(self, x: mx.array, state: dict) -> tuple[mx.array, dict]:
         if x.shape[1] % self.stride:
@@ -136,13 +140,30 @@ class StreamingConvTranspose1d(nn.Module):
     def init_state(self, batch: int) -> dict:
         return {"partial": mx.zeros((batch, (self.blocks - 1) * self.stride, self.out_channels))}
 
+    def _matrix(self, batch: int) -> mx.array:
+        """The dense weight as [in, k * out]; for one batch row the [1, in, k * out] view kept by
+        `prepare_matrix` (one graph node for the product, see StreamingConv1d.prepare_taps)."""
+        kept = self.__dict__.get("_matrix_kept")
+        if batch == 1 and kept is not None and kept[0] is self.weight:
+            return kept[1]
+        return self.weight.reshape(self.weight.shape[0], -1)
+
+    def prepare_matrix(self) -> list[mx.array]:
+        """Keep the [1, in, k * out] view of a dense weight (a view: no copy). Idempotent."""
+        kept = self.__dict__.get("_matrix_kept")
+        if self.depthwise or (kept is not None and kept[0] is self.weight):
+            return []
+        self.weight = mx.contiguous(self.weight)
+        self.__dict__["_matrix_kept"] = (self.weight, self.weight.reshape(1, self.weight.shape[0], -1))
+        return [self.weight, self.__dict__["_matrix_kept"][1]]
+
     def step(self, x: mx.array, state: dict) -> tuple[mx.array, dict]:
         B, T, _ = x.shape
         K, S, C, n = self.kernel_size, self.stride, self.out_channels, self.blocks
         if self.depthwise:
             z = x[:, :, None, :] * self.weight  # [B, T, K, C]
         else:
-            z = (x @ self.weight.reshape(self.weight.shape[0], K * C)).reshape(B, T, K, C)
+            z = (x @ self._matrix(B)).reshape(B, T, K, C)
         if n * S > K:
             z = mx.pad(z, [(0, 0), (0, 0), (0, n * S - K), (0, 0)])
         z = z.reshape(B, T, n, S, C)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import mlx.core as mx
 import mlx.nn as nn
 
+from ..lm.linear import prepare_linears
 from .config import MimiConfig
 from .conv import StreamingConv1d, StreamingConvTranspose1d
 from .quantizer import SplitResidualVQ
@@ -121,22 +122,20 @@ class Mimi(nn.Module):
 
     def matmul_layout(self) -> None:
         """Store the matrices used as `x @ w.T` (Linear weights [out, in], codebooks [size, dim]) as
-        transposed views of row-major [in, out] copies: same shapes, names and values, but `w.T` is
-        then a plain row-major operand, which the CPU BLAS multiplies 2-3x faster than a transposed
-        one (the transformers' and quantizer's steps are small-M, weight-bound products). The
-        convolutions' weights become views of their one-matmul layout (StreamingConv1d.prepare_taps).
-        Idempotent; no extra memory (the [out, in] buffers are released)."""
+        transposed views of row-major [1, in, out] copies: same shapes, names and values, but the
+        product is then with a plain row-major operand, which the CPU BLAS multiplies 2-3x faster
+        than a transposed one (the transformers' and quantizer's steps are small-M, weight-bound
+        products), and for one batch row it is one graph node (lm/linear.py). The convolutions'
+        weights become views of their one-matmul layout (StreamingConv1d.prepare_taps,
+        StreamingConvTranspose1d.prepare_matrix). Idempotent; no extra memory (the [out, in]
+        buffers are released)."""
         arrays = [m.prepare_taps() for _, m in self.named_modules() if isinstance(m, StreamingConv1d)]
-        for module in (self.encoder_transformer, self.decoder_transformer, self.quantizer):
-            for _, m in module.named_modules():
-                name = ("weight" if isinstance(m, nn.Linear)
-                        else "embedding" if hasattr(m, "squared_norms") else None)
-                if name is None or m.__dict__.get("_transposed_view") is m[name]:
-                    continue
-                m[name] = mx.contiguous(m[name].T).T
-                m.__dict__["_transposed_view"] = m[name]
-                arrays.append(m[name])
+        arrays += [a for _, m in self.named_modules() if isinstance(m, StreamingConvTranspose1d)
+                   for a in m.prepare_matrix()]
+        arrays += [a for _, m in self.quantizer.named_modules() if hasattr(m, "prepare_rows")
+                   for a in m.prepare_rows()]
         mx.eval(arrays)
+        prepare_linears(self)  # the transformers' and quantizer's linears: one node each (lm/linear.py)
 
     def _check_pcm(self, pcm: mx.array) -> None:
         if pcm.ndim != 3 or pcm.shape[1] != self.config.channels or pcm.shape[2] % self.frame_size:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import mlx.core as mx
 import mlx.nn as nn
 
+from ..lm.linear import Linear
+
 from .config import MimiConfig
 
 
@@ -22,9 +24,22 @@ class Codebook(nn.Module):
             self.__dict__["_norms"] = cached
         return cached[1]
 
+    def prepare_rows(self) -> list[mx.array]:
+        """Keep the embedding as [1, dim, size] too (for one batch row: one graph node for the
+        product, see lm/linear.py); the embedding becomes a transposed view of it. Idempotent."""
+        kept = self.__dict__.get("_rows")
+        if kept is not None and kept[0] is self.embedding:
+            return []
+        rows = mx.contiguous(self.embedding.T).reshape(1, *self.embedding.shape[::-1])
+        self.embedding = rows[0].T
+        self.__dict__["_rows"] = (self.embedding, rows)
+        return [self.embedding, rows]
+
     def encode(self, x: mx.array) -> mx.array:
         """Nearest centroid (euclidean) of each row of x [..., dim] -> int32 [...]."""
-        dist = self.squared_norms() - 2 * (x @ self.embedding.T)  # |x|^2: same for every centroid
+        kept = self.__dict__.get("_rows")
+        one_row = x.ndim == 3 and x.shape[0] == 1 and kept is not None and kept[0] is self.embedding
+        dist = self.squared_norms() - 2 * (x @ (kept[1] if one_row else self.embedding.T))  # |x|^2: same for all
         return mx.argmin(dist, axis=-1).astype(mx.int32)
 
     def decode(self, codes: mx.array) -> mx.array:
@@ -34,8 +49,8 @@ class Codebook(nn.Module):
 class ResidualVQ(nn.Module):
     def __init__(self, cfg: MimiConfig, n_q: int):
         super().__init__()
-        self.input_proj = nn.Linear(cfg.dimension, cfg.codebook_dim, bias=False)
-        self.output_proj = nn.Linear(cfg.codebook_dim, cfg.dimension, bias=False)
+        self.input_proj = Linear(cfg.dimension, cfg.codebook_dim, bias=False)
+        self.output_proj = Linear(cfg.codebook_dim, cfg.dimension, bias=False)
         self.layers = [Codebook(cfg.codebook_size, cfg.codebook_dim) for _ in range(n_q)]
 
     def encode(self, x: mx.array, n_q: int) -> mx.array:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import mlx.core as mx
 import mlx.nn as nn
 
+from ..lm.linear import Linear
 from ..lm.rope import rope
 from .config import MimiConfig
 
@@ -28,8 +29,8 @@ class Attention(nn.Module):
     def __init__(self, cfg: MimiConfig):
         super().__init__()
         self.num_heads, self.context, self.max_period = cfg.num_heads, cfg.context, cfg.max_period
-        self.in_proj = nn.Linear(cfg.dimension, 3 * cfg.dimension, bias=False)
-        self.out_proj = nn.Linear(cfg.dimension, cfg.dimension, bias=False)
+        self.in_proj = Linear(cfg.dimension, 3 * cfg.dimension, bias=False)
+        self.out_proj = Linear(cfg.dimension, cfg.dimension, bias=False)
 
     def _qkv(self, x: mx.array, positions: mx.array):
         B, T, C = x.shape
@@ -88,8 +89,8 @@ class TransformerLayer(nn.Module):
         self.self_attn = Attention(cfg)
         self.norm1 = nn.LayerNorm(cfg.dimension, eps=1e-5)
         self.norm2 = nn.LayerNorm(cfg.dimension, eps=1e-5)
-        self.linear1 = nn.Linear(cfg.dimension, cfg.dim_feedforward, bias=False)
-        self.linear2 = nn.Linear(cfg.dim_feedforward, cfg.dimension, bias=False)
+        self.linear1 = Linear(cfg.dimension, cfg.dim_feedforward, bias=False)
+        self.linear2 = Linear(cfg.dim_feedforward, cfg.dimension, bias=False)
         self.layer_scale_1 = LayerScale(cfg.dimension, cfg.layer_scale)
         self.layer_scale_2 = LayerScale(cfg.dimension, cfg.layer_scale)
 
