@@ -163,52 +163,63 @@ def test_engine_live_audio_path(virtual_audio_device, speech):
     clean_user = np.zeros_like(play)
     clean_user[d0:d0 + dt] = user[:dt]
     clean_user[u0:u0 + len(user)] = user
-    audio = LiveAudio(None, None, 3)
-    canceller = EchoCanceller()
-    mics, outs = [], []
-    try:
-        audio.start()
-        # 160 ms of cushion in the output ring: an underrun inserts silence into the playback, and
-        # the echo path is then longer than the reference says until AEC3 finds it again.
-        audio.write_frame(np.zeros(2 * FRAME, np.float32))
-        canceller.set_delay_ms((audio.input_latency_s + audio.output_latency_s) * 1e3)
-        far = np.zeros(FRAME, np.float32)
-        stop = threading.Event()
-        for k in range(len(play) // FRAME):
-            mic = audio.read_frame(stop)
-            assert mic is not None, "the loopback input stopped"
-            mic = np.nan_to_num(mic)
-            mics.append(mic)  # the echo alone
-            outs.append(canceller.process(mic + clean_user[k * FRAME:(k + 1) * FRAME], far))
-            far = play[k * FRAME:(k + 1) * FRAME]
-            audio.write_frame(far)
-            if k % 12 == 11:
-                canceller.set_delay_ms((audio.input_latency_s + audio.output_latency_s
-                                        + audio.queued_output_s) * 1e3)
-    finally:
-        audio.close()
-    mic, out = np.concatenate(mics), np.concatenate(outs)
-    echo = np.flatnonzero(np.abs(mic[:u0]) > 1e-3)
-    assert len(echo), "no echo came back through the loopback device"
-    assert echo[-1] > d0 + dt // 2, "Moshi's echo ended before the double talk"
-    echo_only = slice(echo[0], d0)
-    double_talk = slice(d0, d0 + dt)
-    user_only = slice(u0, u0 + len(user))
-    erle = ratio_db(mic[echo_only], out[echo_only])
-    user_db = ratio_db(out[user_only], clean_user[user_only])
-    double_talk_db = ratio_db(out[double_talk], clean_user[double_talk])
-    print(f"\nengine live audio: echo from {echo[0] / RATE:.2f} s (Moshi from {lead / RATE:.2f} s), "
-          f"reported delay {canceller.delay_ms:.0f} ms, ERLE {erle:.1f} dB, user-only "
-          f"{user_db:+.2f} dB, double talk {double_talk_db:+.2f} dB (vs the clean utterance), "
-          f"{audio.dropped_frames} dropped frames, {audio.underruns} underruns")
-    # Here the echo path may jump while recording (separate streams on a loaded machine: seen
-    # 200 -> 240 ms once in a few runs); AEC3 then leaks echo for ~0.5-1 s while it finds the new
-    # delay. Judged per half second, with the jumps printed.
-    half = RATE // 2
-    windows = [ratio_db(mic[i:i + half], out[i:i + half])
-               for i in range(echo_only.start, echo_only.stop - half + 1, half)
-               if np.sqrt(np.mean(mic[i:i + half] ** 2)) > 1e-3]
-    lags = delay_track(mic, play, echo[0], echo[-1])  # mic: the echo alone, double talk included
+
+    def record():
+        audio = LiveAudio(None, None, 3)
+        canceller = EchoCanceller()
+        mics, outs = [], []
+        try:
+            audio.start()
+            # 160 ms of cushion in the output ring: an underrun inserts silence into the playback, and
+            # the echo path is then longer than the reference says until AEC3 finds it again.
+            audio.write_frame(np.zeros(2 * FRAME, np.float32))
+            canceller.set_delay_ms((audio.input_latency_s + audio.output_latency_s) * 1e3)
+            far = np.zeros(FRAME, np.float32)
+            stop = threading.Event()
+            for k in range(len(play) // FRAME):
+                mic = audio.read_frame(stop)
+                assert mic is not None, "the loopback input stopped"
+                mic = np.nan_to_num(mic)
+                mics.append(mic)  # the echo alone
+                outs.append(canceller.process(mic + clean_user[k * FRAME:(k + 1) * FRAME], far))
+                far = play[k * FRAME:(k + 1) * FRAME]
+                audio.write_frame(far)
+                if k % 12 == 11:
+                    canceller.set_delay_ms((audio.input_latency_s + audio.output_latency_s
+                                            + audio.queued_output_s) * 1e3)
+        finally:
+            audio.close()
+        return np.concatenate(mics), np.concatenate(outs), canceller, audio
+
+    # An underrun of the loaded test machine's virtual device can move the echo path mid-recording
+    # (AEC3 then needs a while to find it again): such a recording is made once more, and only a
+    # second moved one is judged loosely.
+    for _ in range(2):
+        mic, out, canceller, audio = record()
+        echo = np.flatnonzero(np.abs(mic[:u0]) > 1e-3)
+        assert len(echo), "no echo came back through the loopback device"
+        assert echo[-1] > d0 + dt // 2, "Moshi's echo ended before the double talk"
+        echo_only = slice(echo[0], d0)
+        double_talk = slice(d0, d0 + dt)
+        user_only = slice(u0, u0 + len(user))
+        erle = ratio_db(mic[echo_only], out[echo_only])
+        user_db = ratio_db(out[user_only], clean_user[user_only])
+        double_talk_db = ratio_db(out[double_talk], clean_user[double_talk])
+        print(f"\nengine live audio: echo from {echo[0] / RATE:.2f} s (Moshi from {lead / RATE:.2f} s), "
+              f"reported delay {canceller.delay_ms:.0f} ms, ERLE {erle:.1f} dB, user-only "
+              f"{user_db:+.2f} dB, double talk {double_talk_db:+.2f} dB (vs the clean utterance), "
+              f"{audio.dropped_frames} dropped frames, {audio.underruns} underruns")
+        # Here the echo path may jump while recording (separate streams on a loaded machine: seen
+        # 200 -> 240 ms once in a few runs); AEC3 then leaks echo for ~0.5-1 s while it finds the new
+        # delay. Judged per half second, with the jumps printed.
+        half = RATE // 2
+        windows = [ratio_db(mic[i:i + half], out[i:i + half])
+                   for i in range(echo_only.start, echo_only.stop - half + 1, half)
+                   if np.sqrt(np.mean(mic[i:i + half] ** 2)) > 1e-3]
+        lags = delay_track(mic, play, echo[0], echo[-1])  # mic: the echo alone, double talk included
+        if is_still(lags):
+            break
+        print("  (the echo path moved while recording)")
     print(f"  ERLE per 0.5 s: {' '.join(f'{w:.0f}' for w in windows)} dB; echo delay per 0.5 s: "
           f"{sorted(set(round(x / RATE * 1000) for x in lags))} ms")
     assert np.median(windows) >= 20.0
