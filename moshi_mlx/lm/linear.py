@@ -16,12 +16,21 @@ import mlx.core as mx
 import mlx.nn as nn
 
 
+def rows_layout(w: mx.array) -> tuple[mx.array, mx.array]:
+    """w [out, in] -> (w as a transposed view of the second, [1, in, out] row-major): one buffer."""
+    rows = mx.contiguous(w.T).reshape(1, *w.shape[::-1])
+    return rows[0].T, rows
+
+
+def times_transposed(x: mx.array, w: mx.array, rows: mx.array | None) -> mx.array:
+    """x @ w.T, as one graph node when x has one batch row and `rows` (w's `rows_layout`) is given."""
+    return x @ rows if rows is not None and x.ndim == 3 and x.shape[0] == 1 else x @ w.T
+
+
 class Linear(nn.Linear):
     def __call__(self, x: mx.array) -> mx.array:
-        rows = self._rows()
-        if rows is None or x.ndim != 3 or x.shape[0] != 1:
-            return super().__call__(x)
-        return x @ rows
+        rows = self._rows()  # prepared layers have no bias: their product is all there is
+        return super().__call__(x) if rows is None else times_transposed(x, self["weight"], rows)
 
     def _rows(self) -> mx.array | None:
         kept = self.__dict__.get("_rows_kept")
@@ -34,9 +43,8 @@ class Linear(nn.Linear):
             return []
         weight = self["weight"]
         kept = shared.get(id(weight))
-        if kept is None:
-            rows = mx.contiguous(weight.T).reshape(1, *weight.shape[::-1])
-            kept = shared[id(weight)] = (rows[0].T, rows, weight)  # the source kept: ids stay unique
+        if kept is None:  # the source kept in `shared`: ids stay unique while it lives
+            kept = shared[id(weight)] = (*rows_layout(weight), weight)
         self["weight"] = kept[0]
         self.__dict__["_rows_kept"] = kept[:2]
         return [kept[0], kept[1]]

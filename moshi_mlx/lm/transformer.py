@@ -16,8 +16,8 @@ import numpy as np
 
 from .kv_cache import (LayerCaches, RingKVCache, kv_cache_dtype, make_ring_cache, ring_mask,  # noqa: F401
                        ring_update, ring_write)
-from .rope import apply_rope, pair_shape, rotate_pairs, rope_tables
 from .linear import Linear
+from .rope import apply_rope, pair_shape, rotate_pairs, rope_tables
 
 
 class RMSNorm(nn.Module):

@@ -6,8 +6,7 @@ from __future__ import annotations
 import mlx.core as mx
 import mlx.nn as nn
 
-from ..lm.linear import Linear
-
+from ..lm.linear import Linear, rows_layout, times_transposed
 from .config import MimiConfig
 
 
@@ -24,22 +23,23 @@ class Codebook(nn.Module):
             self.__dict__["_norms"] = cached
         return cached[1]
 
+    def _kept_rows(self) -> mx.array | None:
+        kept = self.__dict__.get("_rows")
+        return kept[1] if kept is not None and kept[0] is self.embedding else None
+
     def prepare_rows(self) -> list[mx.array]:
         """Keep the embedding as [1, dim, size] too (for one batch row: one graph node for the
         product, see lm/linear.py); the embedding becomes a transposed view of it. Idempotent."""
-        kept = self.__dict__.get("_rows")
-        if kept is not None and kept[0] is self.embedding:
+        if self._kept_rows() is not None:
             return []
-        rows = mx.contiguous(self.embedding.T).reshape(1, *self.embedding.shape[::-1])
-        self.embedding = rows[0].T
+        self.embedding, rows = rows_layout(self.embedding)
         self.__dict__["_rows"] = (self.embedding, rows)
         return [self.embedding, rows]
 
     def encode(self, x: mx.array) -> mx.array:
         """Nearest centroid (euclidean) of each row of x [..., dim] -> int32 [...]."""
-        kept = self.__dict__.get("_rows")
-        one_row = x.ndim == 3 and x.shape[0] == 1 and kept is not None and kept[0] is self.embedding
-        dist = self.squared_norms() - 2 * (x @ (kept[1] if one_row else self.embedding.T))  # |x|^2: same for all
+        # |x|^2 is left out: the same for every centroid
+        dist = self.squared_norms() - 2 * times_transposed(x, self.embedding, self._kept_rows())
         return mx.argmin(dist, axis=-1).astype(mx.int32)
 
     def decode(self, codes: mx.array) -> mx.array:

@@ -41,7 +41,8 @@ class Api:
         self.realtime_session = None  # the one /v1/realtime session running
 
     def block_slots(self, why: str | None) -> None:
-        """While a realtime session holds the MLX worker, the /v1/audio requests get 503 `why`."""
+        """While a session (/v1/realtime, /api/chat) holds the MLX worker, the /v1/audio requests
+        get 503 `why`."""
         for slot in self.slots.values():
             slot.block(why)
 

@@ -38,7 +38,10 @@ class ModelSlot:
     def block(self, why: str | None, ending: bool = False) -> None:
         """Refuse requests with 503 `why` (None: answer them again); `ending`: wait for the end."""
         self.blocked, self.ending = why, ending and why is not None
-        (self._unblocked.clear if why else self._unblocked.set)()
+        if why:
+            self._unblocked.clear()
+        else:
+            self._unblocked.set()
 
     def loaded(self, engine) -> None:
         self.engine = engine
